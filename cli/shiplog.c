@@ -1,0 +1,338 @@
+/* shiplog: the operator's command-line client of the REST API.
+ *
+ *   shiplog [--server URL] [--key KEY] [--json] COMMAND ...
+ *   shiplog status
+ *   shiplog release put NAMESPACE KIND WORKLOAD CONTAINER --tag T --sha S
+ *          [--repo R] [--image NAME] [--client C] [--env E] [--released-at TIME]
+ *   shiplog release current --client C --env E
+ *   shiplog release history CLIENT ENV NAMESPACE WORKLOAD CONTAINER
+ *
+ * SHIPLOG_SERVER and SHIPLOG_API_KEY provide defaults for --server and --key. */
+#include <curl/curl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct buf {
+	char *p;
+	size_t len;
+};
+
+static size_t on_data(char *ptr, size_t size, size_t n, void *ud)
+{
+	struct buf *b = ud;
+	size_t add = size * n;
+	char *np = realloc(b->p, b->len + add + 1);
+	if (np == NULL) {
+		return 0;
+	}
+	b->p = np;
+	memcpy(b->p + b->len, ptr, add);
+	b->len += add;
+	b->p[b->len] = '\0';
+	return add;
+}
+
+struct client {
+	const char *server;
+	const char *key;
+	bool json;
+};
+
+/* Performs one request; returns the HTTP status (0 if unreachable) and the
+ * parsed JSON body in *out (NULL if not JSON). */
+static long request(const struct client *c, const char *method, const char *path, const char *body, json_t **out)
+{
+	CURL *h = curl_easy_init();
+	struct curl_slist *hdrs = NULL;
+	struct buf b = {NULL, 0};
+	char url[4096], auth[1024];
+	long status = 0;
+	snprintf(url, sizeof(url), "%s%s", c->server, path);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 15L);
+	if (c->key != NULL) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->key);
+		hdrs = curl_slist_append(hdrs, auth);
+	}
+	if (body != NULL) {
+		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	}
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	CURLcode rc = curl_easy_perform(h);
+	if (rc != CURLE_OK) {
+		fprintf(stderr, "shiplog: %s: %s\n", url, curl_easy_strerror(rc));
+	} else {
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	}
+	*out = b.p != NULL ? json_loads(b.p, 0, NULL) : NULL;
+	free(b.p);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(h);
+	return status;
+}
+
+static int report(const struct client *c, long status, json_t *body)
+{
+	if (status == 0) {
+		return 1;
+	}
+	if (status >= 400) {
+		json_t *e = json_object_get(body, "error");
+		fprintf(stderr, "shiplog: HTTP %ld %s: %s\n", status, json_string_value(json_object_get(e, "code")),
+		        json_string_value(json_object_get(e, "message")));
+		json_decref(body);
+		return 1;
+	}
+	if (c->json) {
+		json_dumpf(body, stdout, JSON_INDENT(2));
+		putchar('\n');
+	}
+	return 0;
+}
+
+static char *escape_path(const char *s)
+{
+	CURL *h = curl_easy_init();
+	char *e = curl_easy_escape(h, s, 0);
+	char *out = strdup(e);
+	curl_free(e);
+	curl_easy_cleanup(h);
+	return out;
+}
+
+static int cmd_status(const struct client *c)
+{
+	json_t *health, *config;
+	long st = request(c, "GET", "/health", NULL, &health);
+	if (report(c, st, health) != 0) {
+		return 1;
+	}
+	st = request(c, "GET", "/api/config", NULL, &config);
+	if (report(c, st, config) != 0) {
+		json_decref(health);
+		return 1;
+	}
+	if (!c->json) {
+		json_t *raft = json_object_get(health, "raft");
+		printf("node     %s (%s)\n", json_string_value(json_object_get(health, "node")),
+		       json_string_value(json_object_get(raft, "state")));
+		printf("cluster  %s\n", json_string_value(json_object_get(config, "cluster")));
+		printf("leader   %s\n", json_string_value(json_object_get(raft, "leader")));
+		printf("term     %lld\n", (long long)json_integer_value(json_object_get(raft, "term")));
+		printf("applied  %lld\n", (long long)json_integer_value(json_object_get(raft, "applied_index")));
+		printf("\n%-4s %-12s %-10s %-22s %s\n", "ID", "NAME", "REGION", "RAFT", "HTTP");
+		size_t i;
+		json_t *m;
+		json_array_foreach(json_object_get(config, "members"), i, m)
+		{
+			printf("%-4lld %-12s %-10s %-22s %s\n", (long long)json_integer_value(json_object_get(m, "id")),
+			       json_string_value(json_object_get(m, "name")), json_string_value(json_object_get(m, "region")),
+			       json_string_value(json_object_get(m, "raft")), json_string_value(json_object_get(m, "http")));
+		}
+	}
+	json_decref(health);
+	json_decref(config);
+	return 0;
+}
+
+static int cmd_put(const struct client *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"tag", required_argument, NULL, 't'},    {"sha", required_argument, NULL, 's'},
+		{"repo", required_argument, NULL, 'r'},   {"image", required_argument, NULL, 'i'},
+		{"client", required_argument, NULL, 'c'}, {"env", required_argument, NULL, 'e'},
+		{"released-at", required_argument, NULL, 'a'}, {NULL, 0, NULL, 0},
+	};
+	json_t *body = json_object();
+	int o;
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "t:s:r:i:c:e:a:", opts, NULL)) != -1) {
+		const char *key = o == 't' ? "image_tag" : o == 's' ? "image_sha" : o == 'r' ? "image_repo"
+		                : o == 'i' ? "image_name" : o == 'c' ? "client_name" : o == 'e' ? "env_name"
+		                : o == 'a' ? "released_at" : NULL;
+		if (key == NULL) {
+			json_decref(body);
+			return 2;
+		}
+		json_object_set_new(body, key, json_string(optarg));
+	}
+	if (argc - optind != 4) {
+		fprintf(stderr, "usage: shiplog release put NAMESPACE KIND WORKLOAD CONTAINER --tag T --sha S [...]\n");
+		json_decref(body);
+		return 2;
+	}
+	char path[2048];
+	char *p[4];
+	for (int i = 0; i < 4; i++) {
+		p[i] = escape_path(argv[optind + i]);
+	}
+	snprintf(path, sizeof(path), "/api/collect/%s/%s/%s/%s", p[0], p[1], p[2], p[3]);
+	for (int i = 0; i < 4; i++) {
+		free(p[i]);
+	}
+	char *text = json_dumps(body, JSON_COMPACT);
+	json_t *resp;
+	long st = request(c, "PUT", path, text, &resp);
+	free(text);
+	json_decref(body);
+	if (report(c, st, resp) != 0) {
+		return 1;
+	}
+	if (!c->json) {
+		json_t *r = json_object_get(resp, "release");
+		printf("recorded %s@%s\n", json_string_value(json_object_get(r, "image_tag")),
+		       json_string_value(json_object_get(r, "image_sha")));
+	}
+	json_decref(resp);
+	return 0;
+}
+
+static int cmd_current(const struct client *c, int argc, char **argv)
+{
+	const char *client = NULL, *env = NULL;
+	static const struct option opts[] = {
+		{"client", required_argument, NULL, 'c'}, {"env", required_argument, NULL, 'e'}, {NULL, 0, NULL, 0}};
+	int o;
+	optind = 1;
+	while ((o = getopt_long(argc, argv, "c:e:", opts, NULL)) != -1) {
+		if (o == 'c') {
+			client = optarg;
+		} else if (o == 'e') {
+			env = optarg;
+		} else {
+			return 2;
+		}
+	}
+	if (client == NULL || env == NULL) {
+		fprintf(stderr, "usage: shiplog release current --client C --env E\n");
+		return 2;
+	}
+	char path[2048];
+	char *ec = escape_path(client), *ee = escape_path(env);
+	snprintf(path, sizeof(path), "/api/releases/current?client_name=%s&env_name=%s", ec, ee);
+	free(ec);
+	free(ee);
+	json_t *resp;
+	if (report(c, request(c, "GET", path, NULL, &resp), resp) != 0) {
+		return 1;
+	}
+	if (!c->json) {
+		printf("%-20s %-12s %-24s %-16s %-20s %s\n", "NAMESPACE", "KIND", "WORKLOAD", "CONTAINER", "TAG", "SINCE");
+		size_t i, j;
+		json_t *ns, *row;
+		json_array_foreach(json_object_get(resp, "ordered_namespaces"), i, ns)
+		{
+			json_array_foreach(json_object_get(json_object_get(resp, "namespaces"), json_string_value(ns)), j, row)
+			{
+				printf("%-20s %-12s %-24s %-16s %-20s %s\n", json_string_value(ns),
+				       json_string_value(json_object_get(row, "workload_type")),
+				       json_string_value(json_object_get(row, "workload_name")),
+				       json_string_value(json_object_get(row, "container_name")),
+				       json_string_value(json_object_get(row, "image_tag")),
+				       json_string_value(json_object_get(row, "first_seen")));
+			}
+		}
+	}
+	json_decref(resp);
+	return 0;
+}
+
+static int cmd_history(const struct client *c, int argc, char **argv)
+{
+	if (argc != 6) {
+		fprintf(stderr, "usage: shiplog release history CLIENT ENV NAMESPACE WORKLOAD CONTAINER\n");
+		return 2;
+	}
+	char path[4096];
+	size_t n = (size_t)snprintf(path, sizeof(path), "/api/releases/history");
+	for (int i = 1; i < 6; i++) {
+		char *e = escape_path(argv[i]);
+		n += (size_t)snprintf(path + n, sizeof(path) - n, "/%s", e);
+		free(e);
+	}
+	json_t *resp;
+	if (report(c, request(c, "GET", path, NULL, &resp), resp) != 0) {
+		return 1;
+	}
+	if (!c->json) {
+		printf("%-24s %-22s %-22s %s\n", "TAG", "FIRST SEEN", "LAST SEEN", "SHA");
+		size_t i;
+		json_t *row;
+		json_array_foreach(json_object_get(resp, "releases"), i, row)
+		{
+			printf("%-24s %-22s %-22s %s\n", json_string_value(json_object_get(row, "image_tag")),
+			       json_string_value(json_object_get(row, "first_seen")),
+			       json_string_value(json_object_get(row, "last_seen")),
+			       json_string_value(json_object_get(row, "image_sha")));
+		}
+	}
+	json_decref(resp);
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: shiplog [--server URL] [--key KEY] [--json] COMMAND\n"
+	           "  status                                      this node, the leader, the members\n"
+	           "  release put NS KIND WORKLOAD CONTAINER --tag T --sha S [--repo R] [--image N]\n"
+	           "              [--client C] [--env E] [--released-at TIME]\n"
+	           "  release current --client C --env E          what runs now\n"
+	           "  release history CLIENT ENV NS WORKLOAD CONTAINER   what ran before\n"
+	           "Defaults: SHIPLOG_SERVER (http://127.0.0.1:8001), SHIPLOG_API_KEY.\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct client c = {getenv("SHIPLOG_SERVER"), getenv("SHIPLOG_API_KEY"), false};
+	int i = 1;
+	if (c.server == NULL) {
+		c.server = "http://127.0.0.1:8001";
+	}
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			c.json = true;
+		} else if (strcmp(argv[i], "--server") == 0 && i + 1 < argc) {
+			c.server = argv[++i];
+		} else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc) {
+			c.key = argv[++i];
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	int rc = 2;
+	if (strcmp(argv[i], "status") == 0 && i + 1 == argc) {
+		rc = cmd_status(&c);
+	} else if (strcmp(argv[i], "release") == 0 && i + 1 < argc) {
+		const char *sub = argv[i + 1];
+		if (strcmp(sub, "put") == 0) {
+			rc = cmd_put(&c, argc - i - 1, argv + i + 1);
+		} else if (strcmp(sub, "current") == 0) {
+			rc = cmd_current(&c, argc - i - 1, argv + i + 1);
+		} else if (strcmp(sub, "history") == 0) {
+			rc = cmd_history(&c, argc - i - 1, argv + i + 1);
+		} else {
+			usage(stderr);
+		}
+	} else {
+		usage(stderr);
+	}
+	curl_global_cleanup();
+	return rc;
+}

@@ -1,0 +1,99 @@
+/* README badges: always 200 with an SVG, never cached. Green: the version
+ * found; gray: not found; yellow: found in several namespaces; red: any
+ * error (bad key, another client's data, a bad request). */
+#include <stdio.h>
+#include <string.h>
+
+#include "gateway/internal.h"
+
+#define BADGE_GREEN "#4c1"
+#define BADGE_RED "#e05d44"
+#define BADGE_GRAY "#9f9f9f"
+#define BADGE_YELLOW "#dfb317"
+
+static void xml_escape(const char *in, char *out, size_t cap)
+{
+	size_t o = 0;
+	for (; *in != '\0' && o + 7 < cap; in++) {
+		const char *rep = *in == '<' ? "&lt;" : *in == '>' ? "&gt;" : *in == '&' ? "&amp;" : *in == '"' ? "&quot;" : NULL;
+		if (rep != NULL) {
+			o += (size_t)snprintf(out + o, cap - o, "%s", rep);
+		} else {
+			out[o++] = *in;
+		}
+	}
+	out[o] = '\0';
+}
+
+static void badge(struct gw_req *gr, const char *label, const char *message, const char *color)
+{
+	char l[600], m[600], svg[3072];
+	xml_escape(label, l, sizeof(l));
+	xml_escape(message, m, sizeof(m));
+	int lw = 10 + 7 * (int)strlen(label), mw = 10 + 7 * (int)strlen(message);
+	int n = snprintf(svg, sizeof(svg),
+	                 "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"20\" role=\"img\" aria-label=\"%s: %s\">"
+	                 "<title>%s: %s</title>"
+	                 "<rect width=\"%d\" height=\"20\" fill=\"#555\"/>"
+	                 "<rect x=\"%d\" width=\"%d\" height=\"20\" fill=\"%s\"/>"
+	                 "<g fill=\"#fff\" text-anchor=\"middle\" font-family=\"Verdana,Geneva,DejaVu Sans,sans-serif\" font-size=\"11\">"
+	                 "<text x=\"%d\" y=\"14\">%s</text><text x=\"%d\" y=\"14\">%s</text></g></svg>",
+	                 lw + mw, l, m, l, m, lw, lw, mw, color, lw / 2, l, lw + mw / 2, m);
+	gw_add_header(gr, "cache-control", "no-cache, no-store, must-revalidate, max-age=0");
+	gw_add_header(gr, "pragma", "no-cache");
+	gw_add_header(gr, "expires", "0");
+	gw_add_header(gr, "access-control-allow-origin", "*");
+	gw_respond_raw(gr, 200, "image/svg+xml", svg, n > 0 && (size_t)n < sizeof(svg) ? (size_t)n : 0);
+}
+
+struct badge_acc {
+	char first_ns[PROTO_MAX_STR + 1];
+	char tag[PROTO_MAX_STR + 1];
+	int matches;
+	bool several_ns;
+};
+
+static int badge_row(void *data, const struct store_release *r)
+{
+	struct badge_acc *acc = data;
+	if (acc->matches++ == 0) {
+		snprintf(acc->first_ns, sizeof(acc->first_ns), "%s", r->ns);
+		snprintf(acc->tag, sizeof(acc->tag), "%s", r->image_tag);
+	} else if (strcmp(acc->first_ns, r->ns) != 0) {
+		acc->several_ns = true;
+	}
+	return 0;
+}
+
+void gw_h_badge(struct gw_req *gr)
+{
+	const char *client = gr->seg[2], *env = gr->seg[3], *kind = gr->seg[4], *workload = gr->seg[5],
+	           *container = gr->seg[6];
+	struct gw_auth a = gw_auth_key(gr->gw, gr->seg[1]);
+	if (a.kind != GW_AUTH_ADMIN && a.kind != GW_AUTH_CLIENT) {
+		badge(gr, env, "invalid key", BADGE_RED);
+		return;
+	}
+	if (!gw_auth_allows(&a, client)) {
+		badge(gr, env, "forbidden", BADGE_RED);
+		return;
+	}
+	struct store_read *rd;
+	struct badge_acc acc = {0};
+	if (store_read_begin(gr->gw->store, &rd) != PROTO_OK) {
+		badge(gr, env, "error", BADGE_RED);
+		return;
+	}
+	gr->index = store_read_index(rd);
+	int rv = store_find_workload(rd, client, env, kind, workload, container, badge_row, &acc);
+	store_read_end(rd);
+	if (rv != PROTO_OK) {
+		badge(gr, env, "error", BADGE_RED);
+	} else if (acc.matches == 0) {
+		badge(gr, env, "not found", BADGE_GRAY);
+	} else if (acc.several_ns) {
+		badge(gr, env, "multiple namespaces", BADGE_YELLOW);
+	} else {
+		badge(gr, env, acc.tag, BADGE_GREEN);
+	}
+}

@@ -1,0 +1,270 @@
+/* Consistency levels (DESIGN.md "Reads"): stale reads from the local store,
+ * linearizable reads after a shared quorum round at the leader, blocking
+ * reads until an index is applied here, and writes proposed through the raft
+ * actor and answered after commit and local apply. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/internal.h"
+
+struct gw_pending {
+	struct gw_req *gr; /* NULL once the HTTP request is gone */
+	gw_write_cb done;  /* writes */
+	bool barrier;      /* linearizable read */
+};
+
+static struct gw_pending *pending_new(struct gw_req *gr)
+{
+	struct gw_pending *p = calloc(1, sizeof(*p));
+	if (p != NULL) {
+		p->gr = gr;
+		gr->pending = p;
+	}
+	return p;
+}
+
+/* Takes the request back from a finished bus call; NULL if it is gone. */
+static struct gw_req *pending_take(struct gw_pending *p)
+{
+	struct gw_req *gr = p->gr;
+	if (gr != NULL) {
+		gr->pending = NULL;
+	}
+	free(p);
+	return gr;
+}
+
+static void waiters_remove(struct gw *g, struct gw_req *gr)
+{
+	for (struct gw_req **pp = &g->waiters; *pp != NULL; pp = &(*pp)->wait_next) {
+		if (*pp == gr) {
+			*pp = gr->wait_next;
+			break;
+		}
+	}
+	gr->waiting = false;
+}
+
+void gw_pending_detach(struct gw_req *gr)
+{
+	if (gr->pending != NULL) {
+		gr->pending->gr = NULL;
+		gr->pending = NULL;
+	}
+	if (gr->waiting) {
+		waiters_remove(gr->gw, gr);
+	}
+}
+
+static void run_or_wait(struct gw_req *gr)
+{
+	struct gw *g = gr->gw;
+	if (gr->wait_index <= g->status.applied || uv_now(g->loop) >= gr->wait_deadline) {
+		gr->read(gr);
+		return;
+	}
+	/* The status may lag the store by an apply: check the store itself. */
+	struct store_read *rd;
+	if (store_read_begin(g->store, &rd) == PROTO_OK) {
+		uint64_t applied = store_read_index(rd);
+		store_read_end(rd);
+		if (applied >= gr->wait_index) {
+			gr->read(gr);
+			return;
+		}
+	}
+	gr->waiting = true;
+	gr->wait_next = g->waiters;
+	g->waiters = gr;
+}
+
+void gw_waiters_check(struct gw *g)
+{
+	uint64_t now = uv_now(g->loop);
+	struct gw_req **pp = &g->waiters;
+	while (*pp != NULL) {
+		struct gw_req *gr = *pp;
+		if (gr->wait_index <= g->status.applied || now >= gr->wait_deadline) {
+			*pp = gr->wait_next;
+			gr->waiting = false;
+			gr->read(gr);
+		} else {
+			pp = &gr->wait_next;
+		}
+	}
+}
+
+void gw_waiters_timer(uv_timer_t *t)
+{
+	gw_waiters_check(t->data);
+}
+
+static void on_barrier_reply(void *data, int status, const void *buf, size_t len)
+{
+	struct gw_req *gr = pending_take(data);
+	struct proto_msg m;
+	if (gr == NULL || gr->req == NULL) {
+		return;
+	}
+	if (status != PROTO_OK || proto_msg_decode(buf, len, &m) != PROTO_OK) {
+		gw_respond_status(gr, PROTO_ENOLEADER, NULL);
+		return;
+	}
+	int st = m.type == PROTO_MSG_REPLY ? m.u.reply.status : PROTO_EINTERNAL;
+	uint64_t index = m.u.reply.index;
+	proto_msg_free(&m);
+	if (st != PROTO_OK) {
+		gw_respond_status(gr, st == PROTO_EUNKNOWN ? PROTO_ENOLEADER : st, NULL);
+		return;
+	}
+	if (index > gr->wait_index) {
+		gr->wait_index = index;
+	}
+	/* The read point must be reached, however long ?wait= says. */
+	gr->wait_deadline = UINT64_MAX;
+	run_or_wait(gr);
+}
+
+static bool send_to_raft(struct gw_req *gr, const struct proto_msg *m, bus_reply_cb cb, struct gw_pending *p)
+{
+	struct proto_buf b;
+	if (proto_msg_encode(m, &b) != PROTO_OK) {
+		return false;
+	}
+	int rv = bus_call(gr->gw->raft, b.data, b.len, gr->gw->cfg->write_timeout_ms + 1500, cb, p);
+	proto_buf_free(&b);
+	return rv == PROTO_OK;
+}
+
+void gw_read(struct gw_req *gr, gw_read_fn fn)
+{
+	struct gw *g = gr->gw;
+	const char *consistency = gw_query(gr, "consistency");
+	const char *index = gw_query(gr, "index");
+	const char *wait = gw_query(gr, "wait");
+	bool linearizable = false;
+	gr->read = fn;
+	if (consistency != NULL && strcmp(consistency, "stale") != 0 && strcmp(consistency, "default") != 0) {
+		if (strcmp(consistency, "linearizable") != 0) {
+			gw_respond_error(gr, 400, "VALIDATION_ERROR", "consistency must be stale or linearizable");
+			return;
+		}
+		linearizable = true;
+	}
+	long long wait_ms = 5000;
+	if (wait != NULL) {
+		wait_ms = cfg_parse_duration_ms(wait, 1000);
+		if (wait_ms < 0 || wait_ms > GW_WAIT_MAX_MS) {
+			gw_respond_error(gr, 400, "VALIDATION_ERROR", "wait must be a duration such as 500ms or 5s, at most 300s");
+			return;
+		}
+	}
+	if (index != NULL) {
+		char *end;
+		if (index[0] < '0' || index[0] > '9') {
+			gw_respond_error(gr, 400, "VALIDATION_ERROR", "index must be a non-negative integer");
+			return;
+		}
+		gr->wait_index = strtoull(index, &end, 10);
+		if (*end != '\0') {
+			gw_respond_error(gr, 400, "VALIDATION_ERROR", "index must be a non-negative integer");
+			return;
+		}
+	}
+	gr->wait_deadline = uv_now(g->loop) + (uint64_t)wait_ms;
+	if (!linearizable) {
+		run_or_wait(gr);
+		return;
+	}
+	struct gw_pending *p = pending_new(gr);
+	struct proto_msg m = {.type = PROTO_MSG_BARRIER};
+	m.u.barrier.timeout_ms = g->cfg->write_timeout_ms;
+	if (p == NULL || !send_to_raft(gr, &m, on_barrier_reply, p)) {
+		if (p != NULL) {
+			pending_take(p);
+		}
+		gw_respond_status(gr, PROTO_ENOMEM, NULL);
+	}
+}
+
+static void on_propose_reply(void *data, int status, const void *buf, size_t len)
+{
+	gw_write_cb done = ((struct gw_pending *)data)->done;
+	struct gw_req *gr = pending_take(data);
+	struct proto_msg m;
+	if (gr == NULL || gr->req == NULL) {
+		return;
+	}
+	if (status != PROTO_OK || proto_msg_decode(buf, len, &m) != PROTO_OK || m.type != PROTO_MSG_REPLY) {
+		if (status == PROTO_OK) {
+			proto_msg_free(&m);
+		}
+		gw_respond_status(gr, PROTO_EUNKNOWN, NULL);
+		return;
+	}
+	const struct proto_reply *rep = &m.u.reply;
+	struct proto_result res;
+	if (rep->status != PROTO_OK) {
+		gw_respond_status(gr, rep->status, rep->message);
+	} else if (proto_result_decode(rep->result, rep->result_len, &res) != PROTO_OK) {
+		gw_respond_status(gr, PROTO_EINTERNAL, "malformed apply result");
+	} else {
+		gr->index = rep->index;
+		if (res.code != PROTO_OK) {
+			gw_respond_status(gr, res.code, "the command was refused by the state machine");
+		} else {
+			if (res.replay) {
+				gr->index = res.index; /* the index the first attempt applied at */
+			}
+			done(gr, &res);
+		}
+	}
+	proto_msg_free(&m);
+}
+
+void gw_propose(struct gw_req *gr, struct proto_cmd *cmd, gw_write_cb done)
+{
+	struct gw *g = gr->gw;
+	char key[160];
+	ssize_t i = h2o_find_header_by_str(&gr->req->headers, H2O_STRLIT("idempotency-key"), -1);
+	if (i >= 0) {
+		h2o_iovec_t v = gr->req->headers.entries[i].value;
+		if (v.len == 0 || v.len > 128) {
+			gw_respond_error(gr, 400, "VALIDATION_ERROR", "Idempotency-Key must be 1 to 128 characters");
+			return;
+		}
+		snprintf(key, sizeof(key), "k:%.*s", (int)v.len, v.base);
+		if (!gw_valid_text(key, sizeof(key))) {
+			gw_respond_error(gr, 400, "VALIDATION_ERROR", "Idempotency-Key must be printable");
+			return;
+		}
+	} else {
+		/* Every write gets a key, so the raft actor may retry it safely. */
+		snprintf(key, sizeof(key), "auto:%s:%" PRIx64 ":%" PRIx64 ":%08x", g->self->name, (uint64_t)gw_now_ms(),
+		         ++g->request_seq, (unsigned)rand());
+	}
+	cmd->idem_key = key;
+	cmd->ts_ms = gw_now_ms();
+	struct proto_buf cb;
+	int rv = proto_cmd_encode(cmd, &cb);
+	if (rv != PROTO_OK) {
+		gw_respond_status(gr, rv, "the request does not fit a command");
+		return;
+	}
+	struct proto_msg m = {.type = PROTO_MSG_PROPOSE};
+	m.u.propose.timeout_ms = g->cfg->write_timeout_ms;
+	m.u.propose.cmd = cb.data;
+	m.u.propose.cmd_len = cb.len;
+	struct gw_pending *p = pending_new(gr);
+	if (p != NULL) {
+		p->done = done;
+	}
+	if (p == NULL || !send_to_raft(gr, &m, on_propose_reply, p)) {
+		if (p != NULL) {
+			pending_take(p);
+		}
+		gw_respond_status(gr, PROTO_ENOMEM, NULL);
+	}
+	proto_buf_free(&cb);
+}

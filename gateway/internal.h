@@ -1,0 +1,140 @@
+/* Private to gateway/: request context, routing, helpers. */
+#ifndef SHIPLOG_GATEWAY_INTERNAL_H
+#define SHIPLOG_GATEWAY_INTERNAL_H
+
+#define H2O_USE_LIBUV 1
+#include <h2o.h>
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "gateway/gw.h"
+#include "node/bus.h"
+#include "protocol/proto.h"
+
+#define GW_MAX_SEGS 12
+#define GW_MAX_QUERY 16
+#define GW_WAIT_MAX_MS 300000 /* longest ?wait= accepted */
+
+/* The raft actor's last published status, as the gateway sees it. */
+struct gw_status {
+	uint32_t role;
+	bool ready;
+	uint64_t term, commit, applied;
+	char leader[CFG_NAME_MAX];
+	int64_t last_contact_ms; /* at received_ms; -1 unknown */
+	uint64_t received_ms;    /* uv_now when received */
+	bool known;              /* at least one status received */
+};
+
+enum gw_auth_kind { GW_AUTH_NONE, GW_AUTH_INVALID, GW_AUTH_ADMIN, GW_AUTH_CLIENT };
+
+struct gw_auth {
+	enum gw_auth_kind kind;
+	const char *client; /* GW_AUTH_CLIENT: the client the key is limited to */
+};
+
+struct gw_req;
+typedef void (*gw_read_fn)(struct gw_req *gr);
+
+/* One HTTP request, allocated in its h2o pool. When h2o disposes of the
+ * request (client gone), req becomes NULL and pending work drops its answer. */
+struct gw_req {
+	struct gw *gw;
+	h2o_req_t *req;
+	char request_id[192];
+	uint64_t index;               /* X-Shiplog-Index of the answer */
+	struct gw_auth auth;
+	char *seg[GW_MAX_SEGS];       /* decoded path segments */
+	int n_seg;
+	char *qk[GW_MAX_QUERY], *qv[GW_MAX_QUERY]; /* decoded query */
+	int n_query;
+	struct gw_pending *pending;   /* outstanding bus call or wait */
+	gw_read_fn read;              /* the read to run once consistent */
+	uint64_t wait_index;          /* ?index= */
+	uint64_t wait_deadline;       /* uv_now ms */
+	struct gw_req *wait_next;     /* in gw.waiters */
+	bool waiting;
+	void *ctx;                    /* handler state carried to its write callback */
+};
+
+struct gw {
+	const struct cfg *cfg;
+	const struct cfg_node *self;
+	store *store;
+	char raft_url[CFG_ADDR_MAX];
+	char status_url[CFG_ADDR_MAX];
+	uv_loop_t *loop;
+	h2o_globalconf_t config;
+	h2o_context_t ctx;
+	h2o_accept_ctx_t accept_ctx;
+	uv_tcp_t listener;
+	bool listening;
+	bool ctx_inited;
+	uv_timer_t wait_timer;
+	bool timer_inited;
+	bus_client *raft;
+	bus_sub *sub;
+	struct gw_status status;
+	struct gw_req *waiters;
+	uint64_t request_seq;
+	bool stopping;
+};
+
+/* server.c: answering */
+void gw_respond_json(struct gw_req *gr, int status, json_t *body);   /* steals body */
+void gw_respond_error(struct gw_req *gr, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void gw_respond_raw(struct gw_req *gr, int status, const char *content_type, const char *body, size_t len);
+/* Maps a proto_status from the raft actor to an HTTP error answer. */
+void gw_respond_status(struct gw_req *gr, int status, const char *message);
+const char *gw_query(struct gw_req *gr, const char *key);
+/* Adds a response header (copied into the request pool) before answering. */
+void gw_add_header(struct gw_req *gr, const char *name, const char *value);
+/* Current leader name and last contact in ms (-1 unknown). */
+int64_t gw_last_contact(struct gw *g);
+
+/* consistency.c: reads at the requested consistency; writes through raft */
+void gw_read(struct gw_req *gr, gw_read_fn fn);
+typedef void (*gw_write_cb)(struct gw_req *gr, const struct proto_result *res);
+/* Encodes cmd, proposes it and calls done on success (errors are answered). */
+void gw_propose(struct gw_req *gr, struct proto_cmd *cmd, gw_write_cb done);
+void gw_waiters_check(struct gw *g);
+void gw_waiters_timer(uv_timer_t *t);
+void gw_pending_detach(struct gw_req *gr);
+
+/* auth.c */
+struct gw_auth gw_auth_resolve(struct gw *g, struct gw_req *gr);
+struct gw_auth gw_auth_key(struct gw *g, const char *key);
+/* true if the credential may see client's data */
+bool gw_auth_allows(const struct gw_auth *a, const char *client);
+
+/* timefmt.c */
+int64_t gw_now_ms(void);
+/* "2023-12-01T10:30:00Z" into out (>= 32 bytes). */
+void gw_format_time(int64_t ms, char *out, size_t cap);
+/* RFC 3339 / ISO 8601 with a zone; 0 on success. */
+int gw_parse_time(const char *s, int64_t *ms);
+json_t *gw_json_time(int64_t ms);
+
+/* validate.c */
+/* A Kubernetes-style name: 1..253 of [A-Za-z0-9._-]. */
+bool gw_valid_name(const char *s);
+/* A printable value without control characters, 1..max bytes. */
+bool gw_valid_text(const char *s, size_t max);
+/* Parses the JSON body as an object; answers 400 and returns NULL if not. */
+json_t *gw_body_object(struct gw_req *gr);
+/* Reads an optional string member; answers 400 and returns false on a wrong type. */
+bool gw_opt_string(struct gw_req *gr, json_t *obj, const char *key, const char **out);
+
+/* Handlers (routes.c dispatches) */
+void gw_h_collect_put(struct gw_req *gr);
+void gw_h_current(struct gw_req *gr);
+void gw_h_history(struct gw_req *gr);
+void gw_h_clients(struct gw_req *gr);
+void gw_h_ping(struct gw_req *gr);
+void gw_h_config(struct gw_req *gr);
+void gw_h_health(struct gw_req *gr);
+void gw_h_badge(struct gw_req *gr);
+void gw_route(struct gw_req *gr);
+
+#endif

@@ -1,0 +1,232 @@
+/* The Release Tracker's release endpoints: manual collect, current, history. */
+#include <string.h>
+
+#include "gateway/internal.h"
+
+#define GW_DEFAULT_NAME "unknown" /* the seed's default client/env name */
+
+struct collect_ctx {
+	struct proto_observation obs;
+	json_t *body; /* keeps obs strings alive until the answer */
+};
+
+static void collect_done(struct gw_req *gr, const struct proto_result *res)
+{
+	struct collect_ctx *c = gr->ctx;
+	const struct proto_observation *o = &c->obs;
+	json_t *body = json_pack("{s:s,s:s,s:{s:s,s:s,s:s,s:s},s:{s:s,s:s,s:s,s:s,s:s,s:o},s:o}", "status", "success",
+	                         "message", "Release collected successfully", "component", "namespace", o->ns,
+	                         "workload_kind", o->kind, "workload_name", o->workload, "container_name", o->container,
+	                         "release", "version", o->image_tag, "image_repo", o->image_repo, "image_name",
+	                         o->image_name, "image_tag", o->image_tag, "image_sha", o->image_sha, "released_at",
+	                         gw_json_time(o->seen_at_ms), "timestamp", gw_json_time(gw_now_ms()));
+	if (res->replay) {
+		gw_add_header(gr, "idempotent-replayed", "true");
+	}
+	json_decref(c->body);
+	c->body = NULL;
+	gw_respond_json(gr, 200, body);
+}
+
+static void collect_ctx_dispose(void *p)
+{
+	struct collect_ctx *c = p;
+	if (c->body != NULL) {
+		json_decref(c->body);
+	}
+}
+
+static bool required_text(struct gw_req *gr, json_t *body, const char *key, const char **out)
+{
+	if (!gw_opt_string(gr, body, key, out)) {
+		return false;
+	}
+	if (*out == NULL || !gw_valid_text(*out, 256)) {
+		gw_respond_error(gr, 400, "VALIDATION_ERROR", "%s is required: a non-empty string of at most 256 characters", key);
+		return false;
+	}
+	return true;
+}
+
+static bool optional_text(struct gw_req *gr, json_t *body, const char *key, const char **out)
+{
+	if (!gw_opt_string(gr, body, key, out)) {
+		return false;
+	}
+	if (*out == NULL) {
+		*out = "";
+	} else if ((*out)[0] != '\0' && !gw_valid_text(*out, 512)) {
+		gw_respond_error(gr, 400, "VALIDATION_ERROR", "%s must be printable, at most 512 characters", key);
+		return false;
+	}
+	return true;
+}
+
+static bool optional_name(struct gw_req *gr, json_t *body, const char *key, const char *dflt, const char **out)
+{
+	if (!gw_opt_string(gr, body, key, out)) {
+		return false;
+	}
+	if (*out == NULL || (*out)[0] == '\0') {
+		*out = dflt;
+	}
+	if (!gw_valid_name(*out)) {
+		gw_respond_error(gr, 400, "VALIDATION_ERROR", "%s must be 1-253 characters of letters, digits, '-', '_', '.'", key);
+		return false;
+	}
+	return true;
+}
+
+void gw_h_collect_put(struct gw_req *gr)
+{
+	const char *ns = gr->seg[2], *kind = gr->seg[3], *workload = gr->seg[4], *container = gr->seg[5];
+	if (!gw_valid_name(ns) || !gw_valid_name(kind) || !gw_valid_name(workload) || !gw_valid_name(container)) {
+		gw_respond_error(gr, 400, "VALIDATION_ERROR",
+		                 "namespace, kind, workload and container must be names of letters, digits, '-', '_', '.'");
+		return;
+	}
+	json_t *body = gw_body_object(gr);
+	if (body == NULL) {
+		return;
+	}
+	struct collect_ctx *c = h2o_mem_alloc_shared(&gr->req->pool, sizeof(*c), collect_ctx_dispose);
+	memset(c, 0, sizeof(*c));
+	c->body = body;
+	gr->ctx = c;
+	struct proto_observation *o = &c->obs;
+	const char *released_at;
+	const char *own = gr->auth.kind == GW_AUTH_CLIENT ? gr->auth.client : GW_DEFAULT_NAME;
+	if (!required_text(gr, body, "image_tag", &o->image_tag) || !required_text(gr, body, "image_sha", &o->image_sha) ||
+	    !optional_text(gr, body, "image_repo", &o->image_repo) || !optional_text(gr, body, "image_name", &o->image_name) ||
+	    !optional_name(gr, body, "client_name", own, &o->client) ||
+	    !optional_name(gr, body, "env_name", GW_DEFAULT_NAME, &o->env) ||
+	    !gw_opt_string(gr, body, "released_at", &released_at)) {
+		return;
+	}
+	if (!gw_auth_allows(&gr->auth, o->client)) {
+		gw_respond_error(gr, 403, "FORBIDDEN", "this API key may not write releases of client %s", o->client);
+		return;
+	}
+	o->seen_at_ms = gw_now_ms();
+	if (released_at != NULL && gw_parse_time(released_at, &o->seen_at_ms) != 0) {
+		gw_respond_error(gr, 400, "VALIDATION_ERROR", "released_at must be an ISO 8601 time such as 2023-12-01T10:30:00Z");
+		return;
+	}
+	o->ns = ns;
+	o->kind = kind;
+	o->workload = workload;
+	o->container = container;
+	struct proto_cmd cmd = {.type = PROTO_CMD_OBSERVE, .n_obs = 1, .obs = o};
+	gw_propose(gr, &cmd, collect_done);
+}
+
+/* ---- current ---- */
+
+struct current_acc {
+	json_t *namespaces;
+	json_t *ordered;
+	size_t total;
+};
+
+static int current_row(void *data, const struct store_release *r)
+{
+	struct current_acc *acc = data;
+	json_t *list = json_object_get(acc->namespaces, r->ns);
+	if (list == NULL) {
+		list = json_array();
+		json_object_set_new(acc->namespaces, r->ns, list);
+		json_array_append_new(acc->ordered, json_string(r->ns));
+	}
+	json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o}", "namespace", r->ns,
+	                                      "workload_name", r->workload, "workload_type", r->kind, "container_name",
+	                                      r->container, "image_repo", r->image_repo, "image_name", r->image_name,
+	                                      "image_tag", r->image_tag, "image_sha", r->image_sha, "client_name",
+	                                      r->client, "env_name", r->env, "first_seen",
+	                                      gw_json_time(r->first_seen_ms), "last_seen", gw_json_time(r->last_seen_ms)));
+	acc->total++;
+	return 0;
+}
+
+static void read_current(struct gw_req *gr)
+{
+	struct store_read *rd;
+	struct current_acc acc = {json_object(), json_array(), 0};
+	if (store_read_begin(gr->gw->store, &rd) != PROTO_OK) {
+		json_decref(acc.namespaces);
+		json_decref(acc.ordered);
+		gw_respond_status(gr, PROTO_EIO, "cannot read the store");
+		return;
+	}
+	gr->index = store_read_index(rd);
+	int rv = store_current_each(rd, gw_query(gr, "client_name"), gw_query(gr, "env_name"), current_row, &acc);
+	store_read_end(rd);
+	if (rv != PROTO_OK) {
+		json_decref(acc.namespaces);
+		json_decref(acc.ordered);
+		gw_respond_status(gr, rv, "cannot read the store");
+		return;
+	}
+	/* Namespaces come in key order: alphabetical. A collector's configured
+	 * order (issue B) will be applied here first. */
+	gw_respond_json(gr, 200, json_pack("{s:o,s:o,s:I,s:o}", "namespaces", acc.namespaces, "ordered_namespaces",
+	                                   acc.ordered, "total", (json_int_t)acc.total, "timestamp",
+	                                   gw_json_time(gw_now_ms())));
+}
+
+void gw_h_current(struct gw_req *gr)
+{
+	const char *client = gw_query(gr, "client_name"), *env = gw_query(gr, "env_name");
+	if (client == NULL || env == NULL || client[0] == '\0' || env[0] == '\0') {
+		gw_respond_error(gr, 400, "VALIDATION_ERROR", "client_name and env_name query parameters are required");
+		return;
+	}
+	if (!gw_auth_allows(&gr->auth, client)) {
+		gw_respond_error(gr, 403, "FORBIDDEN", "this API key may not read client %s", client);
+		return;
+	}
+	gw_read(gr, read_current);
+}
+
+/* ---- history ---- */
+
+static int history_row(void *data, const struct store_release *r)
+{
+	json_array_append_new(data, json_pack("{s:s,s:s,s:o,s:o}", "image_tag", r->image_tag, "image_sha", r->image_sha,
+	                                      "first_seen", gw_json_time(r->first_seen_ms), "last_seen",
+	                                      gw_json_time(r->last_seen_ms)));
+	return 0;
+}
+
+static void read_history(struct gw_req *gr)
+{
+	const char *client = gr->seg[3], *env = gr->seg[4], *ns = gr->seg[5], *workload = gr->seg[6],
+	           *container = gr->seg[7];
+	struct store_read *rd;
+	if (store_read_begin(gr->gw->store, &rd) != PROTO_OK) {
+		gw_respond_status(gr, PROTO_EIO, "cannot read the store");
+		return;
+	}
+	gr->index = store_read_index(rd);
+	json_t *releases = json_array();
+	int rv = store_history_each(rd, client, env, ns, workload, container, history_row, releases);
+	store_read_end(rd);
+	if (rv != PROTO_OK) {
+		json_decref(releases);
+		gw_respond_status(gr, rv, rv == PROTO_ENOTFOUND ? "component not found" : "cannot read the store");
+		return;
+	}
+	size_t total = json_array_size(releases);
+	gw_respond_json(gr, 200, json_pack("{s:{s:s,s:s,s:s,s:s,s:s},s:o,s:I,s:o}", "component", "client_name", client,
+	                                   "env_name", env, "namespace", ns, "workload_name", workload, "container_name",
+	                                   container, "releases", releases, "total", (json_int_t)total, "timestamp",
+	                                   gw_json_time(gw_now_ms())));
+}
+
+void gw_h_history(struct gw_req *gr)
+{
+	if (!gw_auth_allows(&gr->auth, gr->seg[3])) {
+		gw_respond_error(gr, 403, "FORBIDDEN", "this API key may not read client %s", gr->seg[3]);
+		return;
+	}
+	gw_read(gr, read_history);
+}

@@ -1,0 +1,72 @@
+/* The route table: method, path pattern ("*" = one non-empty segment),
+ * whether a credential is required, and the handler. */
+#include <string.h>
+
+#include "gateway/internal.h"
+
+struct route {
+	const char *method;
+	const char *pattern[GW_MAX_SEGS];
+	int n;
+	bool auth; /* a valid API key is required */
+	void (*handler)(struct gw_req *gr);
+};
+
+static const struct route routes[] = {
+	{"GET", {"health"}, 1, false, gw_h_health},
+	{"GET", {"badges", "*", "*", "*", "*", "*", "*"}, 7, false, gw_h_badge},
+	{"PUT", {"api", "collect", "*", "*", "*", "*"}, 6, true, gw_h_collect_put},
+	{"GET", {"api", "releases", "current"}, 3, true, gw_h_current},
+	{"GET", {"api", "releases", "history", "*", "*", "*", "*", "*"}, 8, true, gw_h_history},
+	{"GET", {"api", "clients-environments"}, 2, true, gw_h_clients},
+	{"POST", {"api", "ping"}, 2, true, gw_h_ping},
+	{"GET", {"api", "config"}, 2, true, gw_h_config},
+};
+
+static bool matches(const struct route *r, struct gw_req *gr)
+{
+	if (r->n != gr->n_seg) {
+		return false;
+	}
+	for (int i = 0; i < r->n; i++) {
+		if (strcmp(r->pattern[i], "*") == 0 ? gr->seg[i][0] == '\0' : strcmp(r->pattern[i], gr->seg[i]) != 0) {
+			return false;
+		}
+	}
+	return true;
+}
+
+void gw_route(struct gw_req *gr)
+{
+	h2o_iovec_t method = gr->req->method;
+	bool path_known = false;
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		const struct route *r = &routes[i];
+		if (!matches(r, gr)) {
+			continue;
+		}
+		path_known = true;
+		bool head = h2o_memis(method.base, method.len, H2O_STRLIT("HEAD")) && strcmp(r->method, "GET") == 0;
+		if (!head && !h2o_memis(method.base, method.len, r->method, strlen(r->method))) {
+			continue;
+		}
+		if (r->auth) {
+			gr->auth = gw_auth_resolve(gr->gw, gr);
+			if (gr->auth.kind == GW_AUTH_NONE) {
+				gw_respond_error(gr, 401, "UNAUTHORIZED", "an API key is required (Authorization: Bearer KEY)");
+				return;
+			}
+			if (gr->auth.kind == GW_AUTH_INVALID) {
+				gw_respond_error(gr, 401, "UNAUTHORIZED", "invalid API key");
+				return;
+			}
+		}
+		r->handler(gr);
+		return;
+	}
+	if (path_known) {
+		gw_respond_error(gr, 405, "METHOD_NOT_ALLOWED", "method %.*s is not allowed here", (int)method.len, method.base);
+		return;
+	}
+	gw_respond_error(gr, 404, "NOT_FOUND", "no such endpoint");
+}

@@ -1,0 +1,113 @@
+/* Times on the wire: RFC 3339 in UTC, as the Release Tracker shows them. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gateway/internal.h"
+
+int64_t gw_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void gw_format_time(int64_t ms, char *out, size_t cap)
+{
+	time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+	int frac = (int)(ms - (int64_t)secs * 1000);
+	struct tm tm;
+	gmtime_r(&secs, &tm);
+	size_t n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (frac != 0) {
+		snprintf(out + n, cap - n, ".%03dZ", frac);
+	} else {
+		snprintf(out + n, cap - n, "Z");
+	}
+}
+
+json_t *gw_json_time(int64_t ms)
+{
+	char buf[40];
+	gw_format_time(ms, buf, sizeof(buf));
+	return json_string(buf);
+}
+
+static int digits(const char **p, int n, int *out)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)(*p)[i])) {
+			return -1;
+		}
+		v = v * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	*out = v;
+	return 0;
+}
+
+int gw_parse_time(const char *s, int64_t *ms)
+{
+	struct tm tm;
+	int y, mo, d, h, mi, sec, frac_ms = 0;
+	const char *p = s;
+	memset(&tm, 0, sizeof(tm));
+	if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' || digits(&p, 2, &d) ||
+	    (*p != 'T' && *p != 't' && *p != ' ')) {
+		return -1;
+	}
+	p++;
+	if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' || digits(&p, 2, &sec)) {
+		return -1;
+	}
+	if (*p == '.') {
+		p++;
+		int n = 0;
+		while (isdigit((unsigned char)*p)) {
+			if (n < 3) {
+				frac_ms = frac_ms * 10 + (*p - '0');
+			}
+			n++;
+			p++;
+		}
+		if (n == 0) {
+			return -1;
+		}
+		for (; n < 3; n++) {
+			frac_ms *= 10;
+		}
+	}
+	int offset_min = 0;
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if (*p == '+' || *p == '-') {
+		int sign = *p == '-' ? -1 : 1, oh, om;
+		p++;
+		if (digits(&p, 2, &oh) || *p++ != ':' || digits(&p, 2, &om) || oh > 23 || om > 59) {
+			return -1;
+		}
+		offset_min = sign * (oh * 60 + om);
+	} else {
+		return -1;
+	}
+	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || y < 1970) {
+		return -1;
+	}
+	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap)) {
+		return -1;
+	}
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	time_t t = timegm(&tm);
+	*ms = ((int64_t)t - (int64_t)offset_min * 60) * 1000 + frac_ms;
+	return 0;
+}

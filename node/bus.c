@@ -1,0 +1,512 @@
+/* nng behind a small API, with results delivered on libuv loops.
+ *
+ * Every object owns a mailbox: nng callbacks (on nng's threads) push an item
+ * and wake the loop with uv_async_send; the loop drains the items and runs
+ * the actor's callback. Closing stops every aio first (nng_aio_stop waits for
+ * running callbacks), so no nng thread touches an object after its close. */
+#include "node/bus.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/pub.h>
+#include <nng/protocol/pubsub0/sub.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol/status.h"
+
+#define BUS_SERVER_SLOTS 128 /* requests one server handles at once */
+
+/* ---- mailbox ---- */
+
+struct bus_item {
+	struct bus_item *next;
+	void (*run)(struct bus_item *item); /* runs on the loop */
+};
+
+struct mailbox {
+	uv_async_t async;
+	pthread_mutex_t mu;
+	struct bus_item *head, *tail;
+	void *owner;
+	void (*closed)(void *owner); /* frees the owner once the handle closed */
+};
+
+static void mailbox_drain(uv_async_t *h)
+{
+	struct mailbox *mb = h->data;
+	pthread_mutex_lock(&mb->mu);
+	struct bus_item *it = mb->head;
+	mb->head = mb->tail = NULL;
+	pthread_mutex_unlock(&mb->mu);
+	while (it != NULL) {
+		struct bus_item *next = it->next;
+		it->run(it);
+		it = next;
+	}
+}
+
+static int mailbox_init(struct mailbox *mb, uv_loop_t *loop, void *owner, void (*closed)(void *))
+{
+	memset(mb, 0, sizeof(*mb));
+	mb->owner = owner;
+	mb->closed = closed;
+	mb->async.data = mb;
+	pthread_mutex_init(&mb->mu, NULL);
+	return uv_async_init(loop, &mb->async, mailbox_drain);
+}
+
+/* Called from nng threads. */
+static void mailbox_push(struct mailbox *mb, struct bus_item *it)
+{
+	it->next = NULL;
+	pthread_mutex_lock(&mb->mu);
+	if (mb->tail != NULL) {
+		mb->tail->next = it;
+	} else {
+		mb->head = it;
+	}
+	mb->tail = it;
+	pthread_mutex_unlock(&mb->mu);
+	uv_async_send(&mb->async);
+}
+
+static void mailbox_on_close(uv_handle_t *h)
+{
+	struct mailbox *mb = h->data;
+	pthread_mutex_destroy(&mb->mu);
+	mb->closed(mb->owner);
+}
+
+/* Drops undelivered items (their owners are being freed) and closes. */
+static void mailbox_close(struct mailbox *mb, void (*drop)(struct bus_item *))
+{
+	pthread_mutex_lock(&mb->mu);
+	struct bus_item *it = mb->head;
+	mb->head = mb->tail = NULL;
+	pthread_mutex_unlock(&mb->mu);
+	while (it != NULL) {
+		struct bus_item *next = it->next;
+		if (drop != NULL) {
+			drop(it);
+		}
+		it = next;
+	}
+	uv_close((uv_handle_t *)&mb->async, mailbox_on_close);
+}
+
+static void set_err(char *err, size_t errlen, const char *what, const char *url, int rv)
+{
+	if (err != NULL) {
+		snprintf(err, errlen, "bus: %s %s: %s", what, url, nng_strerror(rv));
+	}
+}
+
+/* ---- server ---- */
+
+enum slot_state { SLOT_RECV, SLOT_HANDED, SLOT_SEND, SLOT_DEAD };
+
+struct bus_request {
+	struct bus_item item;
+	struct bus_server *srv;
+	nng_ctx ctx;
+	nng_aio *aio;
+	nng_msg *msg;
+	enum slot_state state;
+};
+
+struct bus_server {
+	struct mailbox mb;
+	nng_socket sock;
+	bus_request_cb cb;
+	void *data;
+	struct bus_request slots[BUS_SERVER_SLOTS];
+	int n_slots;
+};
+
+static void slot_aio_cb(void *arg)
+{
+	struct bus_request *r = arg;
+	int rv = nng_aio_result(r->aio);
+	if (r->state == SLOT_SEND) {
+		if (rv != 0) {
+			nng_msg_free(nng_aio_get_msg(r->aio));
+		}
+		r->state = SLOT_RECV;
+		nng_ctx_recv(r->ctx, r->aio);
+		return;
+	}
+	if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
+		r->state = SLOT_DEAD;
+		return;
+	}
+	if (rv != 0) {
+		nng_ctx_recv(r->ctx, r->aio);
+		return;
+	}
+	r->msg = nng_aio_get_msg(r->aio);
+	r->state = SLOT_HANDED;
+	mailbox_push(&r->srv->mb, &r->item);
+}
+
+static void slot_run(struct bus_item *it)
+{
+	struct bus_request *r = (struct bus_request *)it;
+	nng_msg *m = r->msg;
+	r->msg = NULL;
+	r->srv->cb(r->srv->data, r, nng_msg_body(m), nng_msg_len(m));
+	nng_msg_free(m);
+}
+
+void bus_reply(bus_request *r, const void *buf, size_t len)
+{
+	nng_msg *m;
+	if (r->state != SLOT_HANDED) {
+		return;
+	}
+	if (nng_msg_alloc(&m, len) != 0) {
+		r->state = SLOT_RECV; /* the sender will time out */
+		nng_ctx_recv(r->ctx, r->aio);
+		return;
+	}
+	memcpy(nng_msg_body(m), buf, len);
+	nng_aio_set_msg(r->aio, m);
+	r->state = SLOT_SEND;
+	nng_ctx_send(r->ctx, r->aio);
+}
+
+static void server_free(void *owner)
+{
+	free(owner);
+}
+
+static void slot_drop(struct bus_item *it)
+{
+	struct bus_request *r = (struct bus_request *)it;
+	if (r->msg != NULL) {
+		nng_msg_free(r->msg);
+		r->msg = NULL;
+	}
+}
+
+int bus_server_open(bus_server **out, uv_loop_t *loop, const char *const urls[], size_t n_urls,
+                    bus_request_cb cb, void *data, char *err, size_t errlen)
+{
+	struct bus_server *s = calloc(1, sizeof(*s));
+	int rv;
+	if (s == NULL) {
+		return PROTO_ENOMEM;
+	}
+	s->cb = cb;
+	s->data = data;
+	if ((rv = nng_rep0_open(&s->sock)) != 0) {
+		set_err(err, errlen, "open", "rep", rv);
+		free(s);
+		return PROTO_EINTERNAL;
+	}
+	nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, 32u << 20);
+	for (size_t i = 0; i < n_urls; i++) {
+		if ((rv = nng_listen(s->sock, urls[i], NULL, 0)) != 0) {
+			set_err(err, errlen, "listen", urls[i], rv);
+			nng_close(s->sock);
+			free(s);
+			return PROTO_ECONNECT;
+		}
+	}
+	mailbox_init(&s->mb, loop, s, server_free);
+	for (int i = 0; i < BUS_SERVER_SLOTS; i++) {
+		struct bus_request *r = &s->slots[i];
+		r->srv = s;
+		r->item.run = slot_run;
+		if (nng_ctx_open(&r->ctx, s->sock) != 0 || nng_aio_alloc(&r->aio, slot_aio_cb, r) != 0) {
+			break;
+		}
+		s->n_slots++;
+		r->state = SLOT_RECV;
+		nng_ctx_recv(r->ctx, r->aio);
+	}
+	*out = s;
+	return PROTO_OK;
+}
+
+void bus_server_close(bus_server *s)
+{
+	nng_close(s->sock);
+	for (int i = 0; i < s->n_slots; i++) {
+		nng_aio_stop(s->slots[i].aio);
+	}
+	for (int i = 0; i < s->n_slots; i++) {
+		nng_aio_free(s->slots[i].aio);
+		if (s->slots[i].state == SLOT_HANDED) {
+			s->slots[i].state = SLOT_DEAD;
+		}
+	}
+	mailbox_close(&s->mb, slot_drop);
+}
+
+/* ---- client ---- */
+
+struct bus_call {
+	struct bus_item item;
+	struct bus_call *prev, *next; /* in-flight list, for close */
+	struct bus_client *cl;
+	nng_ctx ctx;
+	nng_aio *aio;
+	int receiving; /* 0 while the request is sent, 1 while the reply is awaited */
+	bus_reply_cb cb;
+	void *data;
+};
+
+struct bus_client {
+	struct mailbox mb;
+	nng_socket sock;
+	struct bus_call *calls;
+};
+
+/* A REQ context sends, then receives: the same aio serves both steps. */
+static void call_aio_cb(void *arg)
+{
+	struct bus_call *c = arg;
+	if (!c->receiving) {
+		if (nng_aio_result(c->aio) != 0) {
+			nng_msg_free(nng_aio_get_msg(c->aio));
+			nng_aio_set_msg(c->aio, NULL);
+			mailbox_push(&c->cl->mb, &c->item);
+			return;
+		}
+		c->receiving = 1;
+		nng_ctx_recv(c->ctx, c->aio);
+		return;
+	}
+	mailbox_push(&c->cl->mb, &c->item);
+}
+
+static void call_unlink_free(struct bus_call *c)
+{
+	if (c->prev != NULL) {
+		c->prev->next = c->next;
+	} else {
+		c->cl->calls = c->next;
+	}
+	if (c->next != NULL) {
+		c->next->prev = c->prev;
+	}
+	nng_aio_free(c->aio);
+	nng_ctx_close(c->ctx);
+	free(c);
+}
+
+static void call_run(struct bus_item *it)
+{
+	struct bus_call *c = (struct bus_call *)it;
+	int rv = nng_aio_result(c->aio);
+	nng_msg *m = rv == 0 ? nng_aio_get_msg(c->aio) : NULL;
+	int status = rv == 0 ? PROTO_OK : rv == NNG_ETIMEDOUT ? PROTO_ETIMEOUT
+	                                 : rv == NNG_ECLOSED   ? PROTO_ESHUTDOWN
+	                                                       : PROTO_ECONNECT;
+	bus_reply_cb cb = c->cb;
+	void *data = c->data;
+	call_unlink_free(c);
+	cb(data, status, m != NULL ? nng_msg_body(m) : NULL, m != NULL ? nng_msg_len(m) : 0);
+	if (m != NULL) {
+		nng_msg_free(m);
+	}
+}
+
+static void client_free(void *owner)
+{
+	free(owner);
+}
+
+int bus_client_open(bus_client **out, uv_loop_t *loop, const char *url)
+{
+	struct bus_client *c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		return PROTO_ENOMEM;
+	}
+	if (nng_req0_open(&c->sock) != 0) {
+		free(c);
+		return PROTO_EINTERNAL;
+	}
+	/* A lost reply is retried by the caller with its idempotency key, not by nng. */
+	nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 20);
+	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 250);
+	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, 32u << 20);
+	if (nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK) != 0) {
+		nng_close(c->sock);
+		free(c);
+		return PROTO_ECONNECT;
+	}
+	mailbox_init(&c->mb, loop, c, client_free);
+	*out = c;
+	return PROTO_OK;
+}
+
+int bus_call(bus_client *cl, const void *buf, size_t len, unsigned timeout_ms, bus_reply_cb cb, void *data)
+{
+	struct bus_call *c = calloc(1, sizeof(*c));
+	nng_msg *m;
+	if (c == NULL) {
+		return PROTO_ENOMEM;
+	}
+	c->cl = cl;
+	c->cb = cb;
+	c->data = data;
+	c->item.run = call_run;
+	if (nng_ctx_open(&c->ctx, cl->sock) != 0) {
+		free(c);
+		return PROTO_ENOMEM;
+	}
+	if (nng_aio_alloc(&c->aio, call_aio_cb, c) != 0) {
+		nng_ctx_close(c->ctx);
+		free(c);
+		return PROTO_ENOMEM;
+	}
+	if (nng_msg_alloc(&m, len) != 0) {
+		nng_aio_free(c->aio);
+		nng_ctx_close(c->ctx);
+		free(c);
+		return PROTO_ENOMEM;
+	}
+	memcpy(nng_msg_body(m), buf, len);
+	c->next = cl->calls;
+	if (cl->calls != NULL) {
+		cl->calls->prev = c;
+	}
+	cl->calls = c;
+	nng_aio_set_timeout(c->aio, (nng_duration)timeout_ms);
+	nng_aio_set_msg(c->aio, m);
+	nng_ctx_send(c->ctx, c->aio);
+	return PROTO_OK;
+}
+
+void bus_client_close(bus_client *cl)
+{
+	nng_close(cl->sock);
+	for (struct bus_call *c = cl->calls; c != NULL; c = c->next) {
+		nng_aio_stop(c->aio);
+	}
+	mailbox_close(&cl->mb, NULL); /* forget queued items before their calls are freed */
+	while (cl->calls != NULL) {
+		call_unlink_free(cl->calls);
+	}
+}
+
+/* ---- publish / subscribe ---- */
+
+struct bus_pub {
+	nng_socket sock;
+};
+
+int bus_pub_open(bus_pub **out, const char *url)
+{
+	struct bus_pub *p = calloc(1, sizeof(*p));
+	if (p == NULL) {
+		return PROTO_ENOMEM;
+	}
+	if (nng_pub0_open(&p->sock) != 0 || nng_listen(p->sock, url, NULL, 0) != 0) {
+		nng_close(p->sock);
+		free(p);
+		return PROTO_ECONNECT;
+	}
+	*out = p;
+	return PROTO_OK;
+}
+
+void bus_publish(bus_pub *p, const void *buf, size_t len)
+{
+	nng_send(p->sock, (void *)buf, len, NNG_FLAG_NONBLOCK);
+}
+
+void bus_pub_close(bus_pub *p)
+{
+	nng_close(p->sock);
+	free(p);
+}
+
+struct bus_sub {
+	struct mailbox mb;
+	struct bus_item item;
+	nng_socket sock;
+	nng_aio *aio;
+	nng_msg *msg;
+	bus_msg_cb cb;
+	void *data;
+};
+
+static void sub_aio_cb(void *arg)
+{
+	struct bus_sub *s = arg;
+	int rv = nng_aio_result(s->aio);
+	if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
+		return;
+	}
+	if (rv != 0) {
+		nng_recv_aio(s->sock, s->aio);
+		return;
+	}
+	s->msg = nng_aio_get_msg(s->aio);
+	mailbox_push(&s->mb, &s->item);
+}
+
+static void sub_run(struct bus_item *it)
+{
+	struct bus_sub *s = (struct bus_sub *)((char *)it - offsetof(struct bus_sub, item));
+	nng_msg *m = s->msg;
+	s->msg = NULL;
+	nng_recv_aio(s->sock, s->aio); /* re-arm first: the callback below may be slow */
+	s->cb(s->data, nng_msg_body(m), nng_msg_len(m));
+	nng_msg_free(m);
+}
+
+static void sub_free(void *owner)
+{
+	free(owner);
+}
+
+int bus_sub_open(bus_sub **out, uv_loop_t *loop, const char *url, bus_msg_cb cb, void *data)
+{
+	struct bus_sub *s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		return PROTO_ENOMEM;
+	}
+	s->cb = cb;
+	s->data = data;
+	s->item.run = sub_run;
+	if (nng_sub0_open(&s->sock) != 0) {
+		free(s);
+		return PROTO_EINTERNAL;
+	}
+	nng_socket_set(s->sock, NNG_OPT_SUB_SUBSCRIBE, "", 0);
+	nng_socket_set_ms(s->sock, NNG_OPT_RECONNMINT, 10);
+	if (nng_dial(s->sock, url, NULL, NNG_FLAG_NONBLOCK) != 0 || nng_aio_alloc(&s->aio, sub_aio_cb, s) != 0) {
+		nng_close(s->sock);
+		free(s);
+		return PROTO_ECONNECT;
+	}
+	mailbox_init(&s->mb, loop, s, sub_free);
+	nng_recv_aio(s->sock, s->aio);
+	*out = s;
+	return PROTO_OK;
+}
+
+static void sub_drop(struct bus_item *it)
+{
+	struct bus_sub *s = (struct bus_sub *)((char *)it - offsetof(struct bus_sub, item));
+	if (s->msg != NULL) {
+		nng_msg_free(s->msg);
+		s->msg = NULL;
+	}
+}
+
+void bus_sub_close(bus_sub *s)
+{
+	nng_close(s->sock);
+	nng_aio_stop(s->aio);
+	nng_aio_free(s->aio);
+	mailbox_close(&s->mb, sub_drop);
+}

@@ -1,0 +1,68 @@
+/* cluster.toml: the cluster's members, auth keys and tuning (see DESIGN.md,
+ * "Running it"). Loaded once at start; read-only afterwards, so every actor
+ * may hold a const pointer to it. */
+#ifndef SHIPLOG_NODE_CONFIG_H
+#define SHIPLOG_NODE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CFG_MAX_NODES 16
+#define CFG_NAME_MAX 128
+#define CFG_ADDR_MAX 256
+#define CFG_PATH_MAX 1024
+
+struct cfg_node {
+	uint64_t id;               /* Raft server id, > 0 */
+	char name[CFG_NAME_MAX];   /* e.g. "n1" */
+	char region[CFG_NAME_MAX]; /* "local" by default */
+	char raft[CFG_ADDR_MAX];   /* host:port of the Raft TCP transport */
+	char rpc[CFG_ADDR_MAX];    /* nng URL for node-to-node calls */
+	char http[CFG_ADDR_MAX];   /* host:port of the gateway */
+	char data[CFG_PATH_MAX];   /* data directory */
+};
+
+struct cfg_client_key {
+	char *client; /* client name the key is limited to */
+	char *key;    /* the key */
+};
+
+struct cfg {
+	char cluster_name[CFG_NAME_MAX];
+	struct cfg_node nodes[CFG_MAX_NODES]; /* the initial voters */
+	size_t n_nodes;
+	char **admin_keys;
+	size_t n_admin_keys;
+	struct cfg_client_key *client_keys; /* one entry per (client, key) */
+	size_t n_client_keys;
+	char admin_user[CFG_NAME_MAX];
+	char admin_password[CFG_NAME_MAX];
+	unsigned election_timeout_ms; /* [raft] election_timeout_ms (default 300) */
+	unsigned heartbeat_ms;        /* [raft] heartbeat_ms (default 60) */
+	unsigned snapshot_threshold;  /* [raft] snapshot_threshold (default 8192) */
+	unsigned snapshot_trailing;   /* [raft] snapshot_trailing (default 2048) */
+	unsigned write_timeout_ms;    /* [api] write_timeout_ms: wait for a leader (default 2000) */
+	size_t max_body_bytes;        /* [api] max_body_bytes (default 1 MiB) */
+	size_t map_size_mb;           /* [store] map_size_mb (default 4096) */
+	unsigned collector_interval_s; /* [collector] interval (default 60 s) */
+	unsigned rate_anonymous;       /* [rate_limit] anonymous_per_minute */
+	unsigned rate_authenticated;   /* [rate_limit] authenticated_per_minute */
+};
+
+/* Parses path into out (zeroed first). On error returns -1 with a message
+ * naming the file, line and key in err. */
+int cfg_load(const char *path, struct cfg *out, char *err, size_t errlen);
+
+/* Frees the key lists. */
+void cfg_free(struct cfg *c);
+
+/* The node named name, or NULL. */
+const struct cfg_node *cfg_find_node(const struct cfg *c, const char *name);
+/* The node with Raft id, or NULL. */
+const struct cfg_node *cfg_find_node_id(const struct cfg *c, uint64_t id);
+
+/* Parses "500ms", "2s", "1m", "1h" or a bare number of default_unit_ms
+ * multiples into milliseconds; -1 if malformed. */
+long long cfg_parse_duration_ms(const char *s, long long default_unit_ms);
+
+#endif

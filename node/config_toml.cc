@@ -1,0 +1,200 @@
+// The TOML reader behind config.h: toml11 (C++) with a C interface.
+// Exceptions never cross into C: every error becomes a message in err.
+extern "C" {
+#include "node/config.h"
+}
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <toml.hpp>
+
+namespace {
+
+struct config_error : std::runtime_error {
+	using std::runtime_error::runtime_error;
+};
+
+void copy(char *dst, size_t cap, const std::string &s, const char *what)
+{
+	if (s.size() >= cap) {
+		throw config_error(std::string(what) + " is too long (at most " + std::to_string(cap - 1) + " bytes)");
+	}
+	std::memcpy(dst, s.c_str(), s.size() + 1);
+}
+
+char *dup(const std::string &s)
+{
+	char *p = static_cast<char *>(std::malloc(s.size() + 1));
+	if (p == nullptr) {
+		throw std::bad_alloc();
+	}
+	std::memcpy(p, s.c_str(), s.size() + 1);
+	return p;
+}
+
+// An integer, or a duration string such as "500ms" / "2s".
+unsigned duration_ms(const toml::value &table, const char *key, unsigned dflt, long long unit_ms)
+{
+	if (!table.contains(key)) {
+		return dflt;
+	}
+	const toml::value &v = table.at(key);
+	long long ms;
+	if (v.is_integer()) {
+		ms = v.as_integer() * unit_ms;
+	} else if (v.is_string()) {
+		ms = cfg_parse_duration_ms(v.as_string().str.c_str(), unit_ms);
+	} else {
+		throw config_error(toml::format_error(std::string("[error] ") + key + " must be an integer or a duration string", v, "here"));
+	}
+	if (ms <= 0 || ms > 86400000LL * 30) {
+		throw config_error(toml::format_error(std::string("[error] ") + key + " is out of range", v, "here"));
+	}
+	return static_cast<unsigned>(ms);
+}
+
+unsigned count(const toml::value &table, const char *key, unsigned dflt)
+{
+	if (!table.contains(key)) {
+		return dflt;
+	}
+	auto n = toml::get<long long>(table.at(key));
+	if (n < 0 || n > 1000000000LL) {
+		throw config_error(toml::format_error(std::string("[error] ") + key + " is out of range", table.at(key), "here"));
+	}
+	return static_cast<unsigned>(n);
+}
+
+void load(const char *path, struct cfg *c)
+{
+	const toml::value root = toml::parse(path);
+	const auto &cluster = toml::find(root, "cluster");
+	copy(c->cluster_name, sizeof(c->cluster_name), toml::find<std::string>(cluster, "name"), "cluster.name");
+
+	const auto &nodes = toml::find<std::vector<toml::value>>(root, "node");
+	if (nodes.empty() || nodes.size() > CFG_MAX_NODES) {
+		throw config_error("[[node]]: between 1 and " + std::to_string(CFG_MAX_NODES) + " tables are needed");
+	}
+	for (const auto &n : nodes) {
+		struct cfg_node *d = &c->nodes[c->n_nodes++];
+		long long id = toml::find<long long>(n, "id");
+		if (id <= 0) {
+			throw config_error(toml::format_error("[error] node id must be positive", n.at("id"), "here"));
+		}
+		d->id = static_cast<uint64_t>(id);
+		copy(d->name, sizeof(d->name), toml::find<std::string>(n, "name"), "node.name");
+		copy(d->region, sizeof(d->region), toml::find_or<std::string>(n, "region", "local"), "node.region");
+		copy(d->raft, sizeof(d->raft), toml::find<std::string>(n, "raft"), "node.raft");
+		copy(d->rpc, sizeof(d->rpc), toml::find<std::string>(n, "rpc"), "node.rpc");
+		copy(d->http, sizeof(d->http), toml::find<std::string>(n, "http"), "node.http");
+		copy(d->data, sizeof(d->data), toml::find_or<std::string>(n, "data", std::string("data/") + d->name), "node.data");
+		for (size_t i = 0; i + 1 < c->n_nodes; i++) {
+			if (c->nodes[i].id == d->id || std::strcmp(c->nodes[i].name, d->name) == 0) {
+				throw config_error(std::string("[[node]] ") + d->name + ": id and name must be unique");
+			}
+		}
+	}
+
+	c->election_timeout_ms = 300;
+	c->heartbeat_ms = 60;
+	c->snapshot_threshold = 8192;
+	c->snapshot_trailing = 2048;
+	c->write_timeout_ms = 2000;
+	c->max_body_bytes = 1u << 20;
+	c->map_size_mb = 4096;
+	c->collector_interval_s = 60;
+	c->rate_anonymous = 100;
+	c->rate_authenticated = 1000;
+	std::strcpy(c->admin_user, "admin");
+
+	if (root.contains("raft")) {
+		const auto &r = root.at("raft");
+		c->election_timeout_ms = duration_ms(r, "election_timeout_ms", c->election_timeout_ms, 1);
+		c->heartbeat_ms = duration_ms(r, "heartbeat_ms", c->heartbeat_ms, 1);
+		c->snapshot_threshold = count(r, "snapshot_threshold", c->snapshot_threshold);
+		c->snapshot_trailing = count(r, "snapshot_trailing", c->snapshot_trailing);
+		if (c->heartbeat_ms * 2 > c->election_timeout_ms) {
+			throw config_error("[raft] heartbeat_ms must be at most half of election_timeout_ms");
+		}
+	}
+	if (root.contains("api")) {
+		const auto &a = root.at("api");
+		c->write_timeout_ms = duration_ms(a, "write_timeout_ms", c->write_timeout_ms, 1);
+		c->max_body_bytes = count(a, "max_body_bytes", static_cast<unsigned>(c->max_body_bytes));
+	}
+	if (root.contains("store")) {
+		c->map_size_mb = count(root.at("store"), "map_size_mb", static_cast<unsigned>(c->map_size_mb));
+	}
+	if (root.contains("collector")) {
+		c->collector_interval_s = duration_ms(root.at("collector"), "interval", 60000, 1000) / 1000;
+	}
+	if (root.contains("rate_limit")) {
+		const auto &rl = root.at("rate_limit");
+		c->rate_anonymous = count(rl, "anonymous_per_minute", c->rate_anonymous);
+		c->rate_authenticated = count(rl, "authenticated_per_minute", c->rate_authenticated);
+	}
+	if (root.contains("auth")) {
+		const auto &auth = root.at("auth");
+		auto admin = toml::find_or<std::vector<std::string>>(auth, "admin_keys", {});
+		c->admin_keys = static_cast<char **>(std::calloc(admin.size() + 1, sizeof(char *)));
+		for (const auto &k : admin) {
+			if (k.empty()) {
+				throw config_error("[auth] admin_keys: empty key");
+			}
+			c->admin_keys[c->n_admin_keys++] = dup(k);
+		}
+		copy(c->admin_user, sizeof(c->admin_user), toml::find_or<std::string>(auth, "admin_user", "admin"), "auth.admin_user");
+		copy(c->admin_password, sizeof(c->admin_password), toml::find_or<std::string>(auth, "admin_password", ""), "auth.admin_password");
+		if (auth.contains("client_keys")) {
+			const auto &ck = toml::find<toml::table>(auth, "client_keys");
+			size_t total = 0;
+			for (const auto &kv : ck) {
+				total += toml::get<std::vector<std::string>>(kv.second).size();
+			}
+			c->client_keys = static_cast<struct cfg_client_key *>(std::calloc(total + 1, sizeof(struct cfg_client_key)));
+			for (const auto &kv : ck) {
+				for (const auto &k : toml::get<std::vector<std::string>>(kv.second)) {
+					if (k.empty()) {
+						throw config_error("[auth.client_keys] " + kv.first + ": empty key");
+					}
+					struct cfg_client_key *e = &c->client_keys[c->n_client_keys++];
+					e->client = dup(kv.first);
+					e->key = dup(k);
+				}
+			}
+		}
+	}
+}
+
+} // namespace
+
+extern "C" int cfg_load(const char *path, struct cfg *out, char *err, size_t errlen)
+{
+	std::memset(out, 0, sizeof(*out));
+	try {
+		load(path, out);
+		return 0;
+	} catch (const std::exception &e) {
+		std::snprintf(err, errlen, "%s: %s", path, e.what());
+	}
+	cfg_free(out);
+	return -1;
+}
+
+extern "C" void cfg_free(struct cfg *c)
+{
+	for (size_t i = 0; i < c->n_admin_keys; i++) {
+		std::free(c->admin_keys[i]);
+	}
+	std::free(c->admin_keys);
+	for (size_t i = 0; i < c->n_client_keys; i++) {
+		std::free(c->client_keys[i].client);
+		std::free(c->client_keys[i].key);
+	}
+	std::free(c->client_keys);
+	c->admin_keys = nullptr;
+	c->client_keys = nullptr;
+	c->n_admin_keys = c->n_client_keys = 0;
+}

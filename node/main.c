@@ -1,0 +1,146 @@
+/* shiplogd: one shiplog node. Loads cluster.toml, opens the store, starts
+ * the raft and gateway actors on their own threads, and stops them cleanly
+ * on SIGINT/SIGTERM. */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gateway/gw.h"
+#include "node/actor.h"
+#include "node/config.h"
+#include "raft/repl.h"
+#include "store/store.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: shiplogd --config FILE --node NAME\n"
+	        "\n"
+	        "Runs one node of a shiplog cluster described by FILE (cluster.toml).\n"
+	        "The [[node]] tables are the initial voters; each bootstraps the same\n"
+	        "configuration on its first start and restarts from its data directory.\n"
+	        "\n"
+	        "  -c, --config FILE   cluster configuration (TOML)\n"
+	        "  -n, --node NAME     which [[node]] of FILE this process is\n"
+	        "  -h, --help          this help\n"
+	        "  -V, --version       print the version\n"
+	        "\n"
+	        "SIGINT or SIGTERM stops the node cleanly. SHIPLOG_TRACE=1 traces the raft\n"
+	        "actor, LIBRAFT_TRACE=1 traces canonical/raft.\n");
+}
+
+static int mkdir_p(const char *path)
+{
+	char buf[CFG_PATH_MAX];
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *p = buf + 1; *p != '\0'; p++) {
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+				return -1;
+			}
+			*p = '/';
+		}
+	}
+	return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *config_path = NULL, *node_name = NULL;
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'}, {"node", required_argument, NULL, 'n'},
+		{"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+	while ((c = getopt_long(argc, argv, "c:n:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config_path = optarg; break;
+		case 'n': node_name = optarg; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("shiplogd %s\n", SHIPLOG_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (config_path == NULL || node_name == NULL || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	struct cfg cfg;
+	char err[2048];
+	if (cfg_load(config_path, &cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "shiplogd: %s\n", err);
+		return 1;
+	}
+	const struct cfg_node *self = cfg_find_node(&cfg, node_name);
+	if (self == NULL) {
+		fprintf(stderr, "shiplogd: %s has no [[node]] named \"%s\"\n", config_path, node_name);
+		cfg_free(&cfg);
+		return 1;
+	}
+	char store_dir[CFG_PATH_MAX + 16];
+	snprintf(store_dir, sizeof(store_dir), "%s/store", self->data);
+	if (mkdir_p(self->data) != 0) {
+		fprintf(stderr, "shiplogd: cannot create %s: %s\n", self->data, strerror(errno));
+		cfg_free(&cfg);
+		return 1;
+	}
+	store *st;
+	if (store_open(&st, store_dir, cfg.map_size_mb << 20, err, sizeof(err)) != 0) {
+		fprintf(stderr, "shiplogd: %s\n", err);
+		cfg_free(&cfg);
+		return 1;
+	}
+	srand((unsigned)time(NULL) ^ (unsigned)getpid());
+
+	/* Signals go to this thread only, through sigwait. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	char request_url[256], status_url[256];
+	snprintf(request_url, sizeof(request_url), "inproc://shiplog-%s-raft", self->name);
+	snprintf(status_url, sizeof(status_url), "inproc://shiplog-%s-status", self->name);
+
+	struct repl *repl;
+	struct gw *gw;
+	struct repl_config rc = {&cfg, self, st, request_url, status_url};
+	struct gw_config gc = {&cfg, self, st, request_url, status_url};
+	if (repl_init(&repl, &rc) != 0 || gw_init(&gw, &gc) != 0) {
+		fprintf(stderr, "shiplogd: out of memory\n");
+		return 1;
+	}
+	struct node_actor raft_actor = {.name = "raft", .self = repl, .start = repl_start, .stop = repl_stop};
+	struct node_actor gw_actor = {.name = "gateway", .self = gw, .start = gw_start, .stop = gw_stop};
+	int status = 0;
+	if (node_actor_start(&raft_actor) != 0) {
+		fprintf(stderr, "shiplogd: the raft actor failed to start\n");
+		status = 1;
+	} else if (node_actor_start(&gw_actor) != 0) {
+		fprintf(stderr, "shiplogd: the gateway failed to start\n");
+		status = 1;
+	} else {
+		int sig = 0;
+		sigwait(&sigs, &sig);
+		fprintf(stderr, "shiplogd: %s: stopping\n", strsignal(sig));
+	}
+	node_actor_stop(&gw_actor);
+	node_actor_stop(&raft_actor);
+	gw_free(gw);
+	repl_free(repl);
+	store_close(st);
+	cfg_free(&cfg);
+	fprintf(stderr, "shiplogd: stopped\n");
+	return status;
+}

@@ -1,0 +1,152 @@
+/* The wire schema of shiplog: every Raft command and every actor message,
+ * encoded with msgpack as an array [version, type, fields...].
+ *
+ * Decoders copy every string into memory owned by the decoded struct (freed
+ * by the matching *_free), so the input buffer may be released right after.
+ * They reject truncated, oversized, wrongly typed or wrongly versioned input
+ * with PROTO_EINVAL / PROTO_ETOOBIG and never crash on it. */
+#ifndef SHIPLOG_PROTOCOL_PROTO_H
+#define SHIPLOG_PROTOCOL_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "protocol/status.h"
+
+#define PROTO_VERSION 1
+#define PROTO_MAX_MSG (16u << 20)  /* largest encoded message accepted */
+#define PROTO_MAX_STR 1024u        /* longest string field */
+#define PROTO_MAX_OBS 65536u       /* most observations in one command */
+
+/* An encoded message; data is malloc'd, release with proto_buf_free. */
+struct proto_buf {
+	char *data;
+	size_t len;
+};
+
+void proto_buf_free(struct proto_buf *b);
+
+/* ---- Raft commands (entries of the replicated log) ---- */
+
+enum proto_cmd_type {
+	PROTO_CMD_NOOP = 1,    /* no state change (used to probe) */
+	PROTO_CMD_OBSERVE = 2, /* observations of running images */
+	PROTO_CMD_PING = 3,    /* a client/env heartbeat */
+	PROTO_CMD_TYPE_MAX_
+};
+
+/* One sighting of a container's image; all strings NUL-free. */
+struct proto_observation {
+	const char *client;     /* client (cluster) name */
+	const char *env;        /* environment name */
+	const char *ns;         /* Kubernetes namespace */
+	const char *kind;       /* workload kind, e.g. Deployment */
+	const char *workload;   /* workload name */
+	const char *container;  /* container name */
+	const char *image_repo; /* registry/repository, may be "" */
+	const char *image_name; /* image name, may be "" */
+	const char *image_tag;  /* tag */
+	const char *image_sha;  /* digest */
+	int64_t seen_at_ms;     /* when it was seen / released (ms since epoch) */
+};
+
+struct proto_ping {
+	const char *client;  /* client name */
+	const char *env;     /* environment name */
+	const char *version; /* agent version, may be "" */
+	int64_t at_ms;       /* ping time (proposer's clock) */
+};
+
+struct proto_cmd {
+	uint32_t type;        /* enum proto_cmd_type */
+	int64_t ts_ms;        /* proposer's wall clock: apply never reads the clock */
+	const char *idem_key; /* idempotency key, "" for none */
+	uint32_t n_obs;       /* OBSERVE: number of observations */
+	struct proto_observation *obs; /* OBSERVE: the observations */
+	struct proto_ping ping;        /* PING */
+	void *mem_;                    /* owned memory of a decoded command */
+};
+
+/* Encodes a command, zero-padded to a multiple of 8 bytes (raft 0.15.0
+ * requires it). Returns PROTO_OK, PROTO_EINVAL or PROTO_ENOMEM. */
+int proto_cmd_encode(const struct proto_cmd *cmd, struct proto_buf *out);
+
+/* Decodes a command (padding allowed). On success the caller frees it with
+ * proto_cmd_free; on failure nothing needs freeing. */
+int proto_cmd_decode(const void *buf, size_t len, struct proto_cmd *cmd);
+
+void proto_cmd_free(struct proto_cmd *cmd);
+
+/* The outcome of applying one command: business errors live in code. */
+struct proto_result {
+	int32_t code;     /* PROTO_OK or the business error */
+	uint64_t index;   /* Raft index the command was (first) applied at */
+	uint32_t replay;  /* 1 when an idempotency key matched an earlier command */
+	uint32_t created; /* new history entries */
+	uint32_t updated; /* history entries whose last_seen moved */
+};
+
+int proto_result_encode(const struct proto_result *r, struct proto_buf *out);
+int proto_result_decode(const void *buf, size_t len, struct proto_result *r);
+
+/* ---- Actor messages (gateway <-> raft actor, node <-> node) ---- */
+
+enum proto_msg_type {
+	PROTO_MSG_PROPOSE = 1, /* propose a command; hops > 0 when forwarded */
+	PROTO_MSG_BARRIER = 2, /* linearizable read point */
+	PROTO_MSG_REPLY = 3,   /* answer to PROPOSE/BARRIER */
+	PROTO_MSG_STATUS = 4,  /* raft actor state, published */
+	PROTO_MSG_TYPE_MAX_
+};
+
+struct proto_propose {
+	uint32_t timeout_ms; /* how long the sender waits */
+	uint32_t hops;       /* 0 from the gateway, 1 once forwarded */
+	const void *cmd;     /* encoded proto_cmd */
+	size_t cmd_len;
+};
+
+struct proto_barrier {
+	uint32_t timeout_ms; /* how long the sender waits */
+	uint32_t hops;       /* 0 from the gateway, 1 once forwarded */
+};
+
+struct proto_reply {
+	int32_t status;      /* enum proto_status */
+	uint64_t index;      /* applied index the answer reflects */
+	const char *leader;  /* known leader name, "" if none */
+	const char *message; /* detail for errors, "" otherwise */
+	const void *result;  /* encoded proto_result, may be empty */
+	size_t result_len;
+};
+
+enum proto_role { PROTO_ROLE_UNAVAILABLE = 0, PROTO_ROLE_FOLLOWER, PROTO_ROLE_CANDIDATE, PROTO_ROLE_LEADER };
+
+struct proto_node_status {
+	uint64_t node_id;        /* this node */
+	uint32_t role;           /* enum proto_role */
+	uint32_t ready;          /* leader whose term barrier is applied */
+	uint64_t term;           /* current term */
+	uint64_t commit;         /* commit index */
+	uint64_t applied;        /* last applied index */
+	uint64_t leader_id;      /* 0 if unknown */
+	const char *leader_name; /* "" if unknown */
+	int64_t last_contact_ms; /* ms since the leader was heard, 0 on the leader, -1 never */
+};
+
+struct proto_msg {
+	uint32_t type; /* enum proto_msg_type */
+	union {
+		struct proto_propose propose;
+		struct proto_barrier barrier;
+		struct proto_reply reply;
+		struct proto_node_status status;
+	} u;
+	void *mem_; /* owned memory of a decoded message */
+};
+
+int proto_msg_encode(const struct proto_msg *m, struct proto_buf *out);
+int proto_msg_decode(const void *buf, size_t len, struct proto_msg *m);
+void proto_msg_free(struct proto_msg *m);
+
+#endif

@@ -1,0 +1,154 @@
+/* The FSM glue between canonical/raft and store/.
+ *
+ * apply: the entry's index is raft_last_applied() + 1 (0.15.0 does not pass
+ * it); store_apply keeps it in the same LMDB transaction and skips entries it
+ * already holds, which makes log replay after a restart harmless. An LMDB
+ * failure stops the process: diverging from the other replicas is worse.
+ *
+ * snapshot (v3): the synchronous part pins an LMDB read transaction on the
+ * loop thread (it sees exactly last_applied); the asynchronous part
+ * serializes it on libuv's thread pool while writes continue. */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "raft/internal.h"
+
+static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
+{
+	struct repl *r = fsm->data;
+	uint64_t index = raft_last_applied(&r->raft) + 1;
+	int rv = store_apply(r->store, index, buf->base, buf->len, &r->last_result);
+	if (rv != PROTO_OK) {
+		fprintf(stderr, "FATAL: store apply of entry %llu failed (%s); stopping to avoid divergence\n",
+		        (unsigned long long)index, proto_strerror(rv));
+		abort();
+	}
+	/* raft hands this pointer to a local proposer's callback right away and
+	 * does nothing with it otherwise, so it must not be heap memory. */
+	*result = &r->last_result;
+	r->status_dirty = true;
+	repl_ops_applied(r, index);
+	return 0;
+}
+
+static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+	struct repl *r = fsm->data;
+	if (r->snap != NULL) {
+		return RAFT_BUSY;
+	}
+	if (store_snapshot_open(r->store, &r->snap) != PROTO_OK) {
+		return RAFT_IOERR;
+	}
+	*bufs = NULL;
+	*n_bufs = 0;
+	return 0;
+}
+
+static int fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+	struct repl *r = fsm->data;
+	void *data;
+	size_t len;
+	int rv = store_snapshot_serialize(r->snap, &data, &len);
+	if (rv != PROTO_OK) {
+		return rv == PROTO_ENOMEM ? RAFT_NOMEM : RAFT_IOERR;
+	}
+	*bufs = malloc(sizeof(**bufs));
+	if (*bufs == NULL) {
+		free(data);
+		return RAFT_NOMEM;
+	}
+	(*bufs)[0].base = data;
+	(*bufs)[0].len = len;
+	*n_bufs = 1;
+	return 0;
+}
+
+static int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+	struct repl *r = fsm->data;
+	if (*bufs != NULL) {
+		for (unsigned i = 0; i < *n_bufs; i++) {
+			free((*bufs)[i].base);
+		}
+		free(*bufs);
+	}
+	*bufs = NULL;
+	*n_bufs = 0;
+	store_snapshot_close(r->snap);
+	r->snap = NULL;
+	return 0;
+}
+
+static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
+{
+	struct repl *r = fsm->data;
+	int rv = store_restore(r->store, buf->base, buf->len);
+	if (rv == PROTO_EIO) {
+		fprintf(stderr, "FATAL: store restore failed; stopping\n");
+		abort();
+	}
+	if (rv != PROTO_OK) {
+		return RAFT_MALFORMED;
+	}
+	raft_free(buf->base); /* on success the FSM owns the buffer */
+	r->status_dirty = true;
+	return 0;
+}
+
+/* raft_uv in 0.15.0 predates io->async_work, which FSM v3 needs to run
+ * snapshot_async off the loop: provide it on libuv's thread pool. */
+struct async_work {
+	uv_work_t work;
+	struct raft_io_async_work *req;
+	int status;
+};
+
+static void async_work_run(uv_work_t *w)
+{
+	struct async_work *a = w->data;
+	a->status = a->req->work(a->req);
+}
+
+static void async_work_done(uv_work_t *w, int status)
+{
+	struct async_work *a = w->data;
+	struct raft_io_async_work *req = a->req;
+	int rv = status == UV_ECANCELED ? RAFT_CANCELED : a->status;
+	free(a);
+	req->cb(req, rv);
+}
+
+static int io_async_work(struct raft_io *io, struct raft_io_async_work *req, raft_io_async_work_cb cb)
+{
+	struct repl *r = (struct repl *)((char *)io - offsetof(struct repl, io));
+	struct async_work *a = malloc(sizeof(*a));
+	if (a == NULL) {
+		return RAFT_NOMEM;
+	}
+	req->cb = cb;
+	a->req = req;
+	a->work.data = a;
+	if (uv_queue_work(r->loop, &a->work, async_work_run, async_work_done) != 0) {
+		free(a);
+		return RAFT_IOERR;
+	}
+	return 0;
+}
+
+void repl_fsm_init(struct repl *r)
+{
+	if (r->io.version < 2 || r->io.async_work == NULL) {
+		r->io.version = 2;
+		r->io.async_work = io_async_work;
+	}
+	r->fsm.version = 3;
+	r->fsm.data = r;
+	r->fsm.apply = fsm_apply;
+	r->fsm.snapshot = fsm_snapshot;
+	r->fsm.restore = fsm_restore;
+	r->fsm.snapshot_finalize = fsm_snapshot_finalize;
+	r->fsm.snapshot_async = fsm_snapshot_async;
+}

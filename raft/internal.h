@@ -1,0 +1,116 @@
+/* Private to raft/: the actor's state and the request (op) machinery. */
+#ifndef SHIPLOG_RAFT_INTERNAL_H
+#define SHIPLOG_RAFT_INTERNAL_H
+
+#include <raft.h>
+#include <raft/uv.h>
+#include <stdbool.h>
+
+#include "node/bus.h"
+#include "protocol/proto.h"
+#include "raft/repl.h"
+
+#define REPL_TICK_MS 20          /* retry parked requests, check deadlines */
+#define REPL_STATUS_EVERY_MS 100 /* publish status at least this often */
+#define REPL_FORWARD_MAX_MS 1000 /* one forwarding attempt waits at most this */
+
+enum op_kind { OP_PROPOSE, OP_BARRIER };
+
+enum op_state {
+	OP_PARKED,        /* waiting for a leader or a retry */
+	OP_APPLYING,      /* raft_apply in flight on this (leader) node */
+	OP_FORWARDED,     /* sent to the leader, awaiting its reply */
+	OP_WAIT_APPLY,    /* done at the leader; waiting for local apply */
+	OP_BARRIER_QUEUED,/* waiting for the next shared barrier round */
+	OP_BARRIER_SENT,  /* part of the barrier round in flight */
+};
+
+/* One request being served. Answered exactly once (answered = true); freed
+ * when it is answered and no raft or bus callback still refers to it. */
+struct op {
+	struct op *prev, *next;    /* in repl.ops */
+	struct repl *r;
+	bus_request *req;          /* where the answer goes */
+	enum op_kind kind;
+	enum op_state state;
+	uint32_t hops;             /* > 0 when this node was forwarded to */
+	uint64_t deadline;         /* uv_now() ms after which we give up */
+	char *cmd;                 /* PROPOSE: encoded command (owned) */
+	size_t cmd_len;
+	bool unknown;              /* an earlier attempt may have been applied */
+	bool answered;             /* the reply was sent; waiting for callbacks */
+	bool busy;                 /* a raft or bus callback will still fire */
+	uint64_t wait_index;       /* OP_WAIT_APPLY: local index to reach */
+	char *result;              /* encoded proto_result from the leader (owned) */
+	size_t result_len;
+	struct raft_apply apply;   /* OP_APPLYING */
+};
+
+struct repl {
+	const struct cfg *cfg;
+	const struct cfg_node *self;
+	store *store;
+	char request_url[CFG_ADDR_MAX];
+	char status_url[CFG_ADDR_MAX];
+	char raft_dir[CFG_PATH_MAX + 16];
+	uv_loop_t *loop;
+
+	struct raft raft;
+	struct raft_io io;
+	struct raft_uv_transport transport;
+	struct raft_fsm fsm;
+	bool raft_started;
+
+	bus_server *server;                    /* requests: gateway + peers */
+	bus_pub *pub;                          /* status */
+	bus_client *peers[CFG_MAX_NODES];      /* index as cfg->nodes */
+
+	uv_prepare_t prepare; /* watches raft state once per loop iteration */
+	uv_timer_t tick;
+	int handles_open;     /* libuv handles not yet closed */
+
+	bool was_leader;
+	bool leader_ready;               /* this term's barrier is applied */
+	bool leader_barrier_busy;
+	struct raft_barrier leader_barrier;
+	bool read_barrier_busy;
+	struct raft_barrier read_barrier;
+	raft_id last_leader;
+
+	struct op *ops;                  /* every op not yet freed */
+	struct proto_result last_result; /* result of the entry being applied */
+	bool status_dirty;
+	uint64_t last_status_ms;
+	bool stopping;
+	struct store_snapshot *snap;     /* snapshot being taken */
+};
+
+/* fsm.c */
+void repl_fsm_init(struct repl *r);
+
+/* requests.c */
+void repl_on_request(void *data, bus_request *req, const void *buf, size_t len);
+/* Retries parked ops, fails ops past their deadline. */
+void repl_ops_tick(struct repl *r);
+/* Answers ops waiting for local apply up to index. */
+void repl_ops_applied(struct repl *r, uint64_t index);
+/* Starts a shared barrier round if ops wait and this leader is ready. */
+void repl_barrier_kick(struct repl *r);
+/* Answers every op with PROTO_ESHUTDOWN. */
+void repl_ops_shutdown(struct repl *r);
+
+/* repl.c */
+/* Name of the known leader ("" if none) and its id (0). */
+const char *repl_leader_name(struct repl *r, raft_id *id);
+bool repl_is_leader(struct repl *r);
+
+#define repl_tracef(...)                                                       \
+	do {                                                                       \
+		if (repl_trace_on) {                                                   \
+			repl_trace(__FILE__, __LINE__, __VA_ARGS__);                       \
+		}                                                                      \
+	} while (0)
+extern bool repl_trace_on;
+void repl_trace(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif

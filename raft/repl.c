@@ -1,0 +1,290 @@
+/* The raft actor's lifecycle, its view of leadership, and status.
+ *
+ * Guards for canonical/raft 0.15.0 (DESIGN.md): on becoming leader a barrier
+ * is appended at once and no linearizable read is answered until it is
+ * applied; snapshots are taken asynchronously (FSM v3); auto-recovery of
+ * corrupt segments stays off. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "raft/internal.h"
+
+bool repl_trace_on = false;
+
+void repl_trace(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "repl %s:%d ", file, line);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int repl_init(struct repl **out, const struct repl_config *c)
+{
+	struct repl *r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		return PROTO_ENOMEM;
+	}
+	r->cfg = c->cfg;
+	r->self = c->self;
+	r->store = c->store;
+	snprintf(r->request_url, sizeof(r->request_url), "%s", c->request_url);
+	snprintf(r->status_url, sizeof(r->status_url), "%s", c->status_url);
+	snprintf(r->raft_dir, sizeof(r->raft_dir), "%s/raft", c->self->data);
+	repl_trace_on = getenv("SHIPLOG_TRACE") != NULL;
+	*out = r;
+	return PROTO_OK;
+}
+
+void repl_free(struct repl *r)
+{
+	free(r);
+}
+
+const char *repl_leader_name(struct repl *r, raft_id *id)
+{
+	raft_id lid = 0;
+	const char *addr = NULL;
+	if (r->raft_started) {
+		raft_leader(&r->raft, &lid, &addr);
+	}
+	const struct cfg_node *n = lid != 0 ? cfg_find_node_id(r->cfg, lid) : NULL;
+	if (id != NULL) {
+		*id = n != NULL ? lid : 0;
+	}
+	return n != NULL ? n->name : "";
+}
+
+bool repl_is_leader(struct repl *r)
+{
+	return r->raft_started && raft_state(&r->raft) == RAFT_LEADER;
+}
+
+static void publish_status(struct repl *r)
+{
+	struct proto_msg m = {.type = PROTO_MSG_STATUS};
+	struct proto_node_status *s = &m.u.status;
+	struct proto_buf b;
+	raft_id lid;
+	int st = raft_state(&r->raft);
+	s->node_id = r->self->id;
+	s->role = st == RAFT_LEADER      ? PROTO_ROLE_LEADER
+	          : st == RAFT_CANDIDATE ? PROTO_ROLE_CANDIDATE
+	          : st == RAFT_FOLLOWER  ? PROTO_ROLE_FOLLOWER
+	                                 : PROTO_ROLE_UNAVAILABLE;
+	s->ready = r->leader_ready;
+	s->term = r->raft.current_term;
+	s->commit = r->raft.commit_index;
+	s->applied = raft_last_applied(&r->raft);
+	s->leader_name = repl_leader_name(r, &lid);
+	s->leader_id = lid;
+	if (st == RAFT_LEADER) {
+		s->last_contact_ms = 0;
+	} else if (lid != 0) {
+		raft_time now = r->io.time(&r->io);
+		s->last_contact_ms = (int64_t)(now - r->raft.election_timer_start);
+	} else {
+		s->last_contact_ms = -1;
+	}
+	if (proto_msg_encode(&m, &b) == PROTO_OK) {
+		bus_publish(r->pub, b.data, b.len);
+		proto_buf_free(&b);
+	}
+	r->status_dirty = false;
+	r->last_status_ms = uv_now(r->loop);
+}
+
+static void leader_barrier_cb(struct raft_barrier *req, int status)
+{
+	struct repl *r = req->data;
+	r->leader_barrier_busy = false;
+	if (status == 0 && raft_state(&r->raft) == RAFT_LEADER) {
+		r->leader_ready = true;
+		r->status_dirty = true;
+		repl_tracef("leader ready at term %llu", (unsigned long long)r->raft.current_term);
+		repl_barrier_kick(r);
+	} else {
+		r->was_leader = false; /* try again if we are still (or again) leader */
+	}
+}
+
+/* Runs once per loop iteration: follows leadership changes. */
+static void on_prepare(uv_prepare_t *h)
+{
+	struct repl *r = h->data;
+	if (!r->raft_started || r->stopping) {
+		return;
+	}
+	bool leader = raft_state(&r->raft) == RAFT_LEADER;
+	if (leader && !r->was_leader && !r->leader_barrier_busy) {
+		r->was_leader = true;
+		r->leader_ready = false;
+		r->leader_barrier.data = r;
+		if (raft_barrier(&r->raft, &r->leader_barrier, leader_barrier_cb) == 0) {
+			r->leader_barrier_busy = true;
+		} else {
+			r->was_leader = false;
+		}
+		r->status_dirty = true;
+	} else if (!leader && r->was_leader) {
+		r->was_leader = false;
+		r->leader_ready = false;
+		r->status_dirty = true;
+	}
+	raft_id lid;
+	repl_leader_name(r, &lid);
+	if (lid != r->last_leader) {
+		r->last_leader = lid;
+		r->status_dirty = true;
+		repl_tracef("leader is now %llu", (unsigned long long)lid);
+		repl_ops_tick(r); /* a leader appeared: retry parked requests now */
+	}
+	if (r->status_dirty) {
+		publish_status(r);
+	}
+}
+
+static void on_tick(uv_timer_t *h)
+{
+	struct repl *r = h->data;
+	if (r->stopping) {
+		return;
+	}
+	repl_ops_tick(r);
+	if (uv_now(r->loop) - r->last_status_ms >= REPL_STATUS_EVERY_MS) {
+		publish_status(r);
+	}
+}
+
+static int bootstrap_if_new(struct repl *r)
+{
+	struct raft_configuration conf;
+	raft_configuration_init(&conf);
+	for (size_t i = 0; i < r->cfg->n_nodes; i++) {
+		const struct cfg_node *n = &r->cfg->nodes[i];
+		if (raft_configuration_add(&conf, n->id, n->raft, RAFT_VOTER) != 0) {
+			raft_configuration_close(&conf);
+			return PROTO_ENOMEM;
+		}
+	}
+	int rv = raft_bootstrap(&r->raft, &conf);
+	raft_configuration_close(&conf);
+	if (rv != 0 && rv != RAFT_CANTBOOTSTRAP) {
+		fprintf(stderr, "raft: bootstrap: %s\n", raft_errmsg(&r->raft));
+		return PROTO_EIO;
+	}
+	return PROTO_OK;
+}
+
+int repl_start(void *self, uv_loop_t *loop)
+{
+	struct repl *r = self;
+	char err[512];
+	int rv;
+	r->loop = loop;
+	if (mkdir(r->raft_dir, 0755) != 0 && errno != EEXIST) {
+		fprintf(stderr, "raft: mkdir %s: %s\n", r->raft_dir, strerror(errno));
+		return PROTO_EIO;
+	}
+	if (bus_pub_open(&r->pub, r->status_url) != 0) {
+		fprintf(stderr, "raft: cannot publish on %s\n", r->status_url);
+		return PROTO_ECONNECT;
+	}
+	const char *urls[] = {r->request_url, r->self->rpc};
+	if (bus_server_open(&r->server, loop, urls, 2, repl_on_request, r, err, sizeof(err)) != 0) {
+		fprintf(stderr, "raft: %s\n", err);
+		return PROTO_ECONNECT;
+	}
+	for (size_t i = 0; i < r->cfg->n_nodes; i++) {
+		if (r->cfg->nodes[i].id != r->self->id &&
+		    bus_client_open(&r->peers[i], loop, r->cfg->nodes[i].rpc) != 0) {
+			fprintf(stderr, "raft: cannot dial %s\n", r->cfg->nodes[i].rpc);
+			return PROTO_ECONNECT;
+		}
+	}
+	if ((rv = raft_uv_tcp_init(&r->transport, loop)) != 0) {
+		fprintf(stderr, "raft: transport: %s\n", raft_strerror(rv));
+		return PROTO_EIO;
+	}
+	if ((rv = raft_uv_init(&r->io, loop, r->raft_dir, &r->transport)) != 0) {
+		fprintf(stderr, "raft: io %s: %s\n", r->raft_dir, r->io.errmsg);
+		return PROTO_EIO;
+	}
+	raft_uv_set_auto_recovery(&r->io, false);
+	repl_fsm_init(r);
+	if ((rv = raft_init(&r->raft, &r->io, &r->fsm, r->self->id, r->self->raft)) != 0) {
+		fprintf(stderr, "raft: init: %s\n", raft_errmsg(&r->raft));
+		return PROTO_EIO;
+	}
+	raft_set_election_timeout(&r->raft, r->cfg->election_timeout_ms);
+	raft_set_heartbeat_timeout(&r->raft, r->cfg->heartbeat_ms);
+	raft_set_pre_vote(&r->raft, true);
+	raft_set_snapshot_threshold(&r->raft, r->cfg->snapshot_threshold);
+	raft_set_snapshot_trailing(&r->raft, r->cfg->snapshot_trailing);
+	if ((rv = bootstrap_if_new(r)) != PROTO_OK) {
+		return rv;
+	}
+	if ((rv = raft_start(&r->raft)) != 0) {
+		fprintf(stderr, "raft: start: %s\n", raft_errmsg(&r->raft));
+		return PROTO_EIO;
+	}
+	r->raft_started = true;
+	uv_prepare_init(loop, &r->prepare);
+	r->prepare.data = r;
+	uv_prepare_start(&r->prepare, on_prepare);
+	uv_timer_init(loop, &r->tick);
+	r->tick.data = r;
+	uv_timer_start(&r->tick, on_tick, REPL_TICK_MS, REPL_TICK_MS);
+	r->handles_open = 2;
+	fprintf(stderr, "raft: node %s (id %llu) started at %s, last applied %llu\n", r->self->name,
+	        (unsigned long long)r->self->id, r->self->raft, (unsigned long long)raft_last_applied(&r->raft));
+	return PROTO_OK;
+}
+
+static void on_raft_closed(struct raft *raft)
+{
+	struct repl *r = raft->data;
+	raft_uv_close(&r->io);
+	raft_uv_tcp_close(&r->transport);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+	(void)h;
+}
+
+void repl_stop(void *self)
+{
+	struct repl *r = self;
+	r->stopping = true;
+	repl_ops_shutdown(r);
+	if (r->server != NULL) {
+		bus_server_close(r->server);
+		r->server = NULL;
+	}
+	for (size_t i = 0; i < CFG_MAX_NODES; i++) {
+		if (r->peers[i] != NULL) {
+			bus_client_close(r->peers[i]);
+			r->peers[i] = NULL;
+		}
+	}
+	if (r->pub != NULL) {
+		bus_pub_close(r->pub);
+		r->pub = NULL;
+	}
+	if (r->handles_open > 0) {
+		uv_close((uv_handle_t *)&r->prepare, on_handle_closed);
+		uv_close((uv_handle_t *)&r->tick, on_handle_closed);
+		r->handles_open = 0;
+	}
+	if (r->raft_started) {
+		r->raft.data = r;
+		raft_close(&r->raft, on_raft_closed); /* closes raft_uv and the transport too */
+	}
+}

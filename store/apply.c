@@ -1,0 +1,350 @@
+/* The deterministic state machine: one Raft entry, one LMDB write
+ * transaction that also records the entry's index. Nothing here reads the
+ * clock: times come inside the command from the proposing node. */
+#include <string.h>
+
+#include "store/internal.h"
+
+struct apply_ctx {
+	store *s;
+	MDB_txn *txn;
+	uint64_t index;
+	const struct proto_cmd *cmd;
+	struct proto_result *res;
+};
+
+static int put(struct apply_ctx *a, enum store_db db, const void *k, size_t klen, const void *v, size_t vlen)
+{
+	MDB_val key = {klen, (void *)k}, val = {vlen, (void *)v};
+	return mdb_put(a->txn, a->s->dbi[db], &key, &val, 0);
+}
+
+static int meta_put(struct apply_ctx *a, const char *name, uint64_t v)
+{
+	return put(a, DB_META, name, strlen(name), &v, sizeof(v));
+}
+
+static int counter_add(struct apply_ctx *a, enum store_db db, const void *k, size_t klen, uint64_t delta)
+{
+	MDB_val key = {klen, (void *)k}, val;
+	uint64_t x = 0;
+	int rc = mdb_get(a->txn, a->s->dbi[db], &key, &val);
+	if (rc == 0 && val.mv_size == sizeof(x)) {
+		memcpy(&x, val.mv_data, sizeof(x));
+	} else if (rc != 0 && rc != MDB_NOTFOUND) {
+		return rc;
+	}
+	x += delta;
+	return put(a, db, k, klen, &x, sizeof(x));
+}
+
+static void entry_rec(struct rec_writer *w, const struct proto_observation *o, int64_t first, int64_t last,
+                      uint64_t index)
+{
+	rec_init(w);
+	rec_put_str(w, o->image_repo);
+	rec_put_str(w, o->image_name);
+	rec_put_str(w, o->image_tag);
+	rec_put_str(w, o->image_sha);
+	rec_put_i64(w, first);
+	rec_put_i64(w, last);
+	rec_put_u64(w, index);
+}
+
+/* Makes sure client/env is listed, without touching its ping. */
+static int env_touch(struct apply_ctx *a, const char *client, const char *env)
+{
+	struct rec_writer k, v;
+	MDB_val key, val;
+	rec_init(&k);
+	rec_put_keypart(&k, client);
+	rec_put_keypart(&k, env);
+	key.mv_size = k.len;
+	key.mv_data = k.buf;
+	int rc = mdb_get(a->txn, a->s->dbi[DB_ENVS], &key, &val);
+	if (rc != MDB_NOTFOUND) {
+		return rc;
+	}
+	rec_init(&v);
+	rec_put_i64(&v, 0);
+	rec_put_str(&v, "");
+	return put(a, DB_ENVS, k.buf, k.len, v.buf, v.len);
+}
+
+/* A new history entry becomes the component's current one. */
+static int open_entry(struct apply_ctx *a, const struct rec_writer *ck, const struct proto_observation *o,
+                      uint64_t count)
+{
+	struct rec_writer hk, hv, cv;
+	uint64_t seq = store_meta_get(a->txn, a->s, "seq") + 1;
+	int rc;
+	if ((rc = meta_put(a, "seq", seq)) != 0) {
+		return rc;
+	}
+	rec_init(&hk);
+	memcpy(hk.buf, ck->buf, ck->len);
+	hk.len = ck->len;
+	rec_put_be64(&hk, seq);
+	entry_rec(&hv, o, o->seen_at_ms, o->seen_at_ms, a->index);
+	cv = hv;
+	rec_put_u64(&cv, seq);
+	rec_put_u64(&cv, count);
+	if ((rc = put(a, DB_HIST, hk.buf, hk.len, hv.buf, hv.len)) != 0 ||
+	    (rc = put(a, DB_COMP, ck->buf, ck->len, cv.buf, cv.len)) != 0) {
+		return rc;
+	}
+	if ((rc = counter_add(a, DB_META, "releases", strlen("releases"), 1)) != 0) {
+		return rc;
+	}
+	struct rec_writer cl;
+	rec_init(&cl);
+	rec_put_keypart(&cl, o->client);
+	if ((rc = counter_add(a, DB_CLIREL, cl.buf, cl.len, 1)) != 0) {
+		return rc;
+	}
+	a->res->created++;
+	return env_touch(a, o->client, o->env);
+}
+
+static int observe_one(struct apply_ctx *a, const struct proto_observation *o)
+{
+	struct rec_writer ck;
+	struct release_scratch sc;
+	struct store_release cur;
+	MDB_val key, val;
+	store_comp_key(&ck, o->client, o->env, o->ns, o->workload, o->container, o->kind);
+	if (ck.overflow) {
+		a->res->code = PROTO_EINVAL;
+		return 0;
+	}
+	key.mv_size = ck.len;
+	key.mv_data = ck.buf;
+	int rc = mdb_get(a->txn, a->s->dbi[DB_COMP], &key, &val);
+	if (rc == MDB_NOTFOUND) {
+		return open_entry(a, &ck, o, 1);
+	}
+	if (rc != 0) {
+		return rc;
+	}
+	if (store_decode_entry(&key, &val, 1, &sc, &cur) != 0) {
+		return MDB_CORRUPTED;
+	}
+	uint64_t count = 0;
+	memcpy(&count, (const char *)val.mv_data + val.mv_size - sizeof(count), sizeof(count));
+	if (strcmp(cur.image_tag, o->image_tag) != 0 || strcmp(cur.image_sha, o->image_sha) != 0) {
+		return open_entry(a, &ck, o, count + 1); /* a new image, or a rollback: a new entry */
+	}
+	if (o->seen_at_ms <= cur.last_seen_ms) {
+		return 0; /* an older sighting of the current image changes nothing */
+	}
+	/* Seen again: move last_seen in both the history entry and the current copy. */
+	struct rec_writer hk, hv, cv;
+	struct proto_observation keep = *o;
+	keep.image_repo = cur.image_repo;
+	keep.image_name = cur.image_name;
+	entry_rec(&hv, &keep, cur.first_seen_ms, o->seen_at_ms, cur.index);
+	cv = hv;
+	rec_put_u64(&cv, cur.seq);
+	rec_put_u64(&cv, count);
+	hk = ck;
+	rec_put_be64(&hk, cur.seq);
+	if ((rc = put(a, DB_HIST, hk.buf, hk.len, hv.buf, hv.len)) != 0 ||
+	    (rc = put(a, DB_COMP, ck.buf, ck.len, cv.buf, cv.len)) != 0) {
+		return rc;
+	}
+	a->res->updated++;
+	return 0;
+}
+
+static int apply_ping(struct apply_ctx *a, const struct proto_ping *p)
+{
+	struct rec_writer k, v;
+	MDB_val key, val;
+	int64_t last = p->at_ms;
+	rec_init(&k);
+	rec_put_keypart(&k, p->client);
+	rec_put_keypart(&k, p->env);
+	key.mv_size = k.len;
+	key.mv_data = k.buf;
+	int rc = mdb_get(a->txn, a->s->dbi[DB_ENVS], &key, &val);
+	if (rc == 0) {
+		struct rec_reader rd;
+		rec_reader_init(&rd, val.mv_data, val.mv_size);
+		int64_t prev = rec_get_i64(&rd);
+		if (prev > last) {
+			last = prev; /* pings may arrive out of order: keep the latest */
+		}
+	} else if (rc != MDB_NOTFOUND) {
+		return rc;
+	}
+	rec_init(&v);
+	rec_put_i64(&v, last);
+	rec_put_str(&v, p->version);
+	return put(a, DB_ENVS, k.buf, k.len, v.buf, v.len);
+}
+
+/* Idempotency: returns 1 (and fills res) when key was seen within the TTL. */
+static int idem_lookup(struct apply_ctx *a, int *found)
+{
+	const char *key = a->cmd->idem_key;
+	MDB_val k = {strlen(key), (void *)key}, v;
+	*found = 0;
+	int rc = mdb_get(a->txn, a->s->dbi[DB_IDEM], &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		return 0;
+	}
+	if (rc != 0) {
+		return rc;
+	}
+	int64_t ts;
+	if (v.mv_size < sizeof(ts)) {
+		return MDB_CORRUPTED;
+	}
+	memcpy(&ts, v.mv_data, sizeof(ts));
+	if (a->cmd->ts_ms - ts > STORE_IDEM_TTL_MS) {
+		return 0; /* expired but not yet purged: treat as new */
+	}
+	if (proto_result_decode((const char *)v.mv_data + sizeof(ts), v.mv_size - sizeof(ts), a->res) != 0) {
+		return MDB_CORRUPTED;
+	}
+	a->res->replay = 1;
+	*found = 1;
+	return 0;
+}
+
+static int idem_record(struct apply_ctx *a)
+{
+	const char *key = a->cmd->idem_key;
+	struct proto_buf rb;
+	unsigned char v[256];
+	int64_t ts = a->cmd->ts_ms;
+	if (proto_result_encode(a->res, &rb) != PROTO_OK || rb.len + sizeof(ts) > sizeof(v)) {
+		proto_buf_free(&rb);
+		return MDB_PANIC;
+	}
+	memcpy(v, &ts, sizeof(ts));
+	memcpy(v + sizeof(ts), rb.data, rb.len);
+	int rc = put(a, DB_IDEM, key, strlen(key), v, sizeof(ts) + rb.len);
+	proto_buf_free(&rb);
+	if (rc != 0) {
+		return rc;
+	}
+	struct rec_writer tk;
+	rec_init(&tk);
+	rec_put_be64(&tk, (uint64_t)ts);
+	rec_put_keypart(&tk, key);
+	return put(a, DB_IDEMT, tk.buf, tk.len, "", 0);
+}
+
+/* Drops a bounded number of expired keys, oldest first. */
+static int idem_purge(struct apply_ctx *a)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(a->txn, a->s->dbi[DB_IDEMT], &cur);
+	if (rc != 0) {
+		return rc;
+	}
+	for (int n = 0; n < 16; n++) {
+		if ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) != 0) {
+			break;
+		}
+		if (k.mv_size < 9 || (int64_t)rec_be64(k.mv_data) >= a->cmd->ts_ms - STORE_IDEM_TTL_MS) {
+			break;
+		}
+		MDB_val ik = {k.mv_size - 9, (char *)k.mv_data + 8};
+		MDB_val iv;
+		if (mdb_get(a->txn, a->s->dbi[DB_IDEM], &ik, &iv) == 0 && iv.mv_size >= 8) {
+			int64_t ts;
+			memcpy(&ts, iv.mv_data, sizeof(ts));
+			if (ts == (int64_t)rec_be64(k.mv_data)) {
+				mdb_del(a->txn, a->s->dbi[DB_IDEM], &ik, NULL);
+			}
+		}
+		if ((rc = mdb_cursor_del(cur, 0)) != 0) {
+			break;
+		}
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static int apply_cmd(struct apply_ctx *a)
+{
+	int rc = 0, found = 0;
+	if (a->cmd->idem_key[0] != '\0') {
+		if ((rc = idem_lookup(a, &found)) != 0 || found) {
+			return rc;
+		}
+	}
+	switch (a->cmd->type) {
+	case PROTO_CMD_OBSERVE:
+		for (uint32_t i = 0; i < a->cmd->n_obs && rc == 0; i++) {
+			rc = observe_one(a, &a->cmd->obs[i]);
+		}
+		break;
+	case PROTO_CMD_PING:
+		rc = apply_ping(a, &a->cmd->ping);
+		break;
+	default:
+		break;
+	}
+	if (rc == 0 && a->cmd->idem_key[0] != '\0') {
+		rc = idem_record(a);
+	}
+	if (rc == 0) {
+		rc = idem_purge(a);
+	}
+	return rc;
+}
+
+int store_apply(store *s, uint64_t index, const void *buf, size_t len, struct proto_result *res)
+{
+	struct proto_cmd cmd;
+	MDB_txn *txn;
+	memset(res, 0, sizeof(*res));
+	res->index = index;
+	if (mdb_txn_begin(s->env, NULL, 0, &txn) != 0) {
+		return PROTO_EIO;
+	}
+	uint64_t applied = store_meta_get(txn, s, "applied");
+	if (index <= applied) {
+		mdb_txn_abort(txn); /* replay of an entry LMDB already holds */
+		res->replay = 1;
+		return PROTO_OK;
+	}
+	struct apply_ctx a = {.s = s, .txn = txn, .index = index, .cmd = &cmd, .res = res};
+	int rc = 0;
+	int drc = proto_cmd_decode(buf, len, &cmd);
+	if (drc != PROTO_OK) {
+		res->code = drc; /* a bad entry is a no-op, identically on every node */
+	} else {
+		/* Business errors must not leave half an entry: run it in a child txn. */
+		MDB_txn *child;
+		a.txn = NULL;
+		if ((rc = mdb_txn_begin(s->env, txn, 0, &child)) == 0) {
+			a.txn = child;
+			rc = apply_cmd(&a);
+			if (rc == 0 && res->code != PROTO_OK) {
+				mdb_txn_abort(child);
+				res->created = res->updated = 0;
+			} else if (rc == 0) {
+				rc = mdb_txn_commit(child);
+			} else {
+				mdb_txn_abort(child);
+			}
+		}
+		proto_cmd_free(&cmd);
+		a.txn = txn;
+	}
+	if (rc == 0) {
+		rc = meta_put(&a, "applied", index);
+	}
+	if (rc != 0 || mdb_txn_commit(txn) != 0) {
+		if (rc != 0) {
+			mdb_txn_abort(txn);
+		}
+		return PROTO_EIO;
+	}
+	return PROTO_OK;
+}

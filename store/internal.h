@@ -1,0 +1,56 @@
+/* Private to store/: the LMDB handles and key builders. */
+#ifndef SHIPLOG_STORE_INTERNAL_H
+#define SHIPLOG_STORE_INTERNAL_H
+
+#include <lmdb.h>
+
+#include "store/rec.h"
+#include "store/store.h"
+
+enum store_db {
+	DB_META,   /* "applied" -> u64, "seq" -> u64, "releases" -> u64 */
+	DB_COMP,   /* component key -> current entry (+ seq) */
+	DB_HIST,   /* component key + be64 seq -> history entry */
+	DB_ENVS,   /* client\0env\0 -> last ping, version */
+	DB_CLIREL, /* client\0 -> u64 history entries of that client */
+	DB_IDEM,   /* idempotency key -> ts, encoded result */
+	DB_IDEMT,  /* be64 ts + key -> "" (expiry order) */
+	DB_COUNT_
+};
+
+extern const char *const store_db_names[DB_COUNT_];
+
+struct store {
+	MDB_env *env;
+	MDB_dbi dbi[DB_COUNT_];
+	char dir[4096];
+};
+
+struct store_read {
+	store *s;
+	MDB_txn *txn;
+	uint64_t index;
+};
+
+struct store_snapshot {
+	store *s;
+	MDB_txn *txn;
+};
+
+/* Component key: client\0env\0ns\0workload\0container\0kind\0 */
+void store_comp_key(struct rec_writer *w, const char *client, const char *env, const char *ns,
+                    const char *workload, const char *container, const char *kind);
+
+/* Reads a u64 from DB_META (0 when absent). */
+uint64_t store_meta_get(MDB_txn *txn, store *s, const char *name);
+
+/* Decodes a component or history record into r, using scratch for strings.
+ * The key gives the component; the value the entry. Returns 0 or -1. */
+struct release_scratch {
+	char parts[6][PROTO_MAX_STR + 1];
+	char img[4][PROTO_MAX_STR + 1];
+};
+int store_decode_entry(const MDB_val *key, const MDB_val *val, int is_comp, struct release_scratch *sc,
+                       struct store_release *r);
+
+#endif

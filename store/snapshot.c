@@ -1,0 +1,222 @@
+/* Snapshots for Raft: the whole state from one pinned read transaction, so
+ * writes go on while it is serialized; restore replaces the whole state.
+ *
+ * Format: "SHIPSNP1", u64 applied index, u32 number of databases, then per
+ * database: u32 name length, name, u64 pair count, and the pairs in key
+ * order as (u32 key length, key, u32 value length, value). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/internal.h"
+
+#define SNAP_MAGIC "SHIPSNP1"
+
+int store_snapshot_open(store *s, struct store_snapshot **out)
+{
+	struct store_snapshot *snap = malloc(sizeof(*snap));
+	if (snap == NULL) {
+		return PROTO_ENOMEM;
+	}
+	snap->s = s;
+	if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &snap->txn) != 0) {
+		free(snap);
+		return PROTO_EIO;
+	}
+	*out = snap;
+	return PROTO_OK;
+}
+
+void store_snapshot_close(struct store_snapshot *snap)
+{
+	if (snap != NULL) {
+		mdb_txn_abort(snap->txn);
+		free(snap);
+	}
+}
+
+struct growbuf {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+static void gb_put(struct growbuf *b, const void *p, size_t n)
+{
+	if (b->oom) {
+		return;
+	}
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 1 << 16;
+		while (cap < b->len + n) {
+			cap *= 2;
+		}
+		char *np = realloc(b->p, cap);
+		if (np == NULL) {
+			b->oom = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
+
+static void gb_u32(struct growbuf *b, uint32_t v)
+{
+	gb_put(b, &v, sizeof(v));
+}
+
+static void gb_u64(struct growbuf *b, uint64_t v)
+{
+	gb_put(b, &v, sizeof(v));
+}
+
+int store_snapshot_serialize(struct store_snapshot *snap, void **data, size_t *len)
+{
+	struct growbuf b = {0};
+	store *s = snap->s;
+	gb_put(&b, SNAP_MAGIC, 8);
+	gb_u64(&b, store_meta_get(snap->txn, s, "applied"));
+	gb_u32(&b, DB_COUNT_);
+	for (int i = 0; i < DB_COUNT_; i++) {
+		MDB_stat st;
+		MDB_cursor *cur;
+		MDB_val k, v;
+		size_t nlen = strlen(store_db_names[i]);
+		if (mdb_stat(snap->txn, s->dbi[i], &st) != 0 || mdb_cursor_open(snap->txn, s->dbi[i], &cur) != 0) {
+			free(b.p);
+			return PROTO_EIO;
+		}
+		gb_u32(&b, (uint32_t)nlen);
+		gb_put(&b, store_db_names[i], nlen);
+		gb_u64(&b, st.ms_entries);
+		uint64_t n = 0;
+		int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+		while (rc == 0) {
+			gb_u32(&b, (uint32_t)k.mv_size);
+			gb_put(&b, k.mv_data, k.mv_size);
+			gb_u32(&b, (uint32_t)v.mv_size);
+			gb_put(&b, v.mv_data, v.mv_size);
+			n++;
+			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+		}
+		mdb_cursor_close(cur);
+		if (rc != MDB_NOTFOUND || n != st.ms_entries) {
+			free(b.p);
+			return PROTO_EIO;
+		}
+	}
+	if (b.oom) {
+		free(b.p);
+		return PROTO_ENOMEM;
+	}
+	*data = b.p;
+	*len = b.len;
+	return PROTO_OK;
+}
+
+struct snap_reader {
+	const char *p;
+	size_t len, off;
+	int bad;
+};
+
+static const void *sr_take(struct snap_reader *r, size_t n)
+{
+	if (r->bad || n > r->len - r->off) {
+		r->bad = 1;
+		return NULL;
+	}
+	const void *p = r->p + r->off;
+	r->off += n;
+	return p;
+}
+
+static uint64_t sr_u64(struct snap_reader *r)
+{
+	uint64_t v = 0;
+	const void *p = sr_take(r, sizeof(v));
+	if (p != NULL) {
+		memcpy(&v, p, sizeof(v));
+	}
+	return v;
+}
+
+static uint32_t sr_u32(struct snap_reader *r)
+{
+	uint32_t v = 0;
+	const void *p = sr_take(r, sizeof(v));
+	if (p != NULL) {
+		memcpy(&v, p, sizeof(v));
+	}
+	return v;
+}
+
+static int find_db(const char *name, size_t n)
+{
+	for (int i = 0; i < DB_COUNT_; i++) {
+		if (strlen(store_db_names[i]) == n && memcmp(store_db_names[i], name, n) == 0) {
+			return i;
+		}
+	}
+	return -1;
+}
+
+int store_restore(store *s, const void *data, size_t len)
+{
+	struct snap_reader r = {.p = data, .len = len};
+	const void *magic = sr_take(&r, 8);
+	if (magic == NULL || memcmp(magic, SNAP_MAGIC, 8) != 0) {
+		return PROTO_EINVAL;
+	}
+	uint64_t applied = sr_u64(&r);
+	uint32_t ndb = sr_u32(&r);
+	if (r.bad || ndb > 64) {
+		return PROTO_EINVAL;
+	}
+	if (applied <= store_applied(s)) {
+		return PROTO_OK; /* LMDB already holds this state or a later one */
+	}
+	MDB_txn *txn;
+	if (mdb_txn_begin(s->env, NULL, 0, &txn) != 0) {
+		return PROTO_EIO;
+	}
+	int rv = PROTO_OK;
+	for (int i = 0; i < DB_COUNT_ && rv == PROTO_OK; i++) {
+		if (mdb_drop(txn, s->dbi[i], 0) != 0) {
+			rv = PROTO_EIO;
+		}
+	}
+	for (uint32_t d = 0; d < ndb && rv == PROTO_OK; d++) {
+		uint32_t nlen = sr_u32(&r);
+		const char *name = sr_take(&r, nlen);
+		uint64_t count = sr_u64(&r);
+		int db = name != NULL ? find_db(name, nlen) : -1;
+		if (r.bad || db < 0) {
+			rv = PROTO_EINVAL;
+			break;
+		}
+		for (uint64_t i = 0; i < count && rv == PROTO_OK; i++) {
+			MDB_val k, v;
+			k.mv_size = sr_u32(&r);
+			k.mv_data = (void *)sr_take(&r, k.mv_size);
+			v.mv_size = sr_u32(&r);
+			v.mv_data = (void *)sr_take(&r, v.mv_size);
+			if (r.bad || k.mv_size == 0) {
+				rv = PROTO_EINVAL;
+			} else {
+				int rc = mdb_put(txn, s->dbi[db], &k, &v, MDB_APPEND);
+				rv = rc == 0 ? PROTO_OK : rc == MDB_KEYEXIST ? PROTO_EINVAL : PROTO_EIO;
+			}
+		}
+	}
+	if (rv == PROTO_OK && r.off != r.len) {
+		rv = PROTO_EINVAL;
+	}
+	if (rv != PROTO_OK) {
+		mdb_txn_abort(txn);
+		return rv;
+	}
+	return mdb_txn_commit(txn) == 0 ? PROTO_OK : PROTO_EIO;
+}

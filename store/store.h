@@ -1,0 +1,97 @@
+/* The replicated state of shiplog in LMDB: schema, deterministic apply of
+ * Raft commands, snapshots, and the reads behind every endpoint.
+ *
+ * One thread (the raft actor) calls store_apply/store_restore; any thread may
+ * read through store_read_begin. Read callbacks run inside the read
+ * transaction: the strings they get are valid only during the call. */
+#ifndef SHIPLOG_STORE_STORE_H
+#define SHIPLOG_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "protocol/proto.h"
+
+typedef struct store store;
+struct store_read;
+struct store_snapshot;
+
+#define STORE_IDEM_TTL_MS (24LL * 3600 * 1000) /* idempotency keys live 24 h */
+
+/* Opens (creating) the store in directory dir. If the previous run did not
+ * close cleanly and the machine rebooted since (LMDB runs without fsync; the
+ * Raft log and snapshots are the durable copy), the files are discarded and
+ * Raft rebuilds them. On error fills err and returns PROTO_EIO. */
+int store_open(store **out, const char *dir, size_t map_size, char *err, size_t errlen);
+
+/* Flushes to disk, marks the store clean and frees it. */
+void store_close(store *s);
+
+/* Applies the command in buf as Raft entry index. Entries at or below the
+ * stored applied index are skipped (log replay). Business errors go into
+ * res->code; returns PROTO_EIO only when LMDB failed, and then the node must
+ * stop rather than diverge. */
+int store_apply(store *s, uint64_t index, const void *buf, size_t len, struct proto_result *res);
+
+/* The last applied index (a fresh read transaction). */
+uint64_t store_applied(store *s);
+
+/* Pins a consistent read transaction for a snapshot; call on the apply
+ * thread. The serialization may then run on any thread. */
+int store_snapshot_open(store *s, struct store_snapshot **out);
+/* Serializes the pinned state into malloc'd memory (*data, *len). */
+int store_snapshot_serialize(struct store_snapshot *snap, void **data, size_t *len);
+void store_snapshot_close(struct store_snapshot *snap);
+/* Replaces the whole state with a snapshot; a snapshot at or below the
+ * applied index is already reflected and is ignored. PROTO_EINVAL if it is
+ * malformed, PROTO_EIO on LMDB failure. */
+int store_restore(store *s, const void *data, size_t len);
+
+/* ---- Reads ---- */
+
+int store_read_begin(store *s, struct store_read **out);
+void store_read_end(struct store_read *rd);
+/* The applied index this read transaction reflects. */
+uint64_t store_read_index(struct store_read *rd);
+
+/* One history entry (or a component's current entry). */
+struct store_release {
+	const char *client, *env, *ns, *kind, *workload, *container;
+	const char *image_repo, *image_name, *image_tag, *image_sha;
+	int64_t first_seen_ms;
+	int64_t last_seen_ms;
+	uint64_t index; /* Raft index that created the entry */
+	uint64_t seq;   /* global creation order */
+};
+
+/* Returns nonzero to stop the iteration. */
+typedef int (*store_release_cb)(void *data, const struct store_release *r);
+
+/* Current entry of each component of client/env, ordered by namespace,
+ * workload, container, kind. */
+int store_current_each(struct store_read *rd, const char *client, const char *env, store_release_cb cb, void *data);
+
+/* History of one component, newest first (all workload kinds).
+ * PROTO_ENOTFOUND when the component was never seen. */
+int store_history_each(struct store_read *rd, const char *client, const char *env, const char *ns,
+                       const char *workload, const char *container, store_release_cb cb, void *data);
+
+/* Current entries of kind/workload/container in client/env, in any namespace. */
+int store_find_workload(struct store_read *rd, const char *client, const char *env, const char *kind,
+                        const char *workload, const char *container, store_release_cb cb, void *data);
+
+struct store_env {
+	const char *client;
+	const char *env;
+	const char *version;  /* last agent version seen, "" if none */
+	int64_t last_ping_ms; /* 0 when never pinged */
+};
+typedef int (*store_env_cb)(void *data, const struct store_env *e);
+
+/* Every known client/env pair (client == NULL: all clients), sorted. */
+int store_envs_each(struct store_read *rd, const char *client, store_env_cb cb, void *data);
+
+/* Number of history entries (all clients when client == NULL). */
+uint64_t store_release_count(struct store_read *rd, const char *client);
+
+#endif

@@ -1,0 +1,898 @@
+"""Process and HTTP harness for the shiplog integration tests.
+
+A Cluster writes a cluster.toml for N nodes on free loopback ports, starts
+`shiplogd --config FILE --node NAME` for each node (stdout+stderr to a log
+file per node), and offers the fault operations the tests need: stop
+(SIGTERM), kill9, sigstop/sigcont, restart on the same data directory.
+
+Every process started here is recorded in _ALL_PROCS and killed at teardown
+and at interpreter exit, also after failures. Every wait is bounded.
+Only 127.0.0.1 is used.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime as _dt
+import hashlib
+import json as _json
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import requests
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SHIPLOGD = os.environ.get("SHIPLOGD") or str(REPO_ROOT / "build" / "shiplogd")
+
+ADMIN_KEY = "test-admin-key"
+PROD_CLIENT = "production-cluster"
+PROD_KEY = "production-cluster-token"
+DEV_CLIENT = "dev-cluster"
+DEV_KEY = "dev-cluster-token"
+CLIENT_KEYS = {PROD_CLIENT: [PROD_KEY], DEV_CLIENT: [DEV_KEY]}
+
+NODE_NAMES = ("n1", "n2", "n3")
+
+DEFAULT_RAFT = {
+    "election_timeout_ms": 300,
+    "heartbeat_ms": 60,
+    "snapshot_threshold": 1024,
+    "snapshot_trailing": 128,
+}
+DEFAULT_API = {
+    "write_timeout_ms": 2000,
+    "max_body_bytes": 1048576,
+}
+# 0 = off (DESIGN.md); the harness polls /health anonymously many times a second
+DEFAULT_RATE_LIMIT = {
+    "anonymous_per_minute": 0,
+    "authenticated_per_minute": 0,
+}
+
+COMMON_HEADERS = (
+    "X-Request-Id",
+    "X-Shiplog-Index",
+    "X-Shiplog-Leader",
+    "X-Shiplog-Last-Contact",
+    "X-Shiplog-Node",
+)
+ERROR_CODES = {
+    "VALIDATION_ERROR", "UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND",
+    "PAYLOAD_TOO_LARGE", "NO_LEADER", "UNKNOWN_OUTCOME",
+    "METHOD_NOT_ALLOWED", "INTERNAL_ERROR",
+}
+PING_STATUSES = {"online", "warning", "offline", "never"}
+RAFT_STATES = {"leader", "follower", "candidate"}
+
+# badge status colours (with their 6-digit spellings)
+BADGE_COLOURS = {
+    "green": ("#4c1", "#44cc11"),
+    "gray": ("#9f9f9f",),
+    "red": ("#e05d44",),
+    "yellow": ("#dfb317",),
+}
+
+START_TIMEOUT_S = 30.0
+LEADER_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+
+
+class TestTimeout(BaseException):
+    """Raised by the per-test SIGALRM guard (see conftest.py)."""
+
+
+class Fatal(Exception):
+    """An error that wait_until must not swallow (e.g. a node died)."""
+
+
+# ---------------------------------------------------------------- utilities
+
+def wait_until(fn, timeout, interval=0.05, what=None):
+    """Call fn until it returns a truthy value, at most `timeout` seconds.
+
+    Ordinary exceptions raised by fn count as "not yet" (the last one is
+    reported on timeout); Fatal is re-raised at once."""
+    deadline = time.monotonic() + timeout
+    last_exc = None
+    last_val = None
+    while True:
+        try:
+            last_val = fn()
+            if last_val:
+                return last_val
+        except Fatal:
+            raise
+        except Exception as exc:  # noqa: BLE001 - retried until the deadline
+            last_exc = exc
+        if time.monotonic() >= deadline:
+            raise AssertionError(
+                f"timed out after {timeout:.1f}s waiting for {what or getattr(fn, '__name__', fn)}; "
+                f"last value {last_val!r}, last error {last_exc!r}")
+        time.sleep(interval)
+
+
+def uid(n=8):
+    return uuid.uuid4().hex[:n]
+
+
+def sha_for(tag):
+    return "sha256:" + hashlib.sha256(tag.encode()).hexdigest()
+
+
+def iso(dt):
+    return dt.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def now_iso():
+    return iso(_dt.datetime.now(_dt.timezone.utc))
+
+
+def ts(base, **delta):
+    """ISO string of a fixed base time (a 'YYYY-MM-DDTHH:MM:SSZ' string) plus a delta."""
+    return iso(parse_ts(base) + _dt.timedelta(**delta))
+
+
+_FRAC = re.compile(r"\.(\d+)")
+
+
+def parse_ts(s):
+    """Parse an ISO-8601 / RFC-3339 timestamp into an aware UTC datetime."""
+    assert isinstance(s, str) and s, f"not a timestamp string: {s!r}"
+    t = s.strip()
+    if t.endswith("Z") or t.endswith("z"):
+        t = t[:-1] + "+00:00"
+    # normalise fractional seconds to 6 digits for fromisoformat
+    t = _FRAC.sub(lambda m: "." + (m.group(1) + "000000")[:6], t, count=1)
+    dt = _dt.datetime.fromisoformat(t)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=_dt.timezone.utc)
+    return dt.astimezone(_dt.timezone.utc)
+
+
+def same_instant(a, b):
+    return parse_ts(a) == parse_ts(b)
+
+
+def release_body(tag, *, sha=None, client=None, env=None, released_at=None,
+                 repo="docker.io", name="app", **extra):
+    body = {"image_tag": tag, "image_sha": sha or sha_for(tag)}
+    if repo is not None:
+        body["image_repo"] = repo
+    if name is not None:
+        body["image_name"] = name
+    if client is not None:
+        body["client_name"] = client
+    if env is not None:
+        body["env_name"] = env
+    if released_at is not None:
+        body["released_at"] = released_at
+    body.update(extra)
+    return body
+
+
+def idx(r):
+    v = r.headers.get("X-Shiplog-Index")
+    assert v is not None, f"no X-Shiplog-Index header: {show(r)}"
+    try:
+        return int(v)
+    except ValueError:
+        raise AssertionError(f"X-Shiplog-Index not an integer: {v!r}: {show(r)}") from None
+
+
+def show(r, limit=600):
+    """One-line description of a response for assertion messages."""
+    if r is None:
+        return "<no response>"
+    try:
+        body = r.text
+    except Exception:  # noqa: BLE001
+        body = "<unreadable>"
+    if len(body) > limit:
+        body = body[:limit] + f"...({len(body)} chars)"
+    req = r.request
+    hdrs = {k: v for k, v in r.headers.items()
+            if k.lower().startswith("x-") or k.lower() in ("content-type", "cache-control")}
+    return f"{req.method} {req.url} -> {r.status_code} {hdrs} {body!r}"
+
+
+def check_headers(r, node=None):
+    """The headers every response carries."""
+    for h in COMMON_HEADERS:
+        assert h in r.headers, f"missing header {h}: {show(r)}"
+    assert r.headers["X-Request-Id"].strip(), f"empty X-Request-Id: {show(r)}"
+    idx(r)
+    lc = r.headers["X-Shiplog-Last-Contact"]
+    assert re.fullmatch(r"-?\d+", lc.strip()), f"X-Shiplog-Last-Contact not integer ms: {lc!r}: {show(r)}"
+    if node is not None:
+        assert r.headers["X-Shiplog-Node"] == node, f"X-Shiplog-Node != {node}: {show(r)}"
+
+
+def assert_error(r, status, code):
+    """Status plus the shiplog error body {"error":{code,message,details},"request_id"}."""
+    assert r.status_code == status, f"expected {status} {code}: {show(r)}"
+    try:
+        b = r.json()
+    except ValueError:
+        raise AssertionError(f"error body is not JSON: {show(r)}") from None
+    assert isinstance(b, dict) and isinstance(b.get("error"), dict), f"no error object: {show(r)}"
+    e = b["error"]
+    assert e.get("code") == code, f"expected code {code}: {show(r)}"
+    assert isinstance(e.get("message"), str), f"error.message not a string: {show(r)}"
+    assert isinstance(e.get("details", []), list), f"error.details not a list: {show(r)}"
+    rid = r.headers.get("X-Request-Id")
+    assert rid, f"missing X-Request-Id: {show(r)}"
+    assert b.get("request_id") == rid, f"request_id != X-Request-Id: {show(r)}"
+    return b
+
+
+def badge_colours(svg):
+    """Names of the status colours present in a badge SVG."""
+    s = svg.lower()
+    found = set()
+    for name, spellings in BADGE_COLOURS.items():
+        for sp in spellings:
+            if re.search(re.escape(sp) + r"(?![0-9a-f])", s):
+                found.add(name)
+    return found
+
+
+def report(record):
+    """Append one JSON line to $SHIPLOG_TEST_REPORT (when set)."""
+    path = os.environ.get("SHIPLOG_TEST_REPORT")
+    if not path:
+        return
+    rec = dict(record)
+    rec.setdefault("time", now_iso())
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(_json.dumps(rec, sort_keys=True) + "\n")
+
+
+# ---------------------------------------------------------------- processes
+
+_ALL_PROCS: dict[int, subprocess.Popen] = {}
+_PROCS_LOCK = threading.Lock()
+_PORTS_LOCK = threading.Lock()
+_USED_PORTS: set[int] = set()
+CLUSTERS: list["Cluster"] = []
+
+
+def _register(proc):
+    with _PROCS_LOCK:
+        _ALL_PROCS[proc.pid] = proc
+
+
+def kill_all_processes():
+    """Last-resort cleanup: SIGCONT then SIGKILL every process still running."""
+    with _PROCS_LOCK:
+        procs = list(_ALL_PROCS.values())
+    for p in procs:
+        if p.poll() is None:
+            for sig in (signal.SIGCONT, signal.SIGKILL):
+                try:
+                    os.kill(p.pid, sig)
+                except OSError:
+                    pass
+    for p in procs:
+        try:
+            p.wait(timeout=5)
+        except Exception:  # noqa: BLE001
+            pass
+
+
+atexit.register(kill_all_processes)
+
+
+def free_ports(n):
+    """n distinct free TCP ports on 127.0.0.1, never handed out twice in this run."""
+    socks, ports = [], []
+    with _PORTS_LOCK:
+        try:
+            for _ in range(n * 20):
+                if len(ports) == n:
+                    break
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.bind(("127.0.0.1", 0))
+                socks.append(s)
+                p = s.getsockname()[1]
+                if p in _USED_PORTS or p in ports:
+                    continue
+                ports.append(p)
+        finally:
+            for s in socks:
+                s.close()
+        assert len(ports) == n, "could not allocate free ports"
+        _USED_PORTS.update(ports)
+    return ports
+
+
+def _toml_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, str):
+        return _json.dumps(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"unsupported TOML value {v!r}")
+
+
+class Node:
+    def __init__(self, cluster, nid, name, raft_port, rpc_port, http_port, data_dir, log_path):
+        self.cluster = cluster
+        self.id = nid
+        self.name = name
+        self.raft_port = raft_port
+        self.rpc_port = rpc_port
+        self.http_port = http_port
+        self.data_dir = Path(data_dir)
+        self.log_path = Path(log_path)
+        self.proc = None
+        self.paused = False
+        self.expected_down = True
+        self.starts = 0
+        self.exit_codes = []  # (how, code) for every stop we observed
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def raft_addr(self):
+        return f"127.0.0.1:{self.raft_port}"
+
+    @property
+    def rpc_addr(self):
+        return f"tcp://127.0.0.1:{self.rpc_port}"
+
+    @property
+    def http_addr(self):
+        return f"127.0.0.1:{self.http_port}"
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def __repr__(self):
+        return f"<Node {self.name} pid={self.proc.pid if self.proc else None} http={self.http_port}>"
+
+
+_NOTSET = object()
+
+
+class Cluster:
+    _next_seq = 1
+
+    @classmethod
+    def peek_seq(cls):
+        """Sequence number the next Cluster will get."""
+        return cls._next_seq
+
+    def __init__(self, workdir, n=3, raft=None, api=None, label="cluster"):
+        self.seq = Cluster._next_seq
+        Cluster._next_seq += 1
+        self.label = label
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.raft = dict(DEFAULT_RAFT, **(raft or {}))
+        self.api = dict(DEFAULT_API, **(api or {}))
+        ports = free_ports(3 * n)
+        self.nodes: dict[str, Node] = {}
+        for i in range(n):
+            name = f"n{i + 1}"
+            self.nodes[name] = Node(
+                self, i + 1, name, ports[3 * i], ports[3 * i + 1], ports[3 * i + 2],
+                self.workdir / name, self.workdir / f"{name}.log")
+        self.config_path = self.workdir / "cluster.toml"
+        self.write_config()
+        self.closed = False
+        self.crashes = []  # (node, exit code) of unexpected exits already reported
+        CLUSTERS.append(self)
+
+    # -------------------------------------------------------------- config
+    def write_config(self):
+        lines = ["[cluster]", 'name = "test"', "", "[raft]"]
+        lines += [f"{k} = {_toml_value(v)}" for k, v in self.raft.items()]
+        lines += ["", "[api]"]
+        lines += [f"{k} = {_toml_value(v)}" for k, v in self.api.items()]
+        lines += ["", "[rate_limit]"]
+        lines += [f"{k} = {_toml_value(v)}" for k, v in DEFAULT_RATE_LIMIT.items()]
+        for node in self.nodes.values():
+            lines += [
+                "", "[[node]]",
+                f"id = {node.id}",
+                f"name = {_toml_value(node.name)}",
+                'region = "local"',
+                f"raft = {_toml_value(node.raft_addr)}",
+                f"rpc = {_toml_value(node.rpc_addr)}",
+                f"http = {_toml_value(node.http_addr)}",
+                f"data = {_toml_value(str(node.data_dir))}",
+            ]
+        lines += [
+            "", "[auth]",
+            f"admin_keys = {_toml_value([ADMIN_KEY])}",
+            'admin_user = "admin"',
+            'admin_password = "test-admin-password"',
+            "", "[auth.client_keys]",
+        ]
+        for client, keys in CLIENT_KEYS.items():
+            lines.append(f"{_toml_value(client)} = {_toml_value(keys)}")
+        self.config_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    @property
+    def names(self):
+        return list(self.nodes)
+
+    # ----------------------------------------------------------- processes
+    def start(self, name, wait=True, timeout=START_TIMEOUT_S):
+        node = self.nodes[name]
+        assert not node.running(), f"{name} already running"
+        if not os.path.exists(SHIPLOGD):
+            raise Fatal(f"shiplogd binary not found at {SHIPLOGD} (set SHIPLOGD or build it)")
+        node.data_dir.mkdir(parents=True, exist_ok=True)
+        node.starts += 1
+        with open(node.log_path, "ab") as log:
+            log.write(f"\n===== harness: start #{node.starts} of {name} at {now_iso()} =====\n".encode())
+            log.flush()
+            node.proc = subprocess.Popen(
+                [SHIPLOGD, "--config", str(self.config_path), "--node", name],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                cwd=str(self.workdir), start_new_session=True)
+        _register(node.proc)
+        node.paused = False
+        node.expected_down = False
+        if wait:
+            self.wait_ready(name, timeout)
+
+    def start_all(self, wait_leader=True):
+        for name in self.nodes:
+            if not self.nodes[name].running():
+                self.start(name, wait=False)
+        for name in self.nodes:
+            self.wait_ready(name)
+        if wait_leader:
+            self.wait_leader()
+
+    def _note_exit(self, node, how):
+        if node.proc is not None and node.proc.poll() is not None:
+            node.exit_codes.append((how, node.proc.returncode))
+
+    def stop(self, name, timeout=STOP_TIMEOUT_S):
+        """SIGTERM, wait up to `timeout` s, then SIGKILL. Returns (exit code, forced)."""
+        node = self.nodes[name]
+        node.expected_down = True
+        if not node.running():
+            return (node.proc.returncode if node.proc else None), False
+        if node.paused:
+            self._signal(node, signal.SIGCONT)
+            node.paused = False
+        self._signal(node, signal.SIGTERM)
+        forced = False
+        try:
+            node.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            forced = True
+            self._signal(node, signal.SIGKILL)
+            node.proc.wait(timeout=10)
+        self._note_exit(node, "sigterm" if not forced else "sigterm-timeout-sigkill")
+        return node.proc.returncode, forced
+
+    def kill9(self, name):
+        node = self.nodes[name]
+        node.expected_down = True
+        if node.running():
+            self._signal(node, signal.SIGKILL)
+            node.proc.wait(timeout=10)
+            self._note_exit(node, "sigkill")
+        node.paused = False
+
+    def sigstop(self, name):
+        node = self.nodes[name]
+        assert node.running(), f"{name} not running"
+        self._signal(node, signal.SIGSTOP)
+        node.paused = True
+
+    def sigcont(self, name):
+        node = self.nodes[name]
+        if node.running():
+            self._signal(node, signal.SIGCONT)
+        node.paused = False
+
+    def restart(self, name, wait=True, timeout=START_TIMEOUT_S):
+        node = self.nodes[name]
+        if node.running():
+            self.stop(name)
+        self.start(name, wait=wait, timeout=timeout)
+
+    @staticmethod
+    def _signal(node, sig):
+        try:
+            os.kill(node.proc.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def unexpected_exits(self):
+        """Nodes whose process exited although no test stopped them."""
+        out = []
+        for node in self.nodes.values():
+            if node.proc is not None and not node.expected_down and node.proc.poll() is not None:
+                out.append((node.name, node.proc.returncode))
+        return out
+
+    def teardown(self):
+        if self.closed:
+            return
+        self.closed = True
+        running = [n for n in self.nodes.values() if n.running()]
+        for node in running:
+            node.expected_down = True
+            if node.paused:
+                self._signal(node, signal.SIGCONT)
+                node.paused = False
+            self._signal(node, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for node in running:
+            try:
+                node.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                self._note_exit(node, "teardown-sigterm")
+            except subprocess.TimeoutExpired:
+                self._signal(node, signal.SIGKILL)
+                try:
+                    node.proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
+                self._note_exit(node, "teardown-sigkill")
+
+    def live_nodes(self):
+        return [n.name for n in self.nodes.values() if n.running() and not n.paused]
+
+    # ----------------------------------------------------------------- logs
+    def log_tail(self, name, lines=60):
+        path = self.nodes[name].log_path
+        if not path.exists():
+            return "(no log)"
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 64 * 1024))
+            data = f.read().decode("utf-8", "replace")
+        return "\n".join(data.splitlines()[-lines:])
+
+    def describe(self):
+        parts = []
+        for n in self.nodes.values():
+            state = "running" if n.running() else f"exited({n.proc.returncode if n.proc else '-'})"
+            if n.paused:
+                state += ",SIGSTOPped"
+            parts.append(f"{n.name}[{state} http={n.http_port}]")
+        return f"cluster#{self.seq} {self.label} at {self.workdir}: " + " ".join(parts)
+
+    # ----------------------------------------------------------------- http
+    def request(self, name, method, path, *, key=ADMIN_KEY, auth="bearer", params=None,
+                json=_NOTSET, data=None, headers=None, timeout=5.0):
+        """One HTTP request to a node. auth: bearer | header | query | None."""
+        node = self.nodes[name]
+        h = dict(headers or {})
+        q = list(params.items()) if isinstance(params, dict) else list(params or [])
+        if key is not None and auth is not None:
+            if auth == "bearer":
+                h["Authorization"] = f"Bearer {key}"
+            elif auth == "header":
+                h["X-API-Key"] = key
+            elif auth == "query":
+                q.append(("apikey", key))
+            else:
+                raise ValueError(auth)
+        kw = {}
+        if json is not _NOTSET:
+            kw["json"] = json
+        if data is not None:
+            kw["data"] = data
+        return requests.request(method, node.url + path, params=q or None, headers=h,
+                                timeout=(2.0, timeout), allow_redirects=False, **kw)
+
+    def get(self, name, path, **kw):
+        return self.request(name, "GET", path, **kw)
+
+    def put(self, name, path, **kw):
+        return self.request(name, "PUT", path, **kw)
+
+    def post(self, name, path, **kw):
+        return self.request(name, "POST", path, **kw)
+
+    def health(self, name, timeout=1.5):
+        """(status, json-or-None) of GET /health; (None, None) when unreachable."""
+        try:
+            r = self.request(name, "GET", "/health", key=None, timeout=timeout)
+        except requests.RequestException:
+            return None, None
+        try:
+            return r.status_code, r.json()
+        except ValueError:
+            return r.status_code, None
+
+    def applied_index(self, name):
+        st, h = self.health(name)
+        if h is None:
+            return None
+        return int(h["raft"]["applied_index"])
+
+    def wait_ready(self, name, timeout=START_TIMEOUT_S):
+        node = self.nodes[name]
+
+        def ready():
+            if not node.running():
+                raise Fatal(f"{name} exited with code {node.proc.returncode} while starting; "
+                            f"log tail:\n{self.log_tail(name, 40)}")
+            st, _ = self.health(name, timeout=1.0)
+            return st == 200
+        wait_until(ready, timeout, interval=0.1, what=f"{name} /health 200")
+
+    def _leader_view(self):
+        live = self.live_nodes()
+        views = {}
+        for n in live:
+            st, h = self.health(n, timeout=1.0)
+            if h is None or not isinstance(h.get("raft"), dict):
+                return None
+            views[n] = h["raft"]
+        leaders = [n for n, v in views.items() if v.get("state") == "leader"]
+        if len(leaders) != 1:
+            return None
+        ldr = leaders[0]
+        if all(v.get("leader") == ldr for v in views.values()):
+            return ldr
+        return None
+
+    def wait_leader(self, timeout=LEADER_TIMEOUT_S):
+        """Name of the leader once every live node agrees on one."""
+        return wait_until(self._leader_view, timeout, interval=0.05,
+                          what="a leader agreed on by all live nodes")
+
+    def leader(self, timeout=LEADER_TIMEOUT_S):
+        return self.wait_leader(timeout)
+
+    def followers(self, timeout=LEADER_TIMEOUT_S):
+        ldr = self.leader(timeout)
+        return [n for n in self.live_nodes() if n != ldr]
+
+    def wait_applied(self, name, index, timeout=10.0):
+        """Wait until node `name` reports raft.applied_index >= index in /health."""
+        return wait_until(lambda: (self.applied_index(name) or -1) >= index, timeout,
+                          what=f"{name} applied_index >= {index}")
+
+    def wait_all_applied(self, index, timeout=10.0, names=None):
+        for n in names or self.live_nodes():
+            self.wait_applied(n, index, timeout)
+
+    # ----------------------------------------------------- release helpers
+    def collect(self, name, ns, kind, workload, container, body, *, key=ADMIN_KEY,
+                idem=None, timeout=10.0, auth="bearer"):
+        headers = {"Idempotency-Key": idem} if idem else None
+        return self.request(name, "PUT", f"/api/collect/{ns}/{kind}/{workload}/{container}",
+                            json=body, key=key, auth=auth, headers=headers, timeout=timeout)
+
+    def write(self, node, comp, tag, *, released_at=None, key=ADMIN_KEY, idem=None, **extra):
+        """Write one release for component `comp` through `node`; assert 200; return its index.
+        `extra` goes to release_body (sha=, repo=, name=, ...)."""
+        body = release_body(tag, client=comp.client, env=comp.env, released_at=released_at, **extra)
+        r = self.collect(node, comp.ns, comp.kind, comp.workload, comp.container, body,
+                         key=key, idem=idem)
+        assert r.status_code == 200, f"write failed: {show(r)}"
+        return idx(r)
+
+    def history(self, name, comp, *, index=None, wait=None, consistency=None,
+                key=ADMIN_KEY, timeout=10.0):
+        params = {}
+        if index is not None:
+            params["index"] = str(index)
+            params["wait"] = wait or "5s"
+        if consistency:
+            params["consistency"] = consistency
+        return self.get(name, comp.history_path, params=params, key=key, timeout=timeout)
+
+    def current(self, name, client, env, *, index=None, wait=None, consistency=None,
+                key=ADMIN_KEY, timeout=10.0):
+        params = {"client_name": client, "env_name": env}
+        if index is not None:
+            params["index"] = str(index)
+            params["wait"] = wait or "5s"
+        if consistency:
+            params["consistency"] = consistency
+        return self.get(name, "/api/releases/current", params=params, key=key, timeout=timeout)
+
+    def releases(self, name, comp, **kw):
+        """History releases list of a component (asserts 200)."""
+        r = self.history(name, comp, **kw)
+        assert r.status_code == 200, f"history failed: {show(r)}"
+        return r.json()["releases"]
+
+    def collect_retry(self, comp, body_tag, *, idem, nodes=None, deadline_s=20.0,
+                      released_at=None, per_request_timeout=8.0, on_attempt=None):
+        """Write with an Idempotency-Key, retrying with the same key on 503 and
+        connection errors through (random) live nodes until `deadline_s`.
+        Returns (response, attempts); raises AssertionError if never acknowledged."""
+        body = release_body(body_tag, client=comp.client, env=comp.env, released_at=released_at)
+        deadline = time.monotonic() + deadline_s
+        attempts = []
+        while time.monotonic() < deadline:
+            cands = [n for n in (nodes or self.live_nodes()) if self.nodes[n].running()
+                     and not self.nodes[n].paused]
+            if not cands:
+                time.sleep(0.05)
+                continue
+            n = random.choice(cands)
+            t0 = time.monotonic()
+            if on_attempt:
+                on_attempt(n, t0)
+            try:
+                r = self.collect(n, comp.ns, comp.kind, comp.workload, comp.container, body,
+                                 idem=idem, timeout=per_request_timeout)
+            except requests.RequestException as exc:
+                attempts.append((n, type(exc).__name__))
+                time.sleep(0.05)
+                continue
+            attempts.append((n, r.status_code))
+            if r.status_code == 200:
+                return r, attempts
+            if r.status_code != 503:
+                raise AssertionError(f"write answered {r.status_code}, not 200/503: {show(r)}")
+            time.sleep(0.05)
+        raise AssertionError(f"write {body_tag} (key {idem}) not acknowledged within "
+                             f"{deadline_s}s; attempts {attempts}")
+
+
+class Component:
+    """client/env/namespace/kind/workload/container of one tracked container."""
+
+    def __init__(self, client, env, ns, workload, container, kind="Deployment"):
+        self.client, self.env, self.ns = client, env, ns
+        self.workload, self.container, self.kind = workload, container, kind
+
+    @classmethod
+    def unique(cls, prefix="c", client=None, env="prod", ns="default", kind="Deployment"):
+        u = uid()
+        return cls(client or f"{prefix}-client-{u}", env, ns, f"{prefix}-wl-{u}", "app", kind)
+
+    @property
+    def history_path(self):
+        return (f"/api/releases/history/{self.client}/{self.env}/{self.ns}/"
+                f"{self.workload}/{self.container}")
+
+    def __repr__(self):
+        return f"<Component {self.client}/{self.env}/{self.ns}/{self.kind}/{self.workload}/{self.container}>"
+
+
+def live_clusters():
+    return [c for c in CLUSTERS if not c.closed]
+
+
+def log_tails_text(since_seq, lines=60):
+    """Log tails of every cluster still running or created since `since_seq`."""
+    out = []
+    for c in CLUSTERS:
+        if c.closed and c.seq < since_seq:
+            continue
+        out.append("### " + c.describe())
+        for name in c.nodes:
+            out.append(f"--- {name} log tail ({c.nodes[name].log_path}) ---")
+            out.append(c.log_tail(name, lines))
+    return "\n".join(out)
+
+
+# ------------------------------------------------------------ raw HTTP/1.1
+
+class _RawRequest:
+    def __init__(self, method, url):
+        self.method, self.url = method, url
+
+
+class RawResponse:
+    """The parts of requests.Response that the helpers above use."""
+
+    def __init__(self, method, url, status, headers, content):
+        self.request = _RawRequest(method, url)
+        self.status_code = status
+        self.headers = requests.structures.CaseInsensitiveDict(headers)
+        self.content = content
+        self.text = content.decode("utf-8", "replace")
+
+    def json(self):
+        return _json.loads(self.text)
+
+
+def raw_request(port, method, path, body, headers=None, timeout=10.0):
+    """Send one HTTP/1.1 request over a plain socket to 127.0.0.1:port.
+
+    The body is sent in chunks; sending stops as soon as the server has
+    answered (or closed), and the answer is read anyway, so a server that
+    rejects a too large body early is still seen answering."""
+    import select
+    deadline = time.monotonic() + timeout
+    hdrs = {"Host": f"127.0.0.1:{port}", "Connection": "close",
+            "Content-Length": str(len(body))}
+    hdrs.update(headers or {})
+    head = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items()) + "\r\n"
+    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    received = b""
+    try:
+        sock.sendall(head.encode())
+        view = memoryview(body)
+        off = 0
+        while off < len(view) and time.monotonic() < deadline:
+            readable, _, _ = select.select([sock], [], [], 0)
+            if readable:
+                break
+            try:
+                off += sock.send(view[off:off + 65536])
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        while time.monotonic() < deadline:
+            sock.settimeout(max(0.1, deadline - time.monotonic()))
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            received += chunk
+            if _raw_complete(received):
+                break
+    finally:
+        sock.close()
+    url = f"http://127.0.0.1:{port}{path}"
+    if b"\r\n\r\n" not in received:
+        raise AssertionError(f"{method} {url}: no HTTP response received "
+                             f"(sent {off} of {len(body)} body bytes, got {received[:200]!r})")
+    status, headers, content = _raw_parse(received)
+    return RawResponse(method, url, status, headers, content)
+
+
+def _raw_split(data):
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("iso-8859-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for ln in lines[1:]:
+        k, _, v = ln.partition(":")
+        headers[k.strip()] = v.strip()
+    return status, headers, rest
+
+
+def _raw_complete(data):
+    if b"\r\n\r\n" not in data:
+        return False
+    _, headers, rest = _raw_split(data)
+    h = {k.lower(): v for k, v in headers.items()}
+    if "content-length" in h:
+        return len(rest) >= int(h["content-length"])
+    if h.get("transfer-encoding", "").lower() == "chunked":
+        return rest.endswith(b"0\r\n\r\n")
+    return False
+
+
+def _raw_parse(data):
+    status, headers, rest = _raw_split(data)
+    h = {k.lower(): v for k, v in headers.items()}
+    if h.get("transfer-encoding", "").lower() == "chunked":
+        out = b""
+        while rest:
+            size_line, _, rest = rest.partition(b"\r\n")
+            size = int(size_line.split(b";")[0] or b"0", 16)
+            if size == 0:
+                break
+            out += rest[:size]
+            rest = rest[size + 2:]
+        rest = out
+    elif "content-length" in h:
+        rest = rest[:int(h["content-length"])]
+    return status, headers, rest

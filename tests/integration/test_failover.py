@@ -1,0 +1,338 @@
+"""Failover: kill -9 of the leader under write load, idempotent retries across
+a leader's death, and a full restart after snapshots/compaction.
+
+Failover times (kill -9 of the leader -> first acknowledged write sent
+after the kill) are printed and, when $SHIPLOG_TEST_REPORT names a file,
+appended to it as JSON lines."""
+
+import random
+import threading
+import time
+
+import pytest
+import requests
+
+import harness as H
+from harness import Component
+
+RELEASED_AT = "2024-06-01T12:00:00Z"
+
+
+def tags(rels):
+    return [e["image_tag"] for e in rels]
+
+
+def put(c, node, comp, tag, key, timeout=10.0):
+    body = H.release_body(tag, client=comp.client, env=comp.env, released_at=RELEASED_AT)
+    return c.collect(node, comp.ns, comp.kind, comp.workload, comp.container, body,
+                     idem=key, timeout=timeout)
+
+
+class Targets:
+    """Nodes the background writer may send to (changed by the main thread)."""
+
+    def __init__(self, names):
+        self._names = list(names)
+        self._lock = threading.Lock()
+
+    def remove(self, n):
+        with self._lock:
+            self._names = [x for x in self._names if x != n]
+
+    def add(self, n):
+        with self._lock:
+            if n not in self._names:
+                self._names.append(n)
+
+    def pick(self):
+        with self._lock:
+            return random.choice(self._names) if self._names else None
+
+
+class Writer(threading.Thread):
+    """Writes distinct releases of one component, one at a time, each with its
+    own Idempotency-Key, retried with the same key on 503 and connection errors
+    (through random live nodes) for up to RETRY_S seconds."""
+
+    RETRY_S = 15.0
+    MAX_WRITES = 3000
+
+    def __init__(self, c, comp, targets):
+        super().__init__(daemon=True)
+        self.c, self.comp, self.targets = c, comp, targets
+        self.prefix = H.uid(6)
+        self.stop_evt = threading.Event()
+        self.lock = threading.Lock()
+        self.attempted = []
+        self.acked = []      # dicts: tag, index, t_attempt (start of acked attempt), t_ack, node, tries
+        self.unacked = []    # tags given up on
+        self.errors = []     # unexpected answers
+        self.retries = 0
+
+    def snapshot(self):
+        with self.lock:
+            return list(self.acked)
+
+    def run(self):
+        seq = 0
+        while not self.stop_evt.is_set() and seq < self.MAX_WRITES:
+            tag = f"fo-{self.prefix}-{seq:05d}"
+            key = f"idem-{self.prefix}-{seq}"
+            with self.lock:
+                self.attempted.append(tag)
+            deadline = time.monotonic() + self.RETRY_S
+            tries = 0
+            done = False
+            while time.monotonic() < deadline and not done:
+                node = self.targets.pick()
+                if node is None:
+                    time.sleep(0.05)
+                    continue
+                tries += 1
+                t_attempt = time.monotonic()
+                try:
+                    r = put(self.c, node, self.comp, tag, key, timeout=6.0)
+                except requests.RequestException:
+                    time.sleep(0.03)
+                    continue
+                if r.status_code == 200:
+                    rec = {"tag": tag, "index": H.idx(r), "t_attempt": t_attempt,
+                           "t_ack": time.monotonic(), "node": node, "tries": tries}
+                    with self.lock:
+                        self.acked.append(rec)
+                        self.retries += tries - 1
+                    done = True
+                elif r.status_code == 503:
+                    time.sleep(0.03)
+                else:
+                    with self.lock:
+                        self.errors.append(H.show(r))
+                    done = True
+            if not done:
+                with self.lock:
+                    self.unacked.append(tag)
+            seq += 1
+            time.sleep(0.01)
+
+
+@pytest.mark.shiplog_timeout(300)
+def test_kill9_leader_under_write_load(cluster_factory):
+    c = cluster_factory()
+    comp = Component.unique("fo")
+    targets = Targets(c.names)
+    w = Writer(c, comp, targets)
+    w.start()
+    results = []
+    try:
+        H.wait_until(lambda: len(w.snapshot()) >= 10, 20, what="10 writes before the first kill")
+        for rnd in (1, 2, 3):
+            ldr = c.leader()
+            n_before = len(w.snapshot())
+            targets.remove(ldr)
+            t_kill = time.monotonic()
+            c.kill9(ldr)
+
+            def first_after():
+                for a in w.snapshot()[n_before:]:
+                    if a["t_attempt"] >= t_kill:
+                        return a
+                return None
+            first = H.wait_until(first_after, 25, interval=0.01,
+                                 what=f"round {rnd}: an acknowledged write after kill -9 of {ldr}")
+            failover_ms = (first["t_ack"] - t_kill) * 1000.0
+            new_ldr = c.leader(timeout=20)
+            rec = {"test": "kill9_leader_under_write_load", "round": rnd, "killed": ldr,
+                   "new_leader": new_ldr, "failover_ms": round(failover_ms, 1),
+                   "first_ack_via": first["node"], "first_ack_tries": first["tries"]}
+            results.append(rec)
+            print(f"\nfailover round {rnd}: killed leader {ldr}, new leader {new_ldr}, "
+                  f"first acknowledged write {failover_ms:.0f} ms after kill -9 "
+                  f"(via {first['node']}, {first['tries']} tries)")
+            H.report(rec)
+
+            c.start(ldr)  # same data directory
+            tgt = c.applied_index(new_ldr) or 0
+            c.wait_applied(ldr, tgt, timeout=30)
+            targets.add(ldr)
+            n_restart = len(w.snapshot())
+            H.wait_until(lambda: len(w.snapshot()) >= n_restart + 5, 20,
+                         what=f"writes continuing after {ldr} rejoined")
+        time.sleep(0.5)
+    finally:
+        w.stop_evt.set()
+        w.join(timeout=40)
+    assert not w.is_alive(), "writer thread did not stop"
+    assert not w.errors, f"unexpected answers: {w.errors[:5]}"
+    assert not w.unacked, f"writes never acknowledged within {w.RETRY_S}s of retries: {w.unacked}"
+
+    acked = w.snapshot()
+    assert len(acked) >= 30, f"only {len(acked)} writes acknowledged"
+    by_index = {}
+    for a in acked:
+        assert a["index"] not in by_index, (
+            f"two acknowledged writes share index {a['index']}: {by_index.get(a['index'])} and {a}")
+        by_index[a["index"]] = a
+    max_idx = max(by_index)
+    acked_tags = [a["tag"] for a in sorted(acked, key=lambda a: a["index"])]
+    attempted = set(w.attempted)
+    for node in c.names:
+        c.wait_applied(node, max_idx, timeout=30)
+        r = c.history(node, comp, index=max_idx, wait="10s", timeout=20)
+        assert r.status_code == 200, H.show(r)
+        hist = list(reversed(tags(r.json()["releases"])))  # oldest first
+        assert len(hist) == len(set(hist)), f"{node}: a write was applied twice"
+        missing = [t for t in acked_tags if t not in set(hist)]
+        assert not missing, f"{node}: {len(missing)} acknowledged writes lost: {missing[:10]}"
+        phantom = [t for t in hist if t not in attempted]
+        assert not phantom, f"{node}: releases nobody wrote: {phantom[:10]}"
+        in_order = [t for t in hist if t in set(acked_tags)]
+        assert in_order == acked_tags, f"{node}: history order differs from acknowledgement order"
+    print(f"\n{len(acked)} acknowledged writes ({w.retries} retries) present on all nodes; "
+          f"failover ms: {[r['failover_ms'] for r in results]}")
+    H.report({"test": "kill9_leader_under_write_load", "acked_writes": len(acked),
+              "retries": w.retries,
+              "failover_ms": [r["failover_ms"] for r in results]})
+
+
+@pytest.mark.shiplog_timeout(150)
+@pytest.mark.parametrize("first_attempt", ["acknowledged", "in_flight"])
+def test_idempotent_retry_after_leader_killed(cluster_factory, first_attempt):
+    c = cluster_factory()
+    ldr = c.leader()
+    survivors = [n for n in c.names if n != ldr]
+    comp = Component.unique("idfo")
+    ka, kb, kc = (f"{x}-{H.uid()}" for x in "abc")
+    ra = put(c, ldr, comp, "A", ka)
+    assert ra.status_code == 200, H.show(ra)
+    c.wait_all_applied(H.idx(ra))
+
+    if first_attempt == "acknowledged":
+        rb = put(c, ldr, comp, "B", kb)
+        assert rb.status_code == 200, H.show(rb)
+        rc = put(c, ldr, comp, "C", kc)
+        assert rc.status_code == 200, H.show(rc)
+        c.kill9(ldr)
+        retry, attempts = c.collect_retry(comp, "B", idem=kb, nodes=survivors,
+                                          released_at=RELEASED_AT, deadline_s=20)
+        assert H.idx(retry) == H.idx(rb), (
+            f"retry after failover answered index {H.idx(retry)}, first was {H.idx(rb)}: "
+            f"{H.show(retry)} attempts {attempts}")
+        expected = ["C", "B", "A"]
+        top = H.idx(rc)
+        outcome = "acknowledged"
+    else:
+        first = {}
+
+        def send():
+            try:
+                first["r"] = put(c, ldr, comp, "B", kb, timeout=10)
+            except requests.RequestException as exc:
+                first["exc"] = exc
+        th = threading.Thread(target=send, daemon=True)
+        th.start()
+        time.sleep(0.004)
+        c.kill9(ldr)
+        th.join(timeout=15)
+        rb = first.get("r")
+        outcome = (f"{rb.status_code}" if rb is not None else
+                   f"{type(first.get('exc')).__name__}")
+        # another write first, so that a second application of B would show
+        rc, _ = c.collect_retry(comp, "C", idem=kc, nodes=survivors,
+                                released_at=RELEASED_AT, deadline_s=20)
+        retry, attempts = c.collect_retry(comp, "B", idem=kb, nodes=survivors,
+                                          released_at=RELEASED_AT, deadline_s=20)
+        if rb is not None and rb.status_code == 200:
+            assert H.idx(retry) == H.idx(rb), (H.show(rb), H.show(retry))
+        if H.idx(retry) < H.idx(rc):
+            expected = ["C", "B", "A"]   # the first attempt had been committed
+        else:
+            expected = ["B", "C", "A"]   # the first attempt was lost; the retry applied it
+        top = max(H.idx(rc), H.idx(retry))
+    print(f"\nfirst attempt to the leader {ldr}: {outcome}; retry answered index "
+          f"{H.idx(retry)} after {len(attempts)} attempts; expected history {expected}")
+
+    # a further retry through the other survivor gives the same answer
+    again, _ = c.collect_retry(comp, "B", idem=kb, nodes=survivors[::-1],
+                               released_at=RELEASED_AT, deadline_s=20)
+    assert H.idx(again) == H.idx(retry), (H.show(again), H.show(retry))
+
+    for node in survivors:
+        assert tags(c.releases(node, comp, index=top)) == expected, node
+    c.start(ldr)
+    c.wait_applied(ldr, top, timeout=30)
+    assert tags(c.releases(ldr, comp, index=top)) == expected
+    H.report({"test": "idempotent_retry_after_leader_killed", "first_attempt": first_attempt,
+              "outcome": outcome, "expected": expected})
+
+
+@pytest.mark.shiplog_timeout(300)
+def test_full_restart_after_snapshots(cluster_factory):
+    c = cluster_factory(raft={"snapshot_threshold": 64, "snapshot_trailing": 16})
+    client = f"snap-{H.uid()}"
+    comps = [Component(client, "prod" if j % 2 else "stage", f"ns{j % 4}", f"w{j:02d}", "app")
+             for j in range(30)]
+    seq = [f"v{k}" for k in range(9)] + ["v0"]  # ends with a rollback to v0
+    ldr = c.leader()
+    names = c.names
+    idem_key = f"snap-idem-{H.uid()}"
+    idem_first = None
+    top = 0
+    t0 = time.monotonic()
+    for k, tag in enumerate(seq):
+        for j, comp in enumerate(comps):
+            node = names[(j + k) % 3]
+            key = idem_key if (k, j) == (0, 0) else None
+            body = H.release_body(tag, client=comp.client, env=comp.env,
+                                  released_at=H.ts("2024-01-01T00:00:00Z", hours=k))
+            r = c.collect(node, comp.ns, comp.kind, comp.workload, comp.container, body,
+                          idem=key)
+            if r.status_code == 503:  # tolerate an election during the load
+                r, _ = c.collect_retry(comp, tag, idem=key or f"snap-{H.uid()}",
+                                       released_at=body["released_at"])
+            assert r.status_code == 200, H.show(r)
+            top = max(top, H.idx(r))
+            if key:
+                idem_first = (H.idx(r), body)
+    rp = c.post(ldr, "/api/ping", json={"client_name": client, "env_name": "prod"})
+    assert rp.status_code == 200, H.show(rp)
+    top = max(top, H.idx(rp))
+    print(f"\n{len(seq) * len(comps)} releases written in {time.monotonic() - t0:.1f}s, "
+          f"last index {top}")
+    c.wait_all_applied(top, timeout=30)
+
+    snaps = {n: sorted(p.name for p in c.nodes[n].data_dir.rglob("snapshot-*")) for n in names}
+    print(f"snapshot files: { {n: len(v) for n, v in snaps.items()} }")
+    assert any(snaps.values()), (
+        f"no snapshot-* file under any data dir after {top} entries with snapshot_threshold=64")
+
+    expected = list(reversed(seq))  # newest first: v0 (rollback), v8 ... v0
+    problems = []
+    for n in names:
+        rc, forced = c.stop(n)
+        if forced or rc != 0:
+            problems.append(f"{n}: SIGTERM stop gave exit code {rc}, forced SIGKILL={forced}")
+    c.start_all()
+    for n in names:
+        c.wait_applied(n, top, timeout=30)
+        for comp in comps:
+            r = c.history(n, comp, index=top)
+            assert r.status_code == 200, f"{n} after restart: {H.show(r)}"
+            assert tags(r.json()["releases"]) == expected, (n, comp, tags(r.json()["releases"]))
+        ce = c.get(n, "/api/clients-environments").json()
+        assert sorted(ce["clients_environments"][client]) == ["prod", "stage"], ce
+        assert ce["ping_statuses"][client]["prod"]["status"] == "online", ce["ping_statuses"]
+
+    # the idempotency key written before the snapshots still answers the first result
+    i_first, body = idem_first
+    r = c.collect(c.leader(), comps[0].ns, comps[0].kind, comps[0].workload, comps[0].container,
+                  body, idem=idem_key)
+    assert r.status_code == 200, H.show(r)
+    assert H.idx(r) == i_first, f"idempotency key forgotten after snapshot+restart: {H.show(r)}"
+    assert tags(c.releases(c.leader(), comps[0], consistency="linearizable")) == expected
+
+    # writes still work, through every node
+    for n in names:
+        i = c.write(n, comps[1], f"after-{n}")
+        for m in names:
+            assert tags(c.releases(m, comps[1], index=i))[0] == f"after-{n}"
+    assert not problems, "; ".join(problems)
