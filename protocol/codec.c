@@ -10,6 +10,85 @@ void proto_buf_free(struct proto_buf *b)
 	b->len = 0;
 }
 
+static uint64_t be(const unsigned char *p, int n)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < n; i++) {
+		v = (v << 8) | p[i];
+	}
+	return v;
+}
+
+/* Walks the msgpack framing of one object without allocating. msgpack-c
+ * allocates a declared array or map size before reading it, so a few hostile
+ * bytes could ask for gigabytes: every declared count must fit the bytes
+ * left (each element takes at least one). */
+static int prescan(const unsigned char *p, size_t len)
+{
+	size_t off = 0;
+	uint64_t pending = 1;
+	while (pending > 0) {
+		if (off >= len) {
+			return PROTO_EINVAL;
+		}
+		unsigned char c = p[off++];
+		uint64_t skip = 0, items = 0;
+		int hdr = 0;
+		pending--;
+		if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) {
+			continue;
+		} else if (c >= 0x80 && c <= 0x8f) {
+			items = 2u * (c & 0x0fu);
+		} else if (c >= 0x90 && c <= 0x9f) {
+			items = c & 0x0fu;
+		} else if (c >= 0xa0 && c <= 0xbf) {
+			skip = c & 0x1fu;
+		} else {
+			switch (c) {
+			case 0xc4: case 0xd9: hdr = 1; break;
+			case 0xc5: case 0xda: hdr = 2; break;
+			case 0xc6: case 0xdb: hdr = 4; break;
+			case 0xc7: hdr = 1; skip = 1; break;
+			case 0xc8: hdr = 2; skip = 1; break;
+			case 0xc9: hdr = 4; skip = 1; break;
+			case 0xca: case 0xce: case 0xd2: skip = 4; break;
+			case 0xcb: case 0xcf: case 0xd3: skip = 8; break;
+			case 0xcc: case 0xd0: skip = 1; break;
+			case 0xcd: case 0xd1: skip = 2; break;
+			case 0xd4: skip = 2; break;
+			case 0xd5: skip = 3; break;
+			case 0xd6: skip = 5; break;
+			case 0xd7: skip = 9; break;
+			case 0xd8: skip = 17; break;
+			case 0xdc: case 0xde: hdr = 2; break;
+			case 0xdd: case 0xdf: hdr = 4; break;
+			default: return PROTO_EINVAL; /* 0xc1 is never used */
+			}
+			if (hdr > 0) {
+				if (len - off < (size_t)hdr) {
+					return PROTO_EINVAL;
+				}
+				uint64_t n = be(p + off, hdr);
+				off += (size_t)hdr;
+				if (c >= 0xdc) {
+					items = c >= 0xde ? 2 * n : n;
+				} else {
+					skip += n;
+				}
+			}
+		}
+		if (skip > len - off || items > len - off) {
+			return PROTO_EINVAL;
+		}
+		off += (size_t)skip;
+		pending += items;
+		if (pending > len - off) {
+			return PROTO_EINVAL; /* more objects declared than bytes left */
+		}
+	}
+	return PROTO_OK;
+}
+
 int codec_unpack(const void *buf, size_t len, msgpack_unpacked *up, struct codec_arena *arena, size_t extra)
 {
 	size_t off = 0;
@@ -18,6 +97,9 @@ int codec_unpack(const void *buf, size_t len, msgpack_unpacked *up, struct codec
 	}
 	if (len > PROTO_MAX_MSG) {
 		return PROTO_ETOOBIG;
+	}
+	if (prescan(buf, len) != PROTO_OK) {
+		return PROTO_EINVAL;
 	}
 	msgpack_unpacked_init(up);
 	msgpack_unpack_return rv = msgpack_unpack_next(up, buf, len, &off);

@@ -76,6 +76,8 @@ struct repl {
 	bool read_barrier_busy;
 	struct raft_barrier read_barrier;
 	raft_id last_leader;
+	bool nudge_busy;                 /* a commit-propagating barrier is in flight */
+	struct raft_barrier nudge;
 
 	struct op *ops;                  /* every op not yet freed */
 	struct proto_result last_result; /* result of the entry being applied */

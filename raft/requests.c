@@ -102,6 +102,27 @@ static int set_result(struct op *op, const void *p, size_t len)
 
 /* ---- on the leader ---- */
 
+static void nudge_cb(struct raft_barrier *req, int status)
+{
+	struct repl *r = req->data;
+	(void)status;
+	r->nudge_busy = false;
+}
+
+/* Followers learn a new commit index with the next AppendEntries: a heartbeat
+ * later unless something is appended. A forwarding follower is waiting to
+ * apply, so append a (coalesced) barrier to carry the commit index now. */
+static void commit_nudge(struct repl *r)
+{
+	if (r->nudge_busy || r->read_barrier_busy || raft_state(&r->raft) != RAFT_LEADER) {
+		return;
+	}
+	r->nudge.data = r;
+	if (raft_barrier(&r->raft, &r->nudge, nudge_cb) == 0) {
+		r->nudge_busy = true;
+	}
+}
+
 static void apply_cb(struct raft_apply *req, int status, void *result)
 {
 	struct op *op = req->data;
@@ -116,6 +137,9 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
 		if (proto_result_encode(res, &b) == PROTO_OK) {
 			set_result(op, b.data, b.len);
 			proto_buf_free(&b);
+		}
+		if (op->hops > 0) {
+			commit_nudge(op->r);
 		}
 		op_answer(op, PROTO_OK, res->index, NULL);
 		return;

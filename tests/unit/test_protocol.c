@@ -1,0 +1,296 @@
+/* protocol/: round trips of every command and message, and rejection of
+ * truncated, mistyped, wrongly versioned and oversized input. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol/proto.h"
+
+static struct proto_observation sample_obs(const char *tag)
+{
+	struct proto_observation o = {"prod-cluster", "prod", "default", "Deployment", "web", "nginx",
+	                              "docker.io", "nginx", tag, "sha256:abc", 1700000000123};
+	return o;
+}
+
+static void test_cmd_observe_round_trip(void **state)
+{
+	(void)state;
+	struct proto_observation obs[2] = {sample_obs("1.21.0"), sample_obs("")};
+	struct proto_cmd c = {.type = PROTO_CMD_OBSERVE, .ts_ms = 42, .idem_key = "k:abc", .n_obs = 2, .obs = obs};
+	struct proto_buf b;
+	assert_int_equal(proto_cmd_encode(&c, &b), PROTO_OK);
+	assert_int_equal(b.len % 8, 0); /* raft 0.15.0 needs 8-byte multiples */
+	struct proto_cmd d;
+	assert_int_equal(proto_cmd_decode(b.data, b.len, &d), PROTO_OK);
+	assert_int_equal(d.type, PROTO_CMD_OBSERVE);
+	assert_int_equal(d.ts_ms, 42);
+	assert_string_equal(d.idem_key, "k:abc");
+	assert_int_equal(d.n_obs, 2);
+	assert_string_equal(d.obs[0].image_tag, "1.21.0");
+	assert_string_equal(d.obs[1].image_tag, "");
+	assert_string_equal(d.obs[1].container, "nginx");
+	assert_int_equal(d.obs[0].seen_at_ms, 1700000000123);
+	proto_cmd_free(&d);
+	proto_buf_free(&b);
+}
+
+static void test_cmd_ping_round_trip(void **state)
+{
+	(void)state;
+	struct proto_cmd c = {.type = PROTO_CMD_PING, .ts_ms = -5, .idem_key = ""};
+	c.ping.client = "c";
+	c.ping.env = "e";
+	c.ping.version = "v1";
+	c.ping.at_ms = 99;
+	struct proto_buf b;
+	assert_int_equal(proto_cmd_encode(&c, &b), PROTO_OK);
+	struct proto_cmd d;
+	assert_int_equal(proto_cmd_decode(b.data, b.len, &d), PROTO_OK);
+	assert_int_equal(d.ts_ms, -5);
+	assert_string_equal(d.ping.version, "v1");
+	assert_int_equal(d.ping.at_ms, 99);
+	proto_cmd_free(&d);
+	proto_buf_free(&b);
+}
+
+static void test_cmd_encode_rejects_bad_commands(void **state)
+{
+	(void)state;
+	struct proto_buf b;
+	struct proto_cmd none = {.type = PROTO_CMD_OBSERVE, .idem_key = "", .n_obs = 0};
+	assert_int_equal(proto_cmd_encode(&none, &b), PROTO_EINVAL);
+	struct proto_cmd bad_type = {.type = 99, .idem_key = ""};
+	assert_int_equal(proto_cmd_encode(&bad_type, &b), PROTO_EINVAL);
+	char big[PROTO_MAX_STR + 2];
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	struct proto_observation o = sample_obs(big);
+	struct proto_cmd long_str = {.type = PROTO_CMD_OBSERVE, .idem_key = "", .n_obs = 1, .obs = &o};
+	assert_int_equal(proto_cmd_encode(&long_str, &b), PROTO_EINVAL);
+}
+
+/* Every strict prefix of a valid encoding must be rejected, never crash. */
+static void test_cmd_decode_rejects_truncation(void **state)
+{
+	(void)state;
+	struct proto_observation o = sample_obs("2.0");
+	struct proto_cmd c = {.type = PROTO_CMD_OBSERVE, .idem_key = "key", .n_obs = 1, .obs = &o};
+	struct proto_buf b;
+	assert_int_equal(proto_cmd_encode(&c, &b), PROTO_OK);
+	size_t unpadded = b.len;
+	while (unpadded > 0 && b.data[unpadded - 1] == 0) {
+		unpadded--;
+	}
+	for (size_t n = 0; n < unpadded; n++) {
+		struct proto_cmd d;
+		assert_int_not_equal(proto_cmd_decode(b.data, n, &d), PROTO_OK);
+	}
+	proto_buf_free(&b);
+}
+
+static void pack_str(msgpack_packer *pk, const char *s)
+{
+	msgpack_pack_str(pk, strlen(s));
+	msgpack_pack_str_body(pk, s, strlen(s));
+}
+
+static int decode_packed(msgpack_sbuffer *sb)
+{
+	struct proto_cmd d;
+	int rv = proto_cmd_decode(sb->data, sb->size, &d);
+	if (rv == PROTO_OK) {
+		proto_cmd_free(&d);
+	}
+	msgpack_sbuffer_destroy(sb);
+	return rv;
+}
+
+static void test_cmd_decode_rejects_wrong_types_and_versions(void **state)
+{
+	(void)state;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	/* version 2 */
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 5);
+	msgpack_pack_uint32(&pk, 2);
+	msgpack_pack_uint32(&pk, PROTO_CMD_NOOP);
+	msgpack_pack_int64(&pk, 1);
+	pack_str(&pk, "");
+	msgpack_pack_nil(&pk);
+	assert_int_equal(decode_packed(&sb), PROTO_EINVAL);
+	/* timestamp as a string */
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 5);
+	msgpack_pack_uint32(&pk, 1);
+	msgpack_pack_uint32(&pk, PROTO_CMD_NOOP);
+	pack_str(&pk, "now");
+	pack_str(&pk, "");
+	msgpack_pack_nil(&pk);
+	assert_int_equal(decode_packed(&sb), PROTO_EINVAL);
+	/* an observation with 10 fields instead of 11 */
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 5);
+	msgpack_pack_uint32(&pk, 1);
+	msgpack_pack_uint32(&pk, PROTO_CMD_OBSERVE);
+	msgpack_pack_int64(&pk, 1);
+	pack_str(&pk, "");
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_array(&pk, 10);
+	for (int i = 0; i < 10; i++) {
+		pack_str(&pk, "x");
+	}
+	assert_int_equal(decode_packed(&sb), PROTO_EINVAL);
+	/* a string holding a NUL byte */
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 5);
+	msgpack_pack_uint32(&pk, 1);
+	msgpack_pack_uint32(&pk, PROTO_CMD_NOOP);
+	msgpack_pack_int64(&pk, 1);
+	msgpack_pack_str(&pk, 3);
+	msgpack_pack_str_body(&pk, "a\0b", 3);
+	msgpack_pack_nil(&pk);
+	assert_int_equal(decode_packed(&sb), PROTO_EINVAL);
+	/* not an array at all */
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 0);
+	assert_int_equal(decode_packed(&sb), PROTO_EINVAL);
+}
+
+static void test_decode_rejects_garbage_and_oversize(void **state)
+{
+	(void)state;
+	struct proto_cmd d;
+	struct proto_msg m;
+	const char garbage[] = {(char)0xc1, 1, 2, 3};
+	assert_int_not_equal(proto_cmd_decode(garbage, sizeof(garbage), &d), PROTO_OK);
+	assert_int_not_equal(proto_msg_decode(garbage, sizeof(garbage), &m), PROTO_OK);
+	assert_int_equal(proto_cmd_decode(NULL, 0, &d), PROTO_EINVAL);
+	assert_int_equal(proto_cmd_decode(garbage, (size_t)PROTO_MAX_MSG + 1, &d), PROTO_ETOOBIG);
+	/* A valid command followed by non-zero bytes is not padding. */
+	struct proto_cmd c = {.type = PROTO_CMD_NOOP, .idem_key = ""};
+	struct proto_buf b;
+	assert_int_equal(proto_cmd_encode(&c, &b), PROTO_OK);
+	char *longer = malloc(b.len + 8);
+	memcpy(longer, b.data, b.len);
+	memset(longer + b.len, 7, 8);
+	assert_int_equal(proto_cmd_decode(longer, b.len + 8, &d), PROTO_EINVAL);
+	free(longer);
+	proto_buf_free(&b);
+	/* Random bytes never crash the decoders. */
+	srand(7);
+	char buf[64];
+	for (int i = 0; i < 20000; i++) {
+		size_t n = (size_t)(rand() % 64) + 1;
+		for (size_t k = 0; k < n; k++) {
+			buf[k] = (char)rand();
+		}
+		if (proto_cmd_decode(buf, n, &d) == PROTO_OK) {
+			proto_cmd_free(&d);
+		}
+		if (proto_msg_decode(buf, n, &m) == PROTO_OK) {
+			proto_msg_free(&m);
+		}
+	}
+}
+
+static void test_msg_round_trips(void **state)
+{
+	(void)state;
+	struct proto_buf b;
+	struct proto_msg m = {.type = PROTO_MSG_PROPOSE}, d;
+	m.u.propose.timeout_ms = 2000;
+	m.u.propose.hops = 1;
+	m.u.propose.cmd = "12345678";
+	m.u.propose.cmd_len = 8;
+	assert_int_equal(proto_msg_encode(&m, &b), PROTO_OK);
+	assert_int_equal(proto_msg_decode(b.data, b.len, &d), PROTO_OK);
+	assert_int_equal(d.type, PROTO_MSG_PROPOSE);
+	assert_int_equal(d.u.propose.hops, 1);
+	assert_int_equal(d.u.propose.cmd_len, 8);
+	assert_memory_equal(d.u.propose.cmd, "12345678", 8);
+	proto_msg_free(&d);
+	proto_buf_free(&b);
+
+	struct proto_msg r = {.type = PROTO_MSG_REPLY};
+	r.u.reply.status = PROTO_EUNKNOWN;
+	r.u.reply.index = 77;
+	r.u.reply.leader = "n2";
+	r.u.reply.message = "";
+	assert_int_equal(proto_msg_encode(&r, &b), PROTO_OK);
+	assert_int_equal(proto_msg_decode(b.data, b.len, &d), PROTO_OK);
+	assert_int_equal(d.u.reply.status, PROTO_EUNKNOWN);
+	assert_int_equal(d.u.reply.index, 77);
+	assert_string_equal(d.u.reply.leader, "n2");
+	assert_int_equal(d.u.reply.result_len, 0);
+	proto_msg_free(&d);
+	proto_buf_free(&b);
+
+	struct proto_msg s = {.type = PROTO_MSG_STATUS};
+	s.u.status.node_id = 3;
+	s.u.status.role = PROTO_ROLE_LEADER;
+	s.u.status.applied = 12;
+	s.u.status.leader_name = "n3";
+	s.u.status.last_contact_ms = -1;
+	assert_int_equal(proto_msg_encode(&s, &b), PROTO_OK);
+	assert_int_equal(proto_msg_decode(b.data, b.len, &d), PROTO_OK);
+	assert_int_equal(d.u.status.role, PROTO_ROLE_LEADER);
+	assert_int_equal(d.u.status.applied, 12);
+	assert_int_equal(d.u.status.last_contact_ms, -1);
+	assert_string_equal(d.u.status.leader_name, "n3");
+	proto_msg_free(&d);
+	proto_buf_free(&b);
+
+	struct proto_result res = {.code = PROTO_OK, .index = 9, .replay = 1, .created = 2}, out;
+	assert_int_equal(proto_result_encode(&res, &b), PROTO_OK);
+	assert_int_equal(proto_result_decode(b.data, b.len, &out), PROTO_OK);
+	assert_int_equal(out.index, 9);
+	assert_int_equal(out.replay, 1);
+	assert_int_equal(out.created, 2);
+	proto_buf_free(&b);
+}
+
+static void test_msg_rejects_reply_with_bad_status(void **state)
+{
+	(void)state;
+	struct proto_buf b;
+	struct proto_msg r = {.type = PROTO_MSG_REPLY}, d;
+	r.u.reply.status = PROTO_STATUS_COUNT_ + 3;
+	r.u.reply.leader = "";
+	r.u.reply.message = "";
+	assert_int_equal(proto_msg_encode(&r, &b), PROTO_OK);
+	assert_int_equal(proto_msg_decode(b.data, b.len, &d), PROTO_EINVAL);
+	proto_buf_free(&b);
+	struct proto_msg e = {.type = PROTO_MSG_PROPOSE};
+	e.u.propose.cmd = "";
+	e.u.propose.cmd_len = 0;
+	assert_int_equal(proto_msg_encode(&e, &b), PROTO_OK);
+	assert_int_equal(proto_msg_decode(b.data, b.len, &d), PROTO_EINVAL); /* empty command */
+	proto_buf_free(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cmd_observe_round_trip),
+		cmocka_unit_test(test_cmd_ping_round_trip),
+		cmocka_unit_test(test_cmd_encode_rejects_bad_commands),
+		cmocka_unit_test(test_cmd_decode_rejects_truncation),
+		cmocka_unit_test(test_cmd_decode_rejects_wrong_types_and_versions),
+		cmocka_unit_test(test_decode_rejects_garbage_and_oversize),
+		cmocka_unit_test(test_msg_round_trips),
+		cmocka_unit_test(test_msg_rejects_reply_with_bad_status),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
