@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The README's second command: installs dependencies, builds with ASan+UBSan,
+# runs the C unit tests (meson test) and the integration tests that start
+# real nodes (pytest, Debian's python3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+dir=$(bash scripts/build.sh test)
+meson test -C "$dir" --print-errorlogs
+export SHIPLOGD="$PWD/$dir/shiplogd"
+export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1"
+export UBSAN_OPTIONS="print_stacktrace=1"
+timeout 1200 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration "$@"
