@@ -128,6 +128,7 @@ bool gw_opt_string(struct gw_req *gr, json_t *obj, const char *key, const char *
 
 /* Handlers (routes.c dispatches) */
 void gw_h_collect_put(struct gw_req *gr);
+void gw_h_collect_now(struct gw_req *gr);
 void gw_h_current(struct gw_req *gr);
 void gw_h_history(struct gw_req *gr);
 void gw_h_clients(struct gw_req *gr);

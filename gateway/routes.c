@@ -15,6 +15,7 @@ struct route {
 static const struct route routes[] = {
 	{"GET", {"health"}, 1, false, gw_h_health},
 	{"GET", {"badges", "*", "*", "*", "*", "*", "*"}, 7, false, gw_h_badge},
+	{"POST", {"api", "collect"}, 2, true, gw_h_collect_now},
 	{"PUT", {"api", "collect", "*", "*", "*", "*"}, 6, true, gw_h_collect_put},
 	{"GET", {"api", "releases", "current"}, 3, true, gw_h_current},
 	{"GET", {"api", "releases", "history", "*", "*", "*", "*", "*"}, 8, true, gw_h_history},

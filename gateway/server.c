@@ -86,6 +86,7 @@ static const char *reason(int status)
 	case 413: return "Payload Too Large";
 	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
 	case 503: return "Service Unavailable";
 	case 504: return "Gateway Timeout";
 	default: return "Unknown";

@@ -35,13 +35,20 @@ struct mailbox {
 	void (*closed)(void *owner); /* frees the owner once the handle closed */
 };
 
-static void mailbox_drain(uv_async_t *h)
+/* Takes every queued item, oldest first. */
+static struct bus_item *mailbox_take(struct mailbox *mb)
 {
-	struct mailbox *mb = h->data;
 	pthread_mutex_lock(&mb->mu);
 	struct bus_item *it = mb->head;
 	mb->head = mb->tail = NULL;
 	pthread_mutex_unlock(&mb->mu);
+	return it;
+}
+
+static void mailbox_drain(uv_async_t *h)
+{
+	struct mailbox *mb = h->data;
+	struct bus_item *it = mailbox_take(mb);
 	while (it != NULL) {
 		struct bus_item *next = it->next;
 		it->run(it);
@@ -84,10 +91,7 @@ static void mailbox_on_close(uv_handle_t *h)
 /* Drops undelivered items (their owners are being freed) and closes. */
 static void mailbox_close(struct mailbox *mb, void (*drop)(struct bus_item *))
 {
-	pthread_mutex_lock(&mb->mu);
-	struct bus_item *it = mb->head;
-	mb->head = mb->tail = NULL;
-	pthread_mutex_unlock(&mb->mu);
+	struct bus_item *it = mailbox_take(mb);
 	while (it != NULL) {
 		struct bus_item *next = it->next;
 		if (drop != NULL) {
