@@ -85,42 +85,48 @@ static void ping_done(struct gw_req *gr, const struct proto_result *res)
 	gw_respond_json(gr, 200, json_pack("{s:s,s:o}", "status", "ok", "timestamp", gw_json_time(gw_now_ms())));
 }
 
-void gw_h_ping(struct gw_req *gr)
+/* Fills cmd from a ping body (strings point into body); answers and returns
+ * false when the body is not acceptable. */
+static bool ping_command(struct gw_req *gr, json_t *body, struct proto_cmd *cmd)
 {
-	json_t *body = gw_body_object(gr);
 	const char *client, *env, *version, *ts;
 	int64_t at;
-	if (body == NULL) {
-		return;
-	}
 	if (!gw_opt_string(gr, body, "client_name", &client) || !gw_opt_string(gr, body, "env_name", &env) ||
 	    !gw_opt_string(gr, body, "slave_version", &version) || !gw_opt_string(gr, body, "timestamp", &ts)) {
-		json_decref(body);
-		return;
+		return false;
 	}
 	if (client == NULL || env == NULL || !gw_valid_name(client) || !gw_valid_name(env)) {
-		json_decref(body);
 		gw_respond_error(gr, 400, "VALIDATION_ERROR", "client_name and env_name are required names");
-		return;
+		return false;
 	}
 	if ((version != NULL && version[0] != '\0' && !gw_valid_text(version, 128)) ||
 	    (ts != NULL && gw_parse_time(ts, &at) != 0)) {
-		json_decref(body);
 		gw_respond_error(gr, 400, "VALIDATION_ERROR", "slave_version must be printable and timestamp ISO 8601");
-		return;
+		return false;
 	}
 	if (!gw_auth_allows(&gr->auth, client)) {
-		json_decref(body);
 		gw_respond_error(gr, 403, "FORBIDDEN", "this API key may not ping for client %s", client);
-		return;
+		return false;
 	}
 	/* The receiving node's clock dates the ping: agents' clocks may be off. */
-	struct proto_cmd cmd = {.type = PROTO_CMD_PING};
-	cmd.ping.client = client;
-	cmd.ping.env = env;
-	cmd.ping.version = version != NULL ? version : "";
-	cmd.ping.at_ms = gw_now_ms();
-	gw_propose(gr, &cmd, ping_done); /* the command is encoded before this returns */
+	cmd->type = PROTO_CMD_PING;
+	cmd->ping.client = client;
+	cmd->ping.env = env;
+	cmd->ping.version = version != NULL ? version : "";
+	cmd->ping.at_ms = gw_now_ms();
+	return true;
+}
+
+void gw_h_ping(struct gw_req *gr)
+{
+	json_t *body = gw_body_object(gr);
+	struct proto_cmd cmd = {0};
+	if (body == NULL) {
+		return;
+	}
+	if (ping_command(gr, body, &cmd)) {
+		gw_propose(gr, &cmd, ping_done); /* the command is encoded before this returns */
+	}
 	json_decref(body);
 }
 

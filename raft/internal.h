@@ -44,6 +44,13 @@ struct op {
 	char *result;              /* encoded proto_result from the leader (owned) */
 	size_t result_len;
 	struct raft_apply apply;   /* OP_APPLYING */
+	struct op_forward *fwd;    /* OP_FORWARDED: the call in flight */
+	raft_id fwd_leader;        /* OP_FORWARDED: where it went */
+};
+
+/* A forwarding call in flight; outlives its op if the op gives up on it. */
+struct op_forward {
+	struct op *op; /* NULL once abandoned or freed */
 };
 
 struct repl {
@@ -94,6 +101,9 @@ void repl_fsm_init(struct repl *r);
 void repl_on_request(void *data, bus_request *req, const void *buf, size_t len);
 /* Retries parked ops, fails ops past their deadline. */
 void repl_ops_tick(struct repl *r);
+/* The leader changed: stop waiting for forwards sent to the old one (they
+ * are retried; idempotency keys make that safe). */
+void repl_ops_leader_changed(struct repl *r, raft_id leader);
 /* Answers ops waiting for local apply up to index. */
 void repl_ops_applied(struct repl *r, uint64_t index);
 /* Starts a shared barrier round if ops wait and this leader is ready. */

@@ -143,6 +143,7 @@ static void on_prepare(uv_prepare_t *h)
 		r->last_leader = lid;
 		r->status_dirty = true;
 		repl_tracef("leader is now %llu", (unsigned long long)lid);
+		repl_ops_leader_changed(r, lid);
 		repl_ops_tick(r); /* a leader appeared: retry parked requests now */
 	}
 	if (r->status_dirty) {

@@ -37,6 +37,9 @@ static void op_free(struct op *op)
 	if (op->next != NULL) {
 		op->next->prev = op->prev;
 	}
+	if (op->fwd != NULL) {
+		op->fwd->op = NULL;
+	}
 	free(op->cmd);
 	free(op->result);
 	free(op);
@@ -224,7 +227,13 @@ void repl_barrier_kick(struct repl *r)
 
 static void forward_cb(void *data, int status, const void *buf, size_t len)
 {
-	struct op *op = data;
+	struct op_forward *fwd = data;
+	struct op *op = fwd->op;
+	free(fwd);
+	if (op == NULL) {
+		return; /* abandoned: the op was retried elsewhere or is gone */
+	}
+	op->fwd = NULL;
 	struct repl *r = op->r;
 	struct proto_msg m;
 	op->busy = false;
@@ -300,9 +309,20 @@ static void forward(struct op *op, raft_id leader)
 		op_answer(op, PROTO_EINTERNAL, 0, "cannot encode forward");
 		return;
 	}
+	struct op_forward *fwd = malloc(sizeof(*fwd));
+	if (fwd == NULL) {
+		proto_buf_free(&b);
+		op_park(op);
+		return;
+	}
+	fwd->op = op;
 	op->state = OP_FORWARDED;
 	op->busy = true;
-	if (bus_call(r->peers[i], b.data, b.len, timeout, forward_cb, op) != PROTO_OK) {
+	op->fwd = fwd;
+	op->fwd_leader = leader;
+	if (bus_call(r->peers[i], b.data, b.len, timeout, forward_cb, fwd) != PROTO_OK) {
+		free(fwd);
+		op->fwd = NULL;
 		op->busy = false;
 		op_park(op);
 	}
@@ -367,6 +387,20 @@ void repl_ops_tick(struct repl *r)
 	}
 }
 
+void repl_ops_leader_changed(struct repl *r, raft_id leader)
+{
+	for (struct op *op = r->ops; op != NULL; op = op->next) {
+		if (op->state != OP_FORWARDED || op->fwd == NULL || op->fwd_leader == leader) {
+			continue;
+		}
+		op->fwd->op = NULL; /* its reply, if any, is ignored */
+		op->fwd = NULL;
+		op->unknown = op->unknown || op->kind == OP_PROPOSE;
+		op->busy = false;
+		op->state = OP_PARKED;
+	}
+}
+
 void repl_ops_applied(struct repl *r, uint64_t index)
 {
 	for (struct op *op = r->ops, *next; op != NULL; op = next) {
@@ -381,8 +415,10 @@ void repl_ops_shutdown(struct repl *r)
 {
 	for (struct op *op = r->ops, *next; op != NULL; op = next) {
 		next = op->next;
-		if (op->state == OP_FORWARDED) {
-			op->busy = false; /* closed bus clients fire no callbacks */
+		if (op->state == OP_FORWARDED && op->fwd != NULL) {
+			op->fwd->op = NULL; /* closed bus clients fire no callbacks */
+			op->fwd = NULL;
+			op->busy = false;
 		}
 		/* Ops inside raft stay until raft_close fails their callbacks. */
 		op_answer(op, op->unknown || op->state == OP_APPLYING ? PROTO_EUNKNOWN : PROTO_ESHUTDOWN, 0, NULL);

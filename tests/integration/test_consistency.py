@@ -212,9 +212,10 @@ def test_no_quorum_write_503_stale_read_ok_then_catch_up(cluster_factory, role):
             t0 = time.monotonic()
             r = idem_put(c, iso, comp, tag, f"nq-{k}-{H.uid()}")
             el = time.monotonic() - t0
-            print(f"isolated {role} {iso}: write {k} answered {r.status_code} in {el * 1000:.0f} ms")
             assert r.status_code == 503, H.show(r)
             b = r.json()
+            print(f"isolated {role} {iso}: write {k} answered 503 {b['error'].get('code')} "
+                  f"in {el * 1000:.0f} ms")
             assert b["error"]["code"] in ("NO_LEADER", "UNKNOWN_OUTCOME"), H.show(r)
             H.assert_error(r, 503, b["error"]["code"])
             if k == 1:
@@ -252,3 +253,63 @@ def test_no_quorum_write_503_stale_read_ok_then_catch_up(cluster_factory, role):
         if code == "NO_LEADER":
             assert tag not in final, (
                 f"write {tag} answered 503 NO_LEADER (a definite failure) but was applied: {final}")
+
+
+# ------------------------------------------------------ read-your-writes
+
+def test_read_your_writes_on_the_same_follower(cluster):
+    """A write sent to a follower is answered after that follower applied it:
+    an ordinary (stale) read on the same node right after sees it."""
+    comp = Component.unique("ryw")
+    for fol in cluster.followers():
+        for k in range(10):
+            tag = f"{fol}-{k}"
+            r = cluster.collect(fol, comp.ns, comp.kind, comp.workload, comp.container,
+                                H.release_body(tag, client=comp.client, env=comp.env))
+            assert r.status_code == 200, H.show(r)
+            h = cluster.history(fol, comp)
+            assert h.status_code == 200, H.show(h)
+            assert H.idx(h) >= H.idx(r), (H.show(r), H.show(h))
+            assert h.json()["releases"][0]["image_tag"] == tag, H.show(h)
+
+
+@pytest.mark.shiplog_timeout(90)
+def test_concurrent_writes_through_all_nodes_converge(cluster):
+    """Writers on every node at once (released_at left to the proposing node):
+    every node ends with the identical history, timestamps included."""
+    comp = Component.unique("conv")
+    acks, errors = [], []
+    lock = threading.Lock()
+
+    def writer(node):
+        for k in range(12):
+            tag = f"{node}-{k % 3}"  # repeats, so that some writes only move last_seen
+            try:
+                r = cluster.collect(node, comp.ns, comp.kind, comp.workload, comp.container,
+                                    H.release_body(tag, client=comp.client, env=comp.env))
+            except Exception as exc:  # noqa: BLE001
+                with lock:
+                    errors.append(repr(exc))
+                continue
+            with lock:
+                (acks if r.status_code == 200 else errors).append(
+                    H.idx(r) if r.status_code == 200 else H.show(r))
+
+    threads = [threading.Thread(target=writer, args=(n,), daemon=True) for n in NODES]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "writers did not finish in 60 s"
+    assert not errors, errors[:5]
+    assert len(acks) == 36 and len(set(acks)) == 36, sorted(acks)
+    top = max(acks)
+    bodies = {}
+    for node in NODES:
+        r = cluster.history(node, comp, index=top)
+        assert r.status_code == 200, H.show(r)
+        bodies[node] = r.json()["releases"]
+    assert bodies["n1"] == bodies["n2"] == bodies["n3"], bodies
+    cur = {n: cluster.current(n, comp.client, comp.env, index=top).json()["namespaces"]
+           for n in NODES}
+    assert cur["n1"] == cur["n2"] == cur["n3"], cur

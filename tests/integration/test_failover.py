@@ -5,6 +5,7 @@ Failover times (kill -9 of the leader -> first acknowledged write sent
 after the kill) are printed and, when $SHIPLOG_TEST_REPORT names a file,
 appended to it as JSON lines."""
 
+import json
 import random
 import threading
 import time
@@ -221,21 +222,15 @@ def test_idempotent_retry_after_leader_killed(cluster_factory, first_attempt):
         top = H.idx(rc)
         outcome = "acknowledged"
     else:
-        first = {}
-
-        def send():
-            try:
-                first["r"] = put(c, ldr, comp, "B", kb, timeout=10)
-            except requests.RequestException as exc:
-                first["exc"] = exc
-        th = threading.Thread(target=send, daemon=True)
-        th.start()
-        time.sleep(0.004)
-        c.kill9(ldr)
-        th.join(timeout=15)
-        rb = first.get("r")
-        outcome = (f"{rb.status_code}" if rb is not None else
-                   f"{type(first.get('exc')).__name__}")
+        # the whole request is on the wire when the leader gets SIGKILL
+        body = H.release_body("B", client=comp.client, env=comp.env, released_at=RELEASED_AT)
+        rb = H.raw_request(c.nodes[ldr].http_port, "PUT",
+                           f"/api/collect/{comp.ns}/{comp.kind}/{comp.workload}/{comp.container}",
+                           json.dumps(body).encode(),
+                           headers={"Content-Type": "application/json", "Idempotency-Key": kb,
+                                    "Authorization": f"Bearer {H.ADMIN_KEY}"},
+                           timeout=10, after_send=lambda: c.kill9(ldr), allow_no_response=True)
+        outcome = f"{rb.status_code}" if rb is not None else "no answer"
         # another write first, so that a second application of B would show
         rc, _ = c.collect_retry(comp, "C", idem=kc, nodes=survivors,
                                 released_at=RELEASED_AT, deadline_s=20)
