@@ -92,8 +92,11 @@ static int report(const struct client *c, long status, json_t *body)
 		return 1;
 	}
 	if (c->json) {
-		json_dumpf(body, stdout, JSON_INDENT(2));
-		putchar('\n');
+		char *text = json_dumps(body, JSON_INDENT(2));
+		if (text != NULL) {
+			puts(text);
+			free(text);
+		}
 	}
 	return 0;
 }
@@ -221,7 +224,8 @@ static int cmd_current(const struct client *c, int argc, char **argv)
 	free(ec);
 	free(ee);
 	json_t *resp;
-	if (report(c, request(c, "GET", path, NULL, &resp), resp) != 0) {
+	long st = request(c, "GET", path, NULL, &resp);
+	if (report(c, st, resp) != 0) {
 		return 1;
 	}
 	if (!c->json) {
@@ -259,7 +263,8 @@ static int cmd_history(const struct client *c, int argc, char **argv)
 		free(e);
 	}
 	json_t *resp;
-	if (report(c, request(c, "GET", path, NULL, &resp), resp) != 0) {
+	long st = request(c, "GET", path, NULL, &resp);
+	if (report(c, st, resp) != 0) {
 		return 1;
 	}
 	if (!c->json) {

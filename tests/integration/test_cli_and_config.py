@@ -1,0 +1,83 @@
+"""The `shiplog` CLI against a real cluster, and `shiplogd`'s handling of bad
+configuration files (clear message, exit 1, nothing started)."""
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import harness as H
+
+CLI = os.environ.get("SHIPLOG_CLI") or str(Path(H.SHIPLOGD).parent / "cli" / "shiplog")
+
+
+def run_cli(node, *args, key=H.ADMIN_KEY):
+    env = dict(os.environ, SHIPLOG_SERVER=node.url, SHIPLOG_API_KEY=key)
+    return subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=20)
+
+
+def test_cli_release_put_current_history_status(cluster):
+    nodes = [cluster.nodes[n] for n in cluster.names]
+    tag = "cli-" + H.uid()
+    put = run_cli(nodes[1], "release", "put", "cli-ns", "Deployment", "cli-app", "web",
+                  "--tag", tag, "--sha", H.sha_for(tag), "--client", H.PROD_CLIENT, "--env", "cli")
+    assert put.returncode == 0, put.stderr
+    assert tag in put.stdout
+    # Every node answers the CLI's reads once it has applied the write.
+    for node in nodes:
+        H.wait_until(lambda: cluster.applied_index(node.name) >= cluster.applied_index(nodes[1].name), 10)
+        cur = run_cli(node, "--json", "release", "current", "--client", H.PROD_CLIENT, "--env", "cli")
+        assert cur.returncode == 0, cur.stderr
+        doc = json.loads(cur.stdout)
+        assert doc["namespaces"]["cli-ns"][0]["image_tag"] == tag
+        hist = run_cli(node, "release", "history", H.PROD_CLIENT, "cli", "cli-ns", "cli-app", "web")
+        assert hist.returncode == 0 and tag in hist.stdout
+    st = run_cli(nodes[0], "status")
+    assert st.returncode == 0, st.stderr
+    assert "leader" in st.stdout and all(n in st.stdout for n in cluster.names)
+    # Errors are reported with the API's code and a non-zero exit.
+    bad = run_cli(nodes[0], "release", "history", H.PROD_CLIENT, "cli", "cli-ns", "nope", "web")
+    assert bad.returncode == 1 and "NOT_FOUND" in bad.stderr
+    denied = run_cli(nodes[0], "status", key="wrong-key")
+    assert denied.returncode == 1 and "UNAUTHORIZED" in denied.stderr
+
+
+def start_with_config(tmp_path, text, node="n1"):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(text)
+    return subprocess.run([H.SHIPLOGD, "--config", str(cfg), "--node", node],
+                          capture_output=True, text=True, timeout=20, cwd=tmp_path)
+
+
+GOOD_NODE = """
+[[node]]
+id = 1
+name = "n1"
+raft = "127.0.0.1:1"
+rpc = "tcp://127.0.0.1:2"
+http = "127.0.0.1:3"
+data = "d1"
+"""
+
+
+def test_bad_config_files_are_refused_clearly(tmp_path):
+    cases = {
+        "syntax": ("[cluster\nname = 'x'\n" + GOOD_NODE, "bad.toml"),
+        "missing cluster": (GOOD_NODE, "cluster"),
+        "wrong type": ('[cluster]\nname = 5\n' + GOOD_NODE, "name"),
+        "no nodes": ('[cluster]\nname = "x"\n', "node"),
+        "bad heartbeat": ('[cluster]\nname = "x"\n[raft]\nelection_timeout_ms = 100\nheartbeat_ms = 90\n' + GOOD_NODE,
+                          "heartbeat"),
+        "duplicate ids": ('[cluster]\nname = "x"\n' + GOOD_NODE + GOOD_NODE, "unique"),
+    }
+    for what, (text, needle) in cases.items():
+        r = start_with_config(tmp_path, text)
+        assert r.returncode == 1, f"{what}: exit {r.returncode}\n{r.stderr}"
+        assert needle in r.stderr, f"{what}: {r.stderr}"
+        assert not (tmp_path / "d1").exists(), f"{what}: started anyway"
+    r = start_with_config(tmp_path, '[cluster]\nname = "x"\n' + GOOD_NODE, node="n9")
+    assert r.returncode == 1 and "n9" in r.stderr
+    r = subprocess.run([H.SHIPLOGD, "--config", str(tmp_path / "absent.toml"), "--node", "n1"],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode == 1 and "absent.toml" in r.stderr
+    r = subprocess.run([H.SHIPLOGD, "--help"], capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0 and "--config" in r.stdout
