@@ -5,7 +5,17 @@
 
 static void on_grace(uv_timer_t *t)
 {
+	struct node_actor *a = t->data;
 	uv_stop(t->loop);
+	a->abandoned = 1;
+}
+
+static void walk_report(uv_handle_t *h, void *arg)
+{
+	struct node_actor *a = arg;
+	if (!uv_is_closing(h)) {
+		fprintf(stderr, "%s: handle %s still open at exit\n", a->name, uv_handle_type_name(uv_handle_get_type(h)));
+	}
 }
 
 static void on_stop(uv_async_t *h)
@@ -14,7 +24,8 @@ static void on_stop(uv_async_t *h)
 	a->stop(a->self);
 	uv_close((uv_handle_t *)&a->stop_async, NULL);
 	uv_timer_init(&a->loop, &a->grace);
-	uv_timer_start(&a->grace, on_grace, NODE_ACTOR_GRACE_MS, 0);
+	a->grace.data = a;
+	uv_timer_start(&a->grace, on_grace, a->grace_ms, 0);
 	uv_unref((uv_handle_t *)&a->grace); /* it must not keep the loop alive */
 }
 
@@ -34,8 +45,10 @@ static void *actor_main(void *arg)
 		on_stop(&a->stop_async);
 	}
 	uv_run(&a->loop, UV_RUN_DEFAULT);
-	if (uv_loop_close(&a->loop) != 0) {
-		fprintf(stderr, "%s: handles still open at exit\n", a->name);
+	uv_close((uv_handle_t *)&a->grace, NULL);
+	uv_run(&a->loop, UV_RUN_NOWAIT);
+	if (uv_loop_close(&a->loop) != 0 && !a->abandoned) {
+		uv_walk(&a->loop, walk_report, a);
 	}
 	return NULL;
 }

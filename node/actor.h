@@ -5,13 +5,13 @@
 #include <pthread.h>
 #include <uv.h>
 
-#define NODE_ACTOR_GRACE_MS 3000 /* after stop, the loop is ended after this */
 
 struct node_actor {
 	const char *name;                           /* for logs */
 	void *self;                                 /* passed to the hooks */
 	int (*start)(void *self, uv_loop_t *loop);  /* 0 or a PROTO_E* code */
 	void (*stop)(void *self);                   /* closes the actor's handles */
+	unsigned grace_ms;                          /* after stop, the loop is ended after this */
 	/* private */
 	uv_loop_t loop;
 	uv_async_t stop_async;
@@ -22,6 +22,7 @@ struct node_actor {
 	int started;  /* the start hook has returned */
 	int start_rc; /* what it returned */
 	int running;  /* the thread exists */
+	int abandoned; /* the grace period ended the loop */
 };
 
 /* Creates the thread and waits until the start hook returned; returns its
@@ -29,7 +30,7 @@ struct node_actor {
 int node_actor_start(struct node_actor *a);
 
 /* Runs the stop hook on the actor's thread and joins it. Handles still open
- * NODE_ACTOR_GRACE_MS later are abandoned (the process is exiting). */
+ * grace_ms later are abandoned (the process is exiting). */
 void node_actor_stop(struct node_actor *a);
 
 #endif

@@ -121,8 +121,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "shiplogd: out of memory\n");
 		return 1;
 	}
-	struct node_actor raft_actor = {.name = "raft", .self = repl, .start = repl_start, .stop = repl_stop};
-	struct node_actor gw_actor = {.name = "gateway", .self = gw, .start = gw_start, .stop = gw_stop};
+	/* raft gets time to close its log cleanly; h2o keeps timers of open
+	 * connections that only exit ends, so the gateway gets little. */
+	struct node_actor raft_actor = {
+		.name = "raft", .self = repl, .start = repl_start, .stop = repl_stop, .grace_ms = 5000};
+	struct node_actor gw_actor = {.name = "gateway", .self = gw, .start = gw_start, .stop = gw_stop, .grace_ms = 200};
 	int status = 0;
 	if (node_actor_start(&raft_actor) != 0) {
 		fprintf(stderr, "shiplogd: the raft actor failed to start\n");

@@ -1,0 +1,538 @@
+"""Checkers for shiplog fault-injection histories (format: see history.py).
+
+  check_register(history, initial=None, time_limit=60.0)   linearizability
+  check_set(adds_history, final_reads)                      lost/unexpected/duplicated
+  check_monotonic_reads(history)                            X-Shiplog-Index never goes back
+  check_idempotent(history, final_history_values)           exactly-once per idempotency key
+
+Every checker returns a JSON-serialisable dict with at least "valid":
+True, False or "unknown" (could not decide: search budget exhausted, nothing
+to check against).  Semantics are documented in README.md next to this file.
+"""
+
+import math
+import sys
+import time
+from collections import Counter, defaultdict
+
+try:  # imported as a package (tests.jepsen.checkers) or from this directory
+    from .history import OK, FAIL, INFO, Op, freeze, load, pair_ops
+except ImportError:  # pragma: no cover
+    from history import OK, FAIL, INFO, Op, freeze, load, pair_ops
+
+__all__ = ["check_register", "check_set", "check_monotonic_reads",
+           "check_idempotent"]
+
+EXAMPLES = 10  # example values reported per category
+
+
+def _as_ops(history):
+    if isinstance(history, str):
+        history = load(history)
+    return pair_ops(history)
+
+
+def _examples(values):
+    out = sorted(values, key=repr)[:EXAMPLES]
+    return [list(v) if isinstance(v, tuple) else v for v in out]
+
+
+# ---------------------------------------------------------------------------
+# Linearizability of one read/write(/cas) register
+# ---------------------------------------------------------------------------
+#
+# Wing & Gong's search with Lowe's memoisation, in the form Porcupine uses:
+#
+#   * Each op contributes a call entry (at its invoke time) and a return entry
+#     (at its completion time; +inf for info ops).  Entries are sorted by time,
+#     calls before returns on ties (touching ops count as concurrent), and
+#     threaded on a doubly linked list.
+#   * Scanning the list from the head, a call entry whose op can be applied to
+#     the current model state is "lifted" (its call and return removed from
+#     the list), pushed on a stack, and the scan restarts at the head.
+#     Reaching a return entry means that op's call was not linearized before
+#     its return: dead end, pop the last lifted op, restore the state, put it
+#     back and continue the scan just after it.
+#   * A cache of (set of linearized ops as a bitset, model state) prunes
+#     configurations already explored.
+#   * The history is linearizable iff the list can be emptied.
+#
+# Unknown outcomes: an info write/cas keeps its call at invoke time and gets a
+# return at +inf, so it may be linearized anywhere after its invoke; "never
+# took effect" is the same as "linearized at the very end", where it can no
+# longer influence any completed op.  An info cas whose expected value does not
+# match simply has no effect.  Failed ops and info reads are removed.
+# An info write/cas whose resulting value is never read (nor expected by a cas)
+# is removed up front: placing it anywhere is indistinguishable from the end,
+# and dropping it keeps it from inflating the search.
+
+_READ, _WRITE, _CAS, _CAS_INFO = 0, 1, 2, 3
+_REGISTER_FS = ("read", "write", "cas")
+
+
+def _cas_args(op):
+    v = op.value
+    if not isinstance(v, (list, tuple)) or len(v) != 2:
+        raise ValueError("cas value must be [old, new]: %s" % op.describe())
+    return freeze(v[0]), freeze(v[1])
+
+
+def check_register(history, initial=None, time_limit=60.0, max_memory_mb=1024):
+    """Linearizability of a single register.
+
+    history: events (dicts), Op list, or a path to a .jsonl file.
+    Ops: f="write" value v; f="read" (ok result = value read); f="cas"
+    value [old, new] (ok = swapped; fail = did not swap, removed).  Other f
+    are ignored and counted in "ignored".
+
+    Returns {"valid": True|False|"unknown", "ops": n ops searched,
+    "anomaly": None or a description, "elapsed_s", "states", "dropped"}.
+    """
+    t0 = time.monotonic()
+    all_ops = _as_ops(history)
+    initial = freeze(initial)
+    dropped = Counter()
+    kept = []
+    for op in all_ops:
+        if op.f not in _REGISTER_FS:
+            dropped["ignored_f"] += 1
+        elif op.outcome == FAIL:
+            dropped["fail"] += 1
+        elif op.outcome == INFO and op.f == "read":
+            dropped["info_read"] += 1
+        else:
+            kept.append(op)
+
+    # Values a completed op can observe: ok read results and cas expectations.
+    observed = set()
+    written = {initial}
+    for op in kept:
+        if op.f == "read":
+            observed.add(freeze(op.result))
+        elif op.f == "cas":
+            old, new = _cas_args(op)
+            observed.add(old)
+            written.add(new)
+        else:
+            written.add(freeze(op.value))
+    ops = []
+    for op in kept:
+        if op.outcome == INFO:
+            new = _cas_args(op)[1] if op.f == "cas" else freeze(op.value)
+            if new not in observed:
+                dropped["info_unobserved"] += 1
+                continue
+        ops.append(op)
+
+    def result(valid, anomaly=None, **kw):
+        r = {"valid": valid, "ops": len(ops), "anomaly": anomaly,
+             "elapsed_s": round(time.monotonic() - t0, 6),
+             "dropped": dict(dropped)}
+        r.update(kw)
+        return r
+
+    # Cheap precheck: an ok read (or ok cas) expecting a value nobody wrote.
+    for op in ops:
+        if op.outcome != OK:
+            continue
+        if op.f == "read" and freeze(op.result) not in written:
+            return result(False, {
+                "kind": "read-never-written",
+                "op": op.describe(), "op_detail": op.to_dict(),
+                "message": "read returned %r, which no write could have produced "
+                           "(initial %r)" % (op.result, initial),
+                "prefix_end_time": op.complete_time}, states=0)
+        if op.f == "cas" and _cas_args(op)[0] not in written:
+            return result(False, {
+                "kind": "cas-never-written",
+                "op": op.describe(), "op_detail": op.to_dict(),
+                "message": "cas succeeded expecting %r, which was never written"
+                           % (_cas_args(op)[0],),
+                "prefix_end_time": op.complete_time}, states=0)
+
+    m = len(ops)
+    if m == 0:
+        return result(True, states=0)
+
+    kind = [0] * m
+    arg = [None] * m
+    arg2 = [None] * m
+    for i, op in enumerate(ops):
+        if op.f == "read":
+            kind[i], arg[i] = _READ, freeze(op.result)
+        elif op.f == "write":
+            kind[i], arg[i] = _WRITE, freeze(op.value)
+        else:
+            kind[i] = _CAS if op.outcome == OK else _CAS_INFO
+            arg[i], arg2[i] = _cas_args(op)
+
+    # Entries: 2i = call of op i, 2i+1 = return of op i.  Sort by time, calls
+    # first on ties, then by op order for determinism.
+    keys = []
+    for i, op in enumerate(ops):
+        keys.append((op.invoke_time, 0, i, 2 * i))
+        ret = math.inf if op.outcome == INFO else op.complete_time
+        keys.append((ret, 1, i, 2 * i + 1))
+    keys.sort()
+    n = 2 * m
+    HEAD = n
+    ent_op = [0] * n          # position -> op index
+    is_call = [False] * n
+    match = [-1] * n          # call position -> its return position
+    pos_of = [0] * n
+    for p, (_, k, i, e) in enumerate(keys):
+        ent_op[p] = i
+        is_call[p] = (k == 0)
+        pos_of[e] = p
+    for i in range(m):
+        match[pos_of[2 * i]] = pos_of[2 * i + 1]
+    nxt = list(range(1, n + 1)) + [0]   # index n is the head sentinel
+    nxt[n - 1] = -1
+    prv = [HEAD] + list(range(0, n - 1)) + [-1]
+    nxt[HEAD] = 0
+
+    state = initial
+    lin = 0
+    cache = set()
+    stack = []                 # (call position, state before)
+    bytes_per_state = m // 8 + 150
+    max_states = max(10000, int(max_memory_mb * 1048576 / bytes_per_state))
+    deadline = t0 + time_limit if time_limit else math.inf
+    steps = 0
+    deepest = -1
+    deepest_states = []
+    deepest_path = []
+    e = 0
+    while nxt[HEAD] != -1:
+        steps += 1
+        if steps & 0xFFF == 0:
+            if time.monotonic() > deadline or len(cache) > max_states:
+                why = "time limit %.1fs" % time_limit if len(cache) <= max_states \
+                    else "memory limit %d MB" % max_memory_mb
+                return result("unknown", {
+                    "kind": "budget-exhausted",
+                    "message": "search stopped (%s) after %d states; deepest "
+                               "point reached: %s" % (
+                                   why, len(cache),
+                                   ops[ent_op[deepest]].describe() if deepest >= 0 else "-")},
+                    states=len(cache))
+        if is_call[e]:
+            i = ent_op[e]
+            k = kind[i]
+            if k == _READ:
+                ok = state == arg[i]
+                ns = state
+            elif k == _WRITE:
+                ok = True
+                ns = arg[i]
+            elif k == _CAS:
+                ok = state == arg[i]
+                ns = arg2[i]
+            else:
+                ok = True
+                ns = arg2[i] if state == arg[i] else state
+            if ok:
+                nl = lin | (1 << i)
+                key = (nl, ns)
+                if key not in cache:
+                    cache.add(key)
+                    stack.append((e, state))
+                    state = ns
+                    lin = nl
+                    # lift: unlink the call and its return
+                    a, b = prv[e], nxt[e]
+                    nxt[a] = b
+                    prv[b] = a
+                    r = match[e]
+                    a, b = prv[r], nxt[r]
+                    nxt[a] = b
+                    if b != -1:
+                        prv[b] = a
+                    e = nxt[HEAD]
+                    continue
+            e = nxt[e]
+        else:
+            # a return whose call is not linearized: dead end
+            if e > deepest:
+                deepest = e
+                deepest_states = [state]
+                deepest_path = [ent_op[c] for c, _ in stack[-8:]]
+            elif e == deepest and len(deepest_states) < 8 and state not in deepest_states:
+                deepest_states.append(state)
+            if not stack:
+                break
+            e, state = stack.pop()
+            lin ^= 1 << ent_op[e]
+            # unlift: relink return then call
+            r = match[e]
+            a, b = prv[r], nxt[r]
+            nxt[a] = r
+            if b != -1:
+                prv[b] = r
+            a, b = prv[e], nxt[e]
+            nxt[a] = e
+            prv[b] = e
+            e = nxt[e]
+        continue
+    else:
+        return result(True, states=len(cache))
+
+    bad = ops[ent_op[deepest]]
+    concurrent = [o for o in ops if o is not bad and o.invoke_time <= bad.complete_time
+                  and (o.outcome == INFO or o.complete_time >= bad.invoke_time)]
+    prefix = [o for o in ops if o.invoke_time <= bad.complete_time]
+    if bad.f == "read":
+        msg = ("no linearization of the history up to this op's completion lets "
+               "the read return %r; the register could hold %s there"
+               % (bad.result, _examples(set(deepest_states))))
+    else:
+        msg = ("no linearization of the history up to this op's completion can "
+               "place %s %r (register could hold %s)"
+               % (bad.f, bad.value, _examples(set(deepest_states))))
+    return result(False, {
+        "kind": "not-linearizable",
+        "op": bad.describe(), "op_detail": bad.to_dict(),
+        "message": msg,
+        "possible_states": _examples(set(deepest_states)),
+        "prefix_end_time": bad.complete_time,
+        "prefix_ops": len(prefix),
+        "concurrent_ops": [o.describe() for o in concurrent[:EXAMPLES]],
+        "linearized_before": [ops[i].describe() for i in deepest_path],
+    }, states=len(cache))
+
+
+# ---------------------------------------------------------------------------
+# Set: lost / unexpected / duplicated
+# ---------------------------------------------------------------------------
+
+def check_set(adds_history, final_reads, f="add", require_agreement=True):
+    """adds_history: events/ops; ops with f == `f` are adds of op.value.
+    final_reads: {node: [values]} read after the faults healed (a node whose
+    read failed may map to None; it is skipped).
+
+    A value whose adds include an ok must be in every final read ("lost"
+    otherwise).  A value only ever added with info outcome may be present
+    ("recovered") or absent ("info_lost", not an anomaly).  A value only ever
+    added with fail outcome must be absent ("unexpected_failed").  A value
+    never attempted is "unexpected"; a value twice in one read is
+    "duplicated".  With require_agreement, a value present on some nodes and
+    absent on others is "divergent" (anomaly).
+    """
+    ops = [o for o in _as_ops(adds_history) if o.f == f]
+    outcomes = defaultdict(set)
+    for o in ops:
+        outcomes[freeze(o.value)].add(o.outcome)
+    reads = {node: vals for node, vals in (final_reads or {}).items() if vals is not None}
+    unread = sorted(node for node, vals in (final_reads or {}).items() if vals is None)
+    if not reads:
+        return {"valid": "unknown", "reason": "no final read", "unread_nodes": unread,
+                "attempted": len(outcomes)}
+
+    counts = {node: Counter(freeze(v) for v in vals) for node, vals in reads.items()}
+    present_anywhere = set().union(*[set(c) for c in counts.values()])
+    present_everywhere = set.intersection(*[set(c) for c in counts.values()])
+    ok_vals = {v for v, s in outcomes.items() if OK in s}
+    info_vals = {v for v, s in outcomes.items() if OK not in s and INFO in s}
+    fail_vals = {v for v, s in outcomes.items() if s == {FAIL}}
+
+    lost = ok_vals - present_everywhere
+    lost_by_node = {node: _examples(ok_vals - set(c)) for node, c in counts.items()
+                    if ok_vals - set(c)}
+    recovered = info_vals & present_anywhere
+    info_lost = info_vals - present_anywhere
+    unexpected = present_anywhere - set(outcomes)
+    unexpected_failed = fail_vals & present_anywhere
+    duplicated = {v for c in counts.values() for v, k in c.items() if k > 1}
+    divergent = (present_anywhere - present_everywhere) if require_agreement else set()
+    divergent -= lost  # already reported as lost
+    valid = not (lost or unexpected or unexpected_failed or duplicated or divergent)
+
+    def cat(s):
+        return {"count": len(s), "examples": _examples(s)}
+
+    return {
+        "valid": valid,
+        "attempted": len(outcomes),
+        "acknowledged": len(ok_vals),
+        "ok_present": len(ok_vals & present_everywhere),
+        "lost": cat(lost),
+        "lost_by_node": lost_by_node,
+        "unexpected": cat(unexpected),
+        "unexpected_failed": cat(unexpected_failed),
+        "duplicated": cat(duplicated),
+        "divergent": cat(divergent),
+        "info_total": len(info_vals),
+        "recovered": cat(recovered),
+        "info_lost": cat(info_lost),
+        "failed_absent": len(fail_vals - present_anywhere),
+        "nodes": sorted(reads, key=str),
+        "unread_nodes": unread,
+    }
+
+
+# ---------------------------------------------------------------------------
+# Monotonic reads: the index a node answers with never goes back
+# ---------------------------------------------------------------------------
+
+def check_monotonic_reads(history, fs=("read",)):
+    """Ok reads (f in fs) that carry an "index" (X-Shiplog-Index) and a "node".
+
+    per node: if read A completed before read B was invoked (real-time order)
+      and both were answered by the same node, index(B) >= index(A).
+      Concurrent reads are not ordered.
+    per process: successive ok reads of one process against the same node
+      never see the index decrease (implied by the per-node rule, reported
+      separately because it is what a single client observes).
+    Reads without index are ignored; reads without node are counted in
+    "unattributed" and not checked.
+    """
+    ops = [o for o in _as_ops(history) if o.f in fs and o.outcome == OK]
+    with_index = [o for o in ops if o.index is not None]
+    unattributed = [o for o in with_index if o.node is None]
+    reads = [o for o in with_index if o.node is not None]
+
+    by_node = defaultdict(list)
+    for o in reads:
+        by_node[o.node].append(o)
+    node_violations = []
+    for node, rs in by_node.items():
+        by_complete = sorted(rs, key=lambda o: o.complete_time)
+        j = 0
+        best = None  # completed read with the highest index so far
+        for b in sorted(rs, key=lambda o: o.invoke_time):
+            while j < len(by_complete) and by_complete[j].complete_time < b.invoke_time:
+                a = by_complete[j]
+                if best is None or a.index > best.index:
+                    best = a
+                j += 1
+            if best is not None and b.index < best.index:
+                node_violations.append({
+                    "node": node, "earlier": best.describe(), "later": b.describe(),
+                    "earlier_index": best.index, "later_index": b.index})
+
+    proc_violations = []
+    last = {}
+    for o in sorted(reads, key=lambda o: (o.invoke_time, o.id)):
+        k = (o.process, o.node)
+        prev = last.get(k)
+        if prev is not None and o.index < prev.index:
+            proc_violations.append({
+                "process": o.process, "node": o.node, "earlier": prev.describe(),
+                "later": o.describe(), "earlier_index": prev.index,
+                "later_index": o.index})
+        if prev is None or o.index >= prev.index:
+            last[k] = o
+    return {
+        "valid": not node_violations and not proc_violations,
+        "reads_checked": len(reads),
+        "unattributed": len(unattributed),
+        "nodes": sorted(by_node, key=str),
+        "violations": len(node_violations),
+        "per_node": node_violations[:EXAMPLES * 5],
+        "per_process": proc_violations[:EXAMPLES * 5],
+        "per_process_count": len(proc_violations),
+    }
+
+
+# ---------------------------------------------------------------------------
+# Idempotency: each key applied exactly once
+# ---------------------------------------------------------------------------
+
+def idem_key(v):
+    """Idempotency key of a value: v["key"] / v["idempotency_key"] for a dict,
+    v[0] for a list/tuple, v itself otherwise."""
+    if isinstance(v, dict):
+        return freeze(v.get("key", v.get("idempotency_key")))
+    if isinstance(v, (list, tuple)) and v:
+        return freeze(v[0])
+    return freeze(v)
+
+
+def check_idempotent(history, final_history_values, f="write-idem", key=idem_key):
+    """history: events/ops; ops with f == `f` carry an idempotency key in their
+    value (see idem_key).  A key may be attempted several times (retries).
+    final_history_values: the values present in the final state (e.g. the
+    entries of a release history), as a list -- or {node: list} to check each
+    node's copy.  Keys are extracted from them with the same `key` function.
+
+    Per key, by the set of outcomes of its attempts:
+      any ok        -> exactly once   (0: "lost", >1: "duplicated")
+      info, no ok   -> at most once   (>1: "duplicated"; 0/1: "info_absent"/"info_applied")
+      only fail     -> never          (>0: "unexpected_failed")
+    Keys in the final state never attempted: "unexpected".
+    """
+    ops = [o for o in _as_ops(history) if o.f == f]
+    outcomes = defaultdict(set)
+    for o in ops:
+        outcomes[key(o.value)].add(o.outcome)
+    finals = final_history_values
+    if finals is None:
+        return {"valid": "unknown", "reason": "no final state", "attempted": len(outcomes)}
+    if not isinstance(finals, dict):
+        finals = {None: finals}
+    per_node = {}
+    valid = True
+    for node, vals in finals.items():
+        if vals is None:
+            continue
+        counts = Counter(key(v) for v in vals)
+        lost, dup, unexp_failed, info_applied, info_absent = set(), set(), set(), set(), set()
+        for k, s in outcomes.items():
+            c = counts.get(k, 0)
+            if OK in s:
+                if c == 0:
+                    lost.add(k)
+                elif c > 1:
+                    dup.add(k)
+            elif INFO in s:
+                if c > 1:
+                    dup.add(k)
+                (info_applied if c else info_absent).add(k)
+            elif c > 0:
+                unexp_failed.add(k)
+        unexpected = set(counts) - set(outcomes)
+        dup |= {k for k in unexpected if counts[k] > 1}
+        ok_node = not (lost or dup or unexp_failed or unexpected)
+        valid = valid and ok_node
+
+        def cat(s):
+            return {"count": len(s), "examples": _examples(s)}
+        per_node[node] = {
+            "valid": ok_node, "lost": cat(lost), "duplicated": cat(dup),
+            "unexpected": cat(unexpected), "unexpected_failed": cat(unexp_failed),
+            "info_applied": cat(info_applied), "info_absent": cat(info_absent),
+        }
+    if not per_node:
+        return {"valid": "unknown", "reason": "no final state", "attempted": len(outcomes)}
+    out = {"valid": valid, "attempted": len(outcomes),
+           "acknowledged": sum(1 for s in outcomes.values() if OK in s)}
+    if list(per_node) == [None]:
+        out.update(per_node[None])
+        out["valid"] = valid
+    else:
+        out["nodes"] = {str(k): v for k, v in per_node.items()}
+    return out
+
+
+def _main(argv):
+    import argparse
+    import json
+    ap = argparse.ArgumentParser(description="check a shiplog history (.jsonl)")
+    ap.add_argument("history")
+    ap.add_argument("--initial", default="null", help="register initial value (JSON)")
+    ap.add_argument("--time-limit", type=float, default=60.0)
+    ap.add_argument("--final", help="JSON file {node: [values]} for the set checker")
+    a = ap.parse_args(argv)
+    events = load(a.history)
+    out = {"register": check_register(events, json.loads(a.initial), a.time_limit),
+           "monotonic_reads": check_monotonic_reads(events)}
+    if a.final:
+        with open(a.final) as fh:
+            out["set"] = check_set(events, json.load(fh))
+    json.dump(out, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+    return 0 if all(v.get("valid") is True for v in out.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))
