@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "protocol/codec.h"
+#include "protocol/schema.h"
 
 #define OBS_FIELDS 11u
 
@@ -11,16 +12,12 @@ static bool str_ok(const char *s)
 	return s != NULL && strlen(s) <= PROTO_MAX_STR;
 }
 
-static int validate(const struct proto_cmd *c)
+int cmd_validate_obs(const struct proto_cmd *c, bool allow_empty)
 {
-	if (c->type == 0 || c->type >= PROTO_CMD_TYPE_MAX_ || !str_ok(c->idem_key)) {
+	if ((c->n_obs == 0 && !allow_empty) || c->n_obs > PROTO_MAX_OBS || (c->n_obs > 0 && c->obs == NULL)) {
 		return PROTO_EINVAL;
 	}
-	if (c->type == PROTO_CMD_OBSERVE) {
-		if (c->n_obs == 0 || c->n_obs > PROTO_MAX_OBS || c->obs == NULL) {
-			return PROTO_EINVAL;
-		}
-		for (uint32_t i = 0; i < c->n_obs; i++) {
+	for (uint32_t i = 0; i < c->n_obs; i++) {
 			const struct proto_observation *o = &c->obs[i];
 			const char *f[] = {o->client, o->env, o->ns, o->kind, o->workload, o->container,
 			                   o->image_repo, o->image_name, o->image_tag, o->image_sha};
@@ -29,13 +26,46 @@ static int validate(const struct proto_cmd *c)
 					return PROTO_EINVAL;
 				}
 			}
-		}
+	}
+	return PROTO_OK;
+}
+
+static int validate(const struct proto_cmd *c)
+{
+	if (c->type == 0 || c->type >= PROTO_CMD_TYPE_MAX_ || !str_ok(c->idem_key)) {
+		return PROTO_EINVAL;
+	}
+	if (schema_has(c->type)) {
+		return schema_validate(c);
+	}
+	if (c->type == PROTO_CMD_OBSERVE && cmd_validate_obs(c, false) != PROTO_OK) {
+		return PROTO_EINVAL;
 	}
 	if (c->type == PROTO_CMD_PING &&
 	    (!str_ok(c->ping.client) || !str_ok(c->ping.env) || !str_ok(c->ping.version))) {
 		return PROTO_EINVAL;
 	}
 	return PROTO_OK;
+}
+
+void cmd_pack_obs(msgpack_packer *pk, const struct proto_cmd *c)
+{
+	msgpack_pack_array(pk, c->n_obs);
+	for (uint32_t i = 0; i < c->n_obs; i++) {
+		const struct proto_observation *o = &c->obs[i];
+		msgpack_pack_array(pk, OBS_FIELDS);
+		codec_pack_str(pk, o->client);
+		codec_pack_str(pk, o->env);
+		codec_pack_str(pk, o->ns);
+		codec_pack_str(pk, o->kind);
+		codec_pack_str(pk, o->workload);
+		codec_pack_str(pk, o->container);
+		codec_pack_str(pk, o->image_repo);
+		codec_pack_str(pk, o->image_name);
+		codec_pack_str(pk, o->image_tag);
+		codec_pack_str(pk, o->image_sha);
+		msgpack_pack_int64(pk, o->seen_at_ms);
+	}
 }
 
 int proto_cmd_encode(const struct proto_cmd *c, struct proto_buf *out)
@@ -53,24 +83,13 @@ int proto_cmd_encode(const struct proto_cmd *c, struct proto_buf *out)
 	msgpack_pack_uint32(&pk, c->type);
 	msgpack_pack_int64(&pk, c->ts_ms);
 	codec_pack_str(&pk, c->idem_key);
+	if (schema_has(c->type)) {
+		schema_pack(&pk, c);
+		return codec_finish(&sb, out);
+	}
 	switch (c->type) {
 	case PROTO_CMD_OBSERVE:
-		msgpack_pack_array(&pk, c->n_obs);
-		for (uint32_t i = 0; i < c->n_obs; i++) {
-			const struct proto_observation *o = &c->obs[i];
-			msgpack_pack_array(&pk, OBS_FIELDS);
-			codec_pack_str(&pk, o->client);
-			codec_pack_str(&pk, o->env);
-			codec_pack_str(&pk, o->ns);
-			codec_pack_str(&pk, o->kind);
-			codec_pack_str(&pk, o->workload);
-			codec_pack_str(&pk, o->container);
-			codec_pack_str(&pk, o->image_repo);
-			codec_pack_str(&pk, o->image_name);
-			codec_pack_str(&pk, o->image_tag);
-			codec_pack_str(&pk, o->image_sha);
-			msgpack_pack_int64(&pk, o->seen_at_ms);
-		}
+		cmd_pack_obs(&pk, c);
 		break;
 	case PROTO_CMD_PING:
 		msgpack_pack_array(&pk, 4);
@@ -102,27 +121,39 @@ static int decode_obs(const msgpack_object *o, struct codec_arena *a, struct pro
 	return codec_i64(&o->via.array.ptr[10], &ob->seen_at_ms);
 }
 
+int cmd_decode_obs(const msgpack_object *body, struct codec_arena *a, struct proto_cmd *c, bool allow_empty)
+{
+	if (body->type != MSGPACK_OBJECT_ARRAY || (body->via.array.size == 0 && !allow_empty) ||
+	    body->via.array.size > PROTO_MAX_OBS) {
+		return PROTO_EINVAL;
+	}
+	c->n_obs = body->via.array.size;
+	if (c->n_obs == 0) {
+		return PROTO_OK;
+	}
+	c->obs = calloc(c->n_obs, sizeof(*c->obs));
+	if (c->obs == NULL) {
+		return PROTO_ENOMEM;
+	}
+	for (uint32_t i = 0; i < c->n_obs; i++) {
+		int rv = decode_obs(&body->via.array.ptr[i], a, &c->obs[i]);
+		if (rv != PROTO_OK) {
+			return rv;
+		}
+	}
+	return PROTO_OK;
+}
+
 static int decode_body(const msgpack_object *f, struct codec_arena *a, struct proto_cmd *c)
 {
 	const msgpack_object *body = &f[2];
 	int rv;
+	if (schema_has(c->type)) {
+		return schema_decode(body, a, c);
+	}
 	switch (c->type) {
 	case PROTO_CMD_OBSERVE:
-		if (body->type != MSGPACK_OBJECT_ARRAY || body->via.array.size == 0 ||
-		    body->via.array.size > PROTO_MAX_OBS) {
-			return PROTO_EINVAL;
-		}
-		c->n_obs = body->via.array.size;
-		c->obs = calloc(c->n_obs, sizeof(*c->obs));
-		if (c->obs == NULL) {
-			return PROTO_ENOMEM;
-		}
-		for (uint32_t i = 0; i < c->n_obs; i++) {
-			if ((rv = decode_obs(&body->via.array.ptr[i], a, &c->obs[i])) != PROTO_OK) {
-				return rv;
-			}
-		}
-		return PROTO_OK;
+		return cmd_decode_obs(body, a, c, false);
 	case PROTO_CMD_PING:
 		if (body->type != MSGPACK_OBJECT_ARRAY || body->via.array.size != 4) {
 			return PROTO_EINVAL;

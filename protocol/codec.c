@@ -23,16 +23,18 @@ static uint64_t be(const unsigned char *p, int n)
  * allocates a declared array or map size before reading it, so a few hostile
  * bytes could ask for gigabytes: every declared count must fit the bytes
  * left (each element takes at least one). */
-static int prescan(const unsigned char *p, size_t len)
+static int prescan(const unsigned char *p, size_t len, uint64_t *objects)
 {
 	size_t off = 0;
 	uint64_t pending = 1;
+	*objects = 0;
 	while (pending > 0) {
 		if (off >= len) {
 			return PROTO_EINVAL;
 		}
 		unsigned char c = p[off++];
 		uint64_t skip = 0, items = 0;
+		(*objects)++;
 		int hdr = 0;
 		pending--;
 		if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) {
@@ -98,7 +100,8 @@ int codec_unpack(const void *buf, size_t len, msgpack_unpacked *up, struct codec
 	if (len > PROTO_MAX_MSG) {
 		return PROTO_ETOOBIG;
 	}
-	if (prescan(buf, len) != PROTO_OK) {
+	uint64_t objects;
+	if (prescan(buf, len, &objects) != PROTO_OK) {
 		return PROTO_EINVAL;
 	}
 	msgpack_unpacked_init(up);
@@ -118,8 +121,9 @@ int codec_unpack(const void *buf, size_t len, msgpack_unpacked *up, struct codec
 		}
 	}
 	/* Every copied string/binary comes from the input, plus one NUL and
-	 * alignment slack each; extra covers fixed-size arrays. */
-	arena->cap = 2 * len + 16 + extra;
+	 * alignment slack each; a pointer per object covers string arrays;
+	 * extra covers fixed-size structs. */
+	arena->cap = 2 * len + 16 + 8 * (size_t)objects + extra;
 	arena->used = 0;
 	arena->base = malloc(arena->cap);
 	if (arena->base == NULL) {

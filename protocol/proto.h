@@ -32,6 +32,12 @@ enum proto_cmd_type {
 	PROTO_CMD_NOOP = 1,    /* no state change (used to probe) */
 	PROTO_CMD_OBSERVE = 2, /* observations of running images */
 	PROTO_CMD_PING = 3,    /* a client/env heartbeat */
+	PROTO_CMD_CLUSTER_PUT = 4,    /* create or replace a Kubernetes cluster */
+	PROTO_CMD_CLUSTER_DELETE = 5, /* remove a cluster */
+	PROTO_CMD_LEASE = 6,          /* acquire or renew a duty's lease */
+	PROTO_CMD_JOBS_QUEUE = 7,     /* queue collection jobs */
+	PROTO_CMD_JOB_START = 8,      /* a node starts running a job */
+	PROTO_CMD_COLLECT_RESULT = 9, /* a collection run: its observations and outcome */
 	PROTO_CMD_TYPE_MAX_
 };
 
@@ -57,6 +63,47 @@ struct proto_ping {
 	int64_t at_ms;       /* ping time (proposer's clock) */
 };
 
+/* A Kubernetes cluster the collector reads; credentials arrive sealed. */
+struct proto_cluster {
+	const char *id, *name, *server, *client, *env;
+	const char *sealed;       /* secret_seal'd credentials JSON, "" for none */
+	const char **namespaces;  /* to read, in display order; none = all */
+	uint32_t n_namespaces;
+	const char **labels;      /* key, value, key, value, ... */
+	uint32_t n_labels;        /* number of strings (twice the pairs) */
+	uint64_t insecure;        /* 1: skip TLS verification (test clusters) */
+	uint64_t interval_s;      /* collection period, 0 = the [collector] default */
+};
+
+struct proto_lease {
+	const char *duty;   /* e.g. "collect:<cluster id>" */
+	uint64_t holder;    /* node id asking */
+	uint64_t period_ms; /* granted until ts_ms + period_ms */
+};
+
+struct proto_jobs {
+	const char **ids;      /* new job ids */
+	const char **clusters; /* the cluster of each */
+	uint32_t n;            /* (both arrays have n entries) */
+	uint32_t n_clusters;
+	const char *reason;    /* "manual" or "schedule" */
+};
+
+struct proto_job_start {
+	const char *id;
+	const char *cluster_id;
+	uint64_t node; /* node running it */
+};
+
+/* The outcome of one collection run; observations go in cmd.obs. */
+struct proto_collect {
+	const char *job_id, *cluster_id;
+	const char *status; /* "success" or "failed" */
+	const char *error;  /* "" on success */
+	uint64_t node;
+	int64_t started_at_ms, finished_at_ms;
+};
+
 struct proto_cmd {
 	uint32_t type;        /* enum proto_cmd_type */
 	int64_t ts_ms;        /* proposer's wall clock: apply never reads the clock */
@@ -64,6 +111,14 @@ struct proto_cmd {
 	uint32_t n_obs;       /* OBSERVE: number of observations */
 	struct proto_observation *obs; /* OBSERVE: the observations */
 	struct proto_ping ping;        /* PING */
+	union {
+		struct proto_cluster cluster;     /* CLUSTER_PUT */
+		const char *cluster_id;           /* CLUSTER_DELETE */
+		struct proto_lease lease;         /* LEASE */
+		struct proto_jobs jobs;           /* JOBS_QUEUE */
+		struct proto_job_start job_start; /* JOB_START */
+		struct proto_collect collect;     /* COLLECT_RESULT (+ obs) */
+	} u;
 	void *mem_;                    /* owned memory of a decoded command */
 };
 

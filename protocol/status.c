@@ -14,6 +14,7 @@ static const char *const status_names[PROTO_STATUS_COUNT_] = {
 	[PROTO_ETOOBIG] = "too big",
 	[PROTO_ECONNECT] = "peer unreachable",
 	[PROTO_EINTERNAL] = "internal error",
+	[PROTO_ECONFLICT] = "conflict",
 };
 
 const char *proto_strerror(int status)

@@ -17,6 +17,7 @@ enum proto_status {
 	PROTO_ETOOBIG,    /* input over a size limit */
 	PROTO_ECONNECT,   /* a peer could not be reached */
 	PROTO_EINTERNAL,  /* broken invariant or unexpected library error */
+	PROTO_ECONFLICT,  /* refused by the state (e.g. a lease held by another node) */
 	PROTO_STATUS_COUNT_
 };
 

@@ -5,15 +5,7 @@
 
 #include "store/internal.h"
 
-struct apply_ctx {
-	store *s;
-	MDB_txn *txn;
-	uint64_t index;
-	const struct proto_cmd *cmd;
-	struct proto_result *res;
-};
-
-static int put(struct apply_ctx *a, enum store_db db, const void *k, size_t klen, const void *v, size_t vlen)
+int store_put(struct apply_ctx *a, enum store_db db, const void *k, size_t klen, const void *v, size_t vlen)
 {
 	MDB_val key = {klen, (void *)k}, val = {vlen, (void *)v};
 	return mdb_put(a->txn, a->s->dbi[db], &key, &val, 0);
@@ -21,7 +13,7 @@ static int put(struct apply_ctx *a, enum store_db db, const void *k, size_t klen
 
 static int meta_put(struct apply_ctx *a, const char *name, uint64_t v)
 {
-	return put(a, DB_META, name, strlen(name), &v, sizeof(v));
+	return store_put(a, DB_META, name, strlen(name), &v, sizeof(v));
 }
 
 static int counter_add(struct apply_ctx *a, enum store_db db, const void *k, size_t klen, uint64_t delta)
@@ -35,7 +27,7 @@ static int counter_add(struct apply_ctx *a, enum store_db db, const void *k, siz
 		return rc;
 	}
 	x += delta;
-	return put(a, db, k, klen, &x, sizeof(x));
+	return store_put(a, db, k, klen, &x, sizeof(x));
 }
 
 static void entry_rec(struct rec_writer *w, const struct proto_observation *o, int64_t first, int64_t last,
@@ -68,7 +60,7 @@ static int env_touch(struct apply_ctx *a, const char *client, const char *env)
 	rec_init(&v);
 	rec_put_i64(&v, 0);
 	rec_put_str(&v, "");
-	return put(a, DB_ENVS, k.buf, k.len, v.buf, v.len);
+	return store_put(a, DB_ENVS, k.buf, k.len, v.buf, v.len);
 }
 
 /* A new history entry becomes the component's current one. */
@@ -89,8 +81,8 @@ static int open_entry(struct apply_ctx *a, const struct rec_writer *ck, const st
 	cv = hv;
 	rec_put_u64(&cv, seq);
 	rec_put_u64(&cv, count);
-	if ((rc = put(a, DB_HIST, hk.buf, hk.len, hv.buf, hv.len)) != 0 ||
-	    (rc = put(a, DB_COMP, ck->buf, ck->len, cv.buf, cv.len)) != 0) {
+	if ((rc = store_put(a, DB_HIST, hk.buf, hk.len, hv.buf, hv.len)) != 0 ||
+	    (rc = store_put(a, DB_COMP, ck->buf, ck->len, cv.buf, cv.len)) != 0) {
 		return rc;
 	}
 	if ((rc = counter_add(a, DB_META, "releases", strlen("releases"), 1)) != 0) {
@@ -106,7 +98,7 @@ static int open_entry(struct apply_ctx *a, const struct rec_writer *ck, const st
 	return env_touch(a, o->client, o->env);
 }
 
-static int observe_one(struct apply_ctx *a, const struct proto_observation *o)
+int store_observe(struct apply_ctx *a, const struct proto_observation *o)
 {
 	struct rec_writer ck;
 	struct release_scratch sc;
@@ -148,8 +140,8 @@ static int observe_one(struct apply_ctx *a, const struct proto_observation *o)
 	rec_put_u64(&cv, count);
 	hk = ck;
 	rec_put_be64(&hk, cur.seq);
-	if ((rc = put(a, DB_HIST, hk.buf, hk.len, hv.buf, hv.len)) != 0 ||
-	    (rc = put(a, DB_COMP, ck.buf, ck.len, cv.buf, cv.len)) != 0) {
+	if ((rc = store_put(a, DB_HIST, hk.buf, hk.len, hv.buf, hv.len)) != 0 ||
+	    (rc = store_put(a, DB_COMP, ck.buf, ck.len, cv.buf, cv.len)) != 0) {
 		return rc;
 	}
 	a->res->updated++;
@@ -180,7 +172,7 @@ static int apply_ping(struct apply_ctx *a, const struct proto_ping *p)
 	rec_init(&v);
 	rec_put_i64(&v, last);
 	rec_put_str(&v, p->version);
-	return put(a, DB_ENVS, k.buf, k.len, v.buf, v.len);
+	return store_put(a, DB_ENVS, k.buf, k.len, v.buf, v.len);
 }
 
 /* Idempotency: returns 1 (and fills res) when key was seen within the TTL. */
@@ -224,7 +216,7 @@ static int idem_record(struct apply_ctx *a)
 	}
 	memcpy(v, &ts, sizeof(ts));
 	memcpy(v + sizeof(ts), rb.data, rb.len);
-	int rc = put(a, DB_IDEM, key, strlen(key), v, sizeof(ts) + rb.len);
+	int rc = store_put(a, DB_IDEM, key, strlen(key), v, sizeof(ts) + rb.len);
 	proto_buf_free(&rb);
 	if (rc != 0) {
 		return rc;
@@ -233,7 +225,7 @@ static int idem_record(struct apply_ctx *a)
 	rec_init(&tk);
 	rec_put_be64(&tk, (uint64_t)ts);
 	rec_put_keypart(&tk, key);
-	return put(a, DB_IDEMT, tk.buf, tk.len, "", 0);
+	return store_put(a, DB_IDEMT, tk.buf, tk.len, "", 0);
 }
 
 /* Drops a bounded number of expired keys, oldest first. */
@@ -280,13 +272,14 @@ static int apply_cmd(struct apply_ctx *a)
 	switch (a->cmd->type) {
 	case PROTO_CMD_OBSERVE:
 		for (uint32_t i = 0; i < a->cmd->n_obs && rc == 0; i++) {
-			rc = observe_one(a, &a->cmd->obs[i]);
+			rc = store_observe(a, &a->cmd->obs[i]);
 		}
 		break;
 	case PROTO_CMD_PING:
 		rc = apply_ping(a, &a->cmd->ping);
 		break;
 	default:
+		rc = store_apply_op(a);
 		break;
 	}
 	if (rc == 0 && a->cmd->idem_key[0] != '\0') {

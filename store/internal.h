@@ -15,6 +15,10 @@ enum store_db {
 	DB_CLIREL, /* client\0 -> u64 history entries of that client */
 	DB_IDEM,   /* idempotency key -> ts, encoded result */
 	DB_IDEMT,  /* be64 ts + key -> "" (expiry order) */
+	DB_CLUSTERS, /* cluster id -> created, updated, encoded CLUSTER_PUT command */
+	DB_CHEALTH,  /* cluster id -> last run/success, failures, last error, last job */
+	DB_JOBS,     /* job id (time-ordered) -> job record */
+	DB_LEASES,   /* duty -> holder node id, expiry */
 	DB_COUNT_
 };
 
@@ -50,6 +54,24 @@ struct release_scratch {
 	char parts[6][PROTO_MAX_STR + 1];
 	char img[4][PROTO_MAX_STR + 1];
 };
+/* The state apply works on (apply.c, apply_ops.c). */
+struct apply_ctx {
+	store *s;
+	MDB_txn *txn;
+	uint64_t index;
+	const struct proto_cmd *cmd;
+	struct proto_result *res;
+};
+
+int store_put(struct apply_ctx *a, enum store_db db, const void *k, size_t klen, const void *v, size_t vlen);
+/* Applies one observation (history + current). */
+int store_observe(struct apply_ctx *a, const struct proto_observation *o);
+/* Cluster, lease and job commands (apply_ops.c). */
+int store_apply_op(struct apply_ctx *a);
+
+/* Decodes a job record (apply_ops.c). */
+int store_job_decode(const void *p, size_t len, struct store_job *j);
+
 int store_decode_entry(const MDB_val *key, const MDB_val *val, int is_comp, struct release_scratch *sc,
                        struct store_release *r);
 

@@ -113,3 +113,28 @@ void rec_get_str(struct rec_reader *r, char *out, size_t cap)
 		out[n] = '\0';
 	}
 }
+
+void rec_put_bytes(struct rec_writer *w, const void *p, size_t n)
+{
+	uint32_t n32 = (uint32_t)n;
+	if (n > UINT32_MAX) {
+		w->overflow = true;
+		return;
+	}
+	put(w, &n32, sizeof(n32));
+	put(w, p, n);
+}
+
+void rec_get_bytes(struct rec_reader *r, const void **p, size_t *n)
+{
+	uint32_t n32 = 0;
+	*p = NULL;
+	*n = 0;
+	if (!take(r, &n32, sizeof(n32)) || n32 > r->len - r->off) {
+		r->bad = true;
+		return;
+	}
+	*p = r->p + r->off;
+	*n = n32;
+	r->off += n32;
+}

@@ -19,6 +19,8 @@ void rec_init(struct rec_writer *w);
 void rec_put_u64(struct rec_writer *w, uint64_t v);
 void rec_put_i64(struct rec_writer *w, int64_t v);
 void rec_put_str(struct rec_writer *w, const char *s);
+/* Bytes with a u32 length. */
+void rec_put_bytes(struct rec_writer *w, const void *p, size_t n);
 /* Key part: the bytes of s followed by a NUL separator. */
 void rec_put_keypart(struct rec_writer *w, const char *s);
 /* Big-endian u64 so keys sort numerically. */
@@ -37,5 +39,7 @@ int64_t rec_get_i64(struct rec_reader *r);
 /* Copies a string into out (NUL-terminated, cap bytes); sets bad on error. */
 void rec_get_str(struct rec_reader *r, char *out, size_t cap);
 uint64_t rec_be64(const void *p);
+/* Points *p at the next length-prefixed bytes (no copy). */
+void rec_get_bytes(struct rec_reader *r, const void **p, size_t *n);
 
 #endif

@@ -94,4 +94,49 @@ int store_envs_each(struct store_read *rd, const char *client, store_env_cb cb, 
 /* Number of history entries (all clients when client == NULL). */
 uint64_t store_release_count(struct store_read *rd, const char *client);
 
+/* ---- Clusters, leases, jobs (collector and scheduler) ---- */
+
+/* A registered Kubernetes cluster and its collection health. */
+struct store_cluster {
+	const struct proto_cluster *c; /* as last put (sealed credentials included) */
+	int64_t created_ms, updated_ms;
+	int64_t last_run_ms;      /* 0: never collected */
+	int64_t last_success_ms;  /* 0: never succeeded */
+	uint64_t failures;        /* consecutive failed runs */
+	const char *last_error;   /* "" when the last run succeeded */
+	const char *last_job;     /* id of the last finished run, "" if none */
+	uint64_t last_observations;
+};
+typedef int (*store_cluster_cb)(void *data, const struct store_cluster *c);
+
+/* Every cluster, by id. */
+int store_clusters_each(struct store_read *rd, store_cluster_cb cb, void *data);
+/* One cluster; PROTO_ENOTFOUND if absent. */
+int store_cluster_get(struct store_read *rd, const char *id, store_cluster_cb cb, void *data);
+
+struct store_lease {
+	uint64_t holder;    /* node id */
+	int64_t expires_ms; /* by the holder's last renewal time stamp */
+};
+/* The lease of duty; PROTO_ENOTFOUND if none was ever granted. */
+int store_lease_get(struct store_read *rd, const char *duty, struct store_lease *out);
+
+struct store_job {
+	char id[PROTO_MAX_STR + 1];
+	char type[32];       /* "collect" */
+	char cluster_id[PROTO_MAX_STR + 1];
+	char status[32];     /* queued, running, success, failed */
+	char error[PROTO_MAX_STR + 1];
+	char reason[32];     /* manual, schedule */
+	uint64_t node;       /* node that ran it, 0 before it started */
+	int64_t created_ms, started_ms, finished_ms;
+	uint64_t observations;   /* images seen by the run */
+	uint64_t entries_created, entries_updated;
+};
+typedef int (*store_job_cb)(void *data, const struct store_job *j);
+
+/* Jobs newest first (ids are time-ordered). */
+int store_jobs_each(struct store_read *rd, store_job_cb cb, void *data);
+int store_job_get(struct store_read *rd, const char *id, struct store_job *out);
+
 #endif
