@@ -294,6 +294,134 @@ static void test_reopen_keeps_state(void **state)
 	assert_int_equal(rv, PROTO_OK);
 }
 
+static struct proto_result apply_cmd(struct fixture *f, struct proto_cmd *c)
+{
+	struct proto_buf b;
+	struct proto_result res;
+	if (c->idem_key == NULL) {
+		c->idem_key = "";
+	}
+	assert_int_equal(proto_cmd_encode(c, &b), PROTO_OK);
+	assert_int_equal(store_apply(f->s, ++f->index, b.data, b.len, &res), PROTO_OK);
+	proto_buf_free(&b);
+	return res;
+}
+
+static struct proto_result lease_cmd(struct fixture *f, uint64_t holder, int64_t ts)
+{
+	struct proto_cmd c = {.type = PROTO_CMD_LEASE, .ts_ms = ts};
+	c.u.lease.duty = "collect:c1";
+	c.u.lease.holder = holder;
+	c.u.lease.period_ms = 1000;
+	return apply_cmd(f, &c);
+}
+
+static void test_leases_expire_and_move(void **state)
+{
+	struct fixture *f = *state;
+	struct store_lease l;
+	struct store_read *rd;
+	assert_int_equal(lease_cmd(f, 1, 10000).code, PROTO_OK);
+	assert_int_equal(lease_cmd(f, 2, 10500).code, PROTO_ECONFLICT); /* still held */
+	assert_int_equal(lease_cmd(f, 1, 10800).code, PROTO_OK);         /* renewal */
+	assert_int_equal(lease_cmd(f, 2, 11700).code, PROTO_ECONFLICT);
+	assert_int_equal(lease_cmd(f, 2, 11800).code, PROTO_OK);         /* expired: taken over */
+	assert_int_equal(store_read_begin(f->s, &rd), PROTO_OK);
+	assert_int_equal(store_lease_get(rd, "collect:c1", &l), PROTO_OK);
+	assert_int_equal(store_lease_get(rd, "collect:none", &l), PROTO_ENOTFOUND);
+	store_lease_get(rd, "collect:c1", &l);
+	store_read_end(rd);
+	assert_int_equal(l.holder, 2);
+	assert_int_equal(l.expires_ms, 12800);
+}
+
+static int cluster_seen(void *data, const struct store_cluster *c)
+{
+	struct store_cluster *out = data;
+	assert_string_equal(c->c->name, "kind-prod");
+	assert_int_equal(c->c->n_namespaces, 2);
+	assert_string_equal(c->c->namespaces[1], "default");
+	out->failures = c->failures;
+	out->last_run_ms = c->last_run_ms;
+	out->created_ms = c->created_ms;
+	out->updated_ms = c->updated_ms;
+	out->last_observations = c->last_observations;
+	return 0;
+}
+
+static int job_seen(void *data, const struct store_job *j)
+{
+	struct rows *rows = data;
+	snprintf(rows->tags[rows->n++], 32, "%.8s:%.16s", j->id, j->status);
+	return 0;
+}
+
+static void test_clusters_jobs_and_collect_results(void **state)
+{
+	struct fixture *f = *state;
+	const char *ns[] = {"prod", "default"};
+	const char *labels[] = {"team", "web"};
+	struct proto_cmd put = {.type = PROTO_CMD_CLUSTER_PUT, .ts_ms = 100};
+	put.u.cluster = (struct proto_cluster){"c1", "kind-prod", "https://127.0.0.1:6443", "prod", "p", "v1:sealed",
+	                                       ns, 2, labels, 2, 0, 30};
+	assert_int_equal(apply_cmd(f, &put).code, PROTO_OK);
+	put.ts_ms = 200;
+	assert_int_equal(apply_cmd(f, &put).code, PROTO_OK); /* an update keeps created_ms */
+
+	const char *ids[] = {"j0001", "j0002"}, *clusters[] = {"c1", "c1"};
+	struct proto_cmd q = {.type = PROTO_CMD_JOBS_QUEUE, .ts_ms = 300};
+	q.u.jobs = (struct proto_jobs){ids, clusters, 2, 2, "manual"};
+	assert_int_equal(apply_cmd(f, &q).code, PROTO_OK);
+	struct proto_cmd st = {.type = PROTO_CMD_JOB_START, .ts_ms = 310};
+	st.u.job_start = (struct proto_job_start){"j0001", "c1", 2};
+	assert_int_equal(apply_cmd(f, &st).code, PROTO_OK);
+
+	struct proto_observation o = {"prod", "p", "default", "Deployment", "web", "nginx", "docker.io", "nginx",
+	                              "1.0", "sha256:x", 320};
+	struct proto_cmd r = {.type = PROTO_CMD_COLLECT_RESULT, .ts_ms = 330, .n_obs = 1, .obs = &o};
+	r.u.collect = (struct proto_collect){"j0001", "c1", "success", "", 2, 310, 330};
+	struct proto_result res = apply_cmd(f, &r);
+	assert_int_equal(res.code, PROTO_OK);
+	assert_int_equal(res.created, 1);
+	struct proto_cmd fail = {.type = PROTO_CMD_COLLECT_RESULT, .ts_ms = 400};
+	fail.u.collect = (struct proto_collect){"j0002", "c1", "failed", "401 Unauthorized", 2, 390, 400};
+	assert_int_equal(apply_cmd(f, &fail).code, PROTO_OK);
+
+	struct store_read *rd;
+	struct store_cluster got = {0};
+	struct store_job j;
+	struct rows jobs = {0};
+	assert_int_equal(store_read_begin(f->s, &rd), PROTO_OK);
+	assert_int_equal(store_cluster_get(rd, "c1", cluster_seen, &got), PROTO_OK);
+	assert_int_equal(store_cluster_get(rd, "nope", cluster_seen, &got), PROTO_ENOTFOUND);
+	assert_int_equal(store_job_get(rd, "j0001", &j), PROTO_OK);
+	assert_int_equal(store_jobs_each(rd, job_seen, &jobs), PROTO_OK);
+	store_read_end(rd);
+	assert_int_equal(got.created_ms, 100);
+	assert_int_equal(got.updated_ms, 200);
+	assert_int_equal(got.failures, 1);
+	assert_int_equal(got.last_run_ms, 400);
+	assert_string_equal(j.status, "success");
+	assert_int_equal(j.node, 2);
+	assert_int_equal(j.observations, 1);
+	assert_int_equal(j.entries_created, 1);
+	assert_int_equal(jobs.n, 2);
+	assert_string_equal(jobs.tags[0], "j0002:failed"); /* newest first */
+
+	/* A duplicate result of a finished run changes nothing. */
+	assert_int_equal(apply_cmd(f, &r).code, PROTO_ECONFLICT);
+	int rv;
+	assert_int_equal(history(f, "default", &rv).n, 1);
+
+	struct proto_cmd del = {.type = PROTO_CMD_CLUSTER_DELETE, .ts_ms = 500};
+	del.u.cluster_id = "c1";
+	assert_int_equal(apply_cmd(f, &del).code, PROTO_OK);
+	assert_int_equal(apply_cmd(f, &del).code, PROTO_ENOTFOUND);
+	assert_int_equal(store_read_begin(f->s, &rd), PROTO_OK);
+	assert_int_equal(store_cluster_get(rd, "c1", cluster_seen, &got), PROTO_ENOTFOUND);
+	store_read_end(rd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -305,6 +433,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pings_keep_the_latest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_restore, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_leases_expire_and_move, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clusters_jobs_and_collect_results, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
