@@ -18,6 +18,7 @@ struct gw_config {
 	store *store;                /* borrowed, read-only use */
 	const char *raft_url;        /* inproc URL of the raft actor's requests */
 	const char *status_url;      /* inproc URL of its status publisher */
+	const unsigned char *secret_key; /* 32 bytes sealing cluster credentials, NULL if unset */
 };
 
 int gw_init(struct gw **out, const struct gw_config *config);

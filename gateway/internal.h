@@ -78,6 +78,8 @@ struct gw {
 	struct gw_req *waiters;
 	uint64_t request_seq;
 	bool stopping;
+	unsigned char secret_key[32]; /* seals cluster credentials */
+	bool have_secret_key;
 };
 
 /* server.c: answering */
@@ -136,6 +138,14 @@ void gw_h_ping(struct gw_req *gr);
 void gw_h_config(struct gw_req *gr);
 void gw_h_health(struct gw_req *gr);
 void gw_h_badge(struct gw_req *gr);
+void gw_h_clusters_list(struct gw_req *gr);
+void gw_h_cluster_get(struct gw_req *gr);
+void gw_h_cluster_health(struct gw_req *gr);
+void gw_h_cluster_create(struct gw_req *gr);
+void gw_h_cluster_update(struct gw_req *gr);
+void gw_h_cluster_delete(struct gw_req *gr);
+void gw_h_jobs_list(struct gw_req *gr);
+void gw_h_job_get(struct gw_req *gr);
 void gw_route(struct gw_req *gr);
 
 #endif

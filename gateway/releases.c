@@ -120,12 +120,6 @@ void gw_h_collect_put(struct gw_req *gr)
 	gw_propose(gr, &cmd, collect_done);
 }
 
-void gw_h_collect_now(struct gw_req *gr)
-{
-	/* Collection from Kubernetes comes with the collector actor (issue B). */
-	gw_respond_error(gr, 501, "NOT_IMPLEMENTED", "this node has no collector yet: no Kubernetes cluster is registered");
-}
-
 /* ---- current ---- */
 
 struct current_acc {

@@ -22,6 +22,14 @@ static const struct route routes[] = {
 	{"GET", {"api", "clients-environments"}, 2, true, gw_h_clients},
 	{"POST", {"api", "ping"}, 2, true, gw_h_ping},
 	{"GET", {"api", "config"}, 2, true, gw_h_config},
+	{"GET", {"api", "v1", "clusters"}, 3, true, gw_h_clusters_list},
+	{"POST", {"api", "v1", "clusters"}, 3, true, gw_h_cluster_create},
+	{"GET", {"api", "v1", "clusters", "*"}, 4, true, gw_h_cluster_get},
+	{"PUT", {"api", "v1", "clusters", "*"}, 4, true, gw_h_cluster_update},
+	{"DELETE", {"api", "v1", "clusters", "*"}, 4, true, gw_h_cluster_delete},
+	{"GET", {"api", "v1", "clusters", "*", "health"}, 5, true, gw_h_cluster_health},
+	{"GET", {"api", "v1", "jobs"}, 3, true, gw_h_jobs_list},
+	{"GET", {"api", "v1", "jobs", "*"}, 4, true, gw_h_job_get},
 };
 
 static bool matches(const struct route *r, struct gw_req *gr)

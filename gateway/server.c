@@ -20,6 +20,10 @@ int gw_init(struct gw **out, const struct gw_config *c)
 	snprintf(g->raft_url, sizeof(g->raft_url), "%s", c->raft_url);
 	snprintf(g->status_url, sizeof(g->status_url), "%s", c->status_url);
 	g->status.last_contact_ms = -1;
+	if (c->secret_key != NULL) {
+		memcpy(g->secret_key, c->secret_key, sizeof(g->secret_key));
+		g->have_secret_key = true;
+	}
 	*out = g;
 	return PROTO_OK;
 }

@@ -45,6 +45,9 @@ struct cfg {
 	size_t max_body_bytes;        /* [api] max_body_bytes (default 1 MiB) */
 	size_t map_size_mb;           /* [store] map_size_mb (default 4096) */
 	unsigned collector_interval_s; /* [collector] interval (default 60 s) */
+	unsigned lease_ms;             /* [collector] lease: a duty's lease period (default 10 s) */
+	unsigned k8s_timeout_ms;       /* [collector] timeout: one Kubernetes request (default 10 s) */
+	char secret_key[256];          /* [collector] secret_key: encrypts cluster credentials */
 	unsigned rate_anonymous;       /* [rate_limit] anonymous_per_minute */
 	unsigned rate_authenticated;   /* [rate_limit] authenticated_per_minute */
 };

@@ -127,8 +127,17 @@ void load(const char *path, struct cfg *c)
 	if (root.contains("store")) {
 		c->map_size_mb = count(root.at("store"), "map_size_mb", static_cast<unsigned>(c->map_size_mb));
 	}
+	c->lease_ms = 10000;
+	c->k8s_timeout_ms = 10000;
 	if (root.contains("collector")) {
-		c->collector_interval_s = duration_ms(root.at("collector"), "interval", 60000, 1000) / 1000;
+		const auto &col = root.at("collector");
+		c->collector_interval_s = duration_ms(col, "interval", 60000, 1000) / 1000;
+		c->lease_ms = duration_ms(col, "lease", c->lease_ms, 1000);
+		c->k8s_timeout_ms = duration_ms(col, "timeout", c->k8s_timeout_ms, 1000);
+		copy(c->secret_key, sizeof(c->secret_key), toml::find_or<std::string>(col, "secret_key", ""), "collector.secret_key");
+		if (c->collector_interval_s == 0 || c->lease_ms < 500) {
+			throw config_error("[collector] interval must be at least 1s and lease at least 500ms");
+		}
 	}
 	if (root.contains("rate_limit")) {
 		const auto &rl = root.at("rate_limit");

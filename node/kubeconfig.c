@@ -9,6 +9,7 @@
  * for in. Scalars of the document are wiped before it is freed, since they
  * hold tokens and private keys. */
 #include "node/kubeconfig.h"
+#include "node/secret.h"
 
 #include <sodium.h>
 #include <stdarg.h>
@@ -111,15 +112,9 @@ static void yamlWipe(yaml_document_t *doc)
  * NUL-terminated string in *out. */
 static int kubeconfigDecode(const char *b64, const char *field, const char *what, char **out, char *err, size_t errlen)
 {
-	size_t b64_len = strlen(b64);
-	size_t cap = b64_len / 4 * 3 + 3;
 	size_t bin_len = 0;
-	unsigned char *bin = malloc(cap + 1);
-	if (bin == NULL) {
-		return kubeconfigFail(err, errlen, "%s: out of memory decoding %s", what, field);
-	}
-	if (sodium_base642bin(bin, cap, b64, b64_len, "\n\r ", &bin_len, NULL, sodium_base64_VARIANT_ORIGINAL) != 0) {
-		free(bin);
+	unsigned char *bin;
+	if (secret_base64_decode(b64, (void **)&bin, &bin_len) != 0) {
 		return kubeconfigFail(err, errlen, "%s: %s is not valid base64", what, field);
 	}
 	if (bin_len == 0 || memchr(bin, '\0', bin_len) != NULL) {
@@ -127,7 +122,6 @@ static int kubeconfigDecode(const char *b64, const char *field, const char *what
 		free(bin);
 		return kubeconfigFail(err, errlen, "%s: %s does not decode to PEM text", what, field);
 	}
-	bin[bin_len] = '\0';
 	*out = (char *)bin;
 	return 0;
 }
@@ -285,8 +279,8 @@ static int kubeconfigFillUser(yaml_document_t *doc, yaml_node_t *root, const cha
 static int kubeconfigFill(yaml_document_t *doc, struct kubeconfig *out, char *err, size_t errlen)
 {
 	yaml_node_t *root = yaml_document_get_root_node(doc);
-	yaml_node_t *ctx;
-	const char *ctx_name;
+	yaml_node_t *ctx = NULL;
+	const char *ctx_name = "";
 
 	if (root == NULL) {
 		return kubeconfigFail(err, errlen, "empty kubeconfig");
@@ -325,9 +319,13 @@ static int kubeconfigYamlError(const yaml_parser_t *parser, char *err, size_t er
 	if (parser->error == YAML_READER_ERROR) {
 		return kubeconfigFail(err, errlen, "YAML error at byte %zu: %s", parser->problem_offset, problem);
 	}
-	return kubeconfigFail(err, errlen, "YAML error at line %zu, column %zu: %s%s%s", parser->problem_mark.line + 1,
-	                      parser->problem_mark.column + 1, problem, parser->context != NULL ? " " : "",
-	                      parser->context != NULL ? parser->context : "");
+	if (parser->context == NULL) {
+		return kubeconfigFail(err, errlen, "YAML error at line %zu, column %zu: %s", parser->problem_mark.line + 1,
+		                      parser->problem_mark.column + 1, problem);
+	}
+	return kubeconfigFail(err, errlen, "YAML error at line %zu, column %zu: %s (%s started at line %zu)",
+	                      parser->problem_mark.line + 1, parser->problem_mark.column + 1, problem, parser->context,
+	                      parser->context_mark.line + 1);
 }
 
 int kubeconfig_parse(const char *yaml, size_t len, struct kubeconfig *out, char *err, size_t errlen)

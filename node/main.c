@@ -14,6 +14,9 @@
 
 #include "gateway/gw.h"
 #include "node/actor.h"
+#include "node/collector.h"
+#include "node/scheduler.h"
+#include "node/secret.h"
 #include "node/config.h"
 #include "raft/repl.h"
 #include "store/store.h"
@@ -109,15 +112,32 @@ int main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	char request_url[256], status_url[256];
+	char request_url[256], status_url[256], collector_url[256];
 	snprintf(request_url, sizeof(request_url), "inproc://shiplog-%s-raft", self->name);
 	snprintf(status_url, sizeof(status_url), "inproc://shiplog-%s-status", self->name);
+	snprintf(collector_url, sizeof(collector_url), "inproc://shiplog-%s-collector", self->name);
+
+	/* Cluster credentials are sealed with a key every node derives alike. */
+	unsigned char key[SECRET_KEY_BYTES];
+	const unsigned char *secret_key = NULL;
+	if (cfg.secret_key[0] != '\0') {
+		if (secret_init() != 0 || secret_key_from_config(cfg.secret_key, key) != 0) {
+			fprintf(stderr, "shiplogd: [collector] secret_key cannot be used\n");
+			return 1;
+		}
+		secret_key = key;
+	}
 
 	struct repl *repl;
 	struct gw *gw;
+	struct collector *col;
+	struct scheduler *sched;
 	struct repl_config rc = {&cfg, self, st, request_url, status_url};
-	struct gw_config gc = {&cfg, self, st, request_url, status_url};
-	if (repl_init(&repl, &rc) != 0 || gw_init(&gw, &gc) != 0) {
+	struct gw_config gc = {&cfg, self, st, request_url, status_url, secret_key};
+	struct collector_config cc = {&cfg, self, st, secret_key, collector_url, request_url};
+	struct scheduler_config sc = {&cfg, self, st, request_url, collector_url};
+	if (repl_init(&repl, &rc) != 0 || gw_init(&gw, &gc) != 0 || collector_init(&col, &cc) != 0 ||
+	    scheduler_init(&sched, &sc) != 0) {
 		fprintf(stderr, "shiplogd: out of memory\n");
 		return 1;
 	}
@@ -126,9 +146,16 @@ int main(int argc, char **argv)
 	struct node_actor raft_actor = {
 		.name = "raft", .self = repl, .start = repl_start, .stop = repl_stop, .grace_ms = 5000};
 	struct node_actor gw_actor = {.name = "gateway", .self = gw, .start = gw_start, .stop = gw_stop, .grace_ms = 200};
+	struct node_actor col_actor = {
+		.name = "collector", .self = col, .start = collector_start, .stop = collector_stop, .grace_ms = 500};
+	struct node_actor sched_actor = {
+		.name = "scheduler", .self = sched, .start = scheduler_start, .stop = scheduler_stop, .grace_ms = 200};
 	int status = 0;
 	if (node_actor_start(&raft_actor) != 0) {
 		fprintf(stderr, "shiplogd: the raft actor failed to start\n");
+		status = 1;
+	} else if (node_actor_start(&col_actor) != 0 || node_actor_start(&sched_actor) != 0) {
+		fprintf(stderr, "shiplogd: the collector or scheduler failed to start\n");
 		status = 1;
 	} else if (node_actor_start(&gw_actor) != 0) {
 		fprintf(stderr, "shiplogd: the gateway failed to start\n");
@@ -139,7 +166,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "shiplogd: %s: stopping\n", strsignal(sig));
 	}
 	node_actor_stop(&gw_actor);
+	node_actor_stop(&sched_actor);
+	node_actor_stop(&col_actor);
 	node_actor_stop(&raft_actor);
+	scheduler_free(sched);
+	collector_free(col);
 	gw_free(gw);
 	repl_free(repl);
 	store_close(st);

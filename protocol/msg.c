@@ -11,6 +11,7 @@ static int field_count(uint32_t type)
 	case PROTO_MSG_BARRIER: return 2;
 	case PROTO_MSG_REPLY: return 5;
 	case PROTO_MSG_STATUS: return 9;
+	case PROTO_MSG_COLLECT: return 2;
 	default: return -1;
 	}
 }
@@ -44,6 +45,10 @@ int proto_msg_encode(const struct proto_msg *m, struct proto_buf *out)
 		codec_pack_str(&pk, m->u.reply.leader);
 		codec_pack_str(&pk, m->u.reply.message);
 		codec_pack_bin(&pk, m->u.reply.result, m->u.reply.result_len);
+		break;
+	case PROTO_MSG_COLLECT:
+		codec_pack_str(&pk, m->u.collect.job_id);
+		codec_pack_str(&pk, m->u.collect.cluster_id);
 		break;
 	case PROTO_MSG_STATUS: {
 		const struct proto_node_status *s = &m->u.status;
@@ -88,6 +93,12 @@ static int decode_fields(struct proto_msg *m, const msgpack_object *f, struct co
 		}
 		return PROTO_OK;
 	}
+	case PROTO_MSG_COLLECT:
+		if (codec_str(&f[0], a, PROTO_MAX_STR, &m->u.collect.job_id) ||
+		    codec_str(&f[1], a, PROTO_MAX_STR, &m->u.collect.cluster_id)) {
+			return PROTO_EINVAL;
+		}
+		return PROTO_OK;
 	case PROTO_MSG_STATUS: {
 		struct proto_node_status *s = &m->u.status;
 		if (codec_u64(&f[0], &s->node_id) || codec_u32(&f[1], &s->role) || s->role > PROTO_ROLE_LEADER ||

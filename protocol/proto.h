@@ -66,6 +66,7 @@ struct proto_ping {
 /* A Kubernetes cluster the collector reads; credentials arrive sealed. */
 struct proto_cluster {
 	const char *id, *name, *server, *client, *env;
+	const char *cred_kinds;   /* which credentials are sealed, e.g. "token,ca_cert" */
 	const char *sealed;       /* secret_seal'd credentials JSON, "" for none */
 	const char **namespaces;  /* to read, in display order; none = all */
 	uint32_t n_namespaces;
@@ -151,6 +152,7 @@ enum proto_msg_type {
 	PROTO_MSG_BARRIER = 2, /* linearizable read point */
 	PROTO_MSG_REPLY = 3,   /* answer to PROPOSE/BARRIER */
 	PROTO_MSG_STATUS = 4,  /* raft actor state, published */
+	PROTO_MSG_COLLECT = 5, /* scheduler -> collector: run one collection */
 	PROTO_MSG_TYPE_MAX_
 };
 
@@ -189,9 +191,15 @@ struct proto_node_status {
 	int64_t last_contact_ms; /* ms since the leader was heard, 0 on the leader, -1 never */
 };
 
+struct proto_collect_req {
+	const char *job_id;     /* the job to run (created by JOB_START if new) */
+	const char *cluster_id; /* the cluster to read */
+};
+
 struct proto_msg {
 	uint32_t type; /* enum proto_msg_type */
 	union {
+		struct proto_collect_req collect;
 		struct proto_propose propose;
 		struct proto_barrier barrier;
 		struct proto_reply reply;

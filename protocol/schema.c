@@ -29,7 +29,7 @@ struct field {
 
 static const struct field cluster_put[] = {
 	STR(cluster.id), STR(cluster.name), STR(cluster.server), STR(cluster.client), STR(cluster.env),
-	STR(cluster.sealed), STRS(cluster.namespaces, cluster.n_namespaces), STRS(cluster.labels, cluster.n_labels),
+	STR(cluster.cred_kinds), STR(cluster.sealed), STRS(cluster.namespaces, cluster.n_namespaces), STRS(cluster.labels, cluster.n_labels),
 	U64(cluster.insecure), U64(cluster.interval_s),
 };
 static const struct field cluster_delete[] = {STR(cluster_id)};

@@ -42,7 +42,6 @@ import os
 import re
 import signal
 import socket
-import socketserver
 import ssl
 import struct
 import subprocess

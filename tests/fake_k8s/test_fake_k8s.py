@@ -1,19 +1,22 @@
 """Tests of the fake Kubernetes API server itself."""
 
 import base64
+import hashlib
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 import requests
 
 import fake_k8s as F
-from conftest import FIXTURES
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 
 TOKEN = "s3cret-token"
 T = 5  # seconds, every HTTP call
@@ -136,7 +139,7 @@ def test_pod_shapes_and_image_ids(fake_k8s):
     assert len(web) == 2
     assert image_ids(web, "nginx") == [F.image_id("nginx:1.21.0")] * 2
     assert image_ids(web, "nginx")[0] == "docker.io/library/nginx@sha256:" + \
-        __import__("hashlib").sha256(b"nginx:1.21.0").hexdigest()
+        hashlib.sha256(b"nginx:1.21.0").hexdigest()
     init = web[0]["status"]["initContainerStatuses"][0]
     assert init["name"] == "init-config" and "terminated" in init["state"]
     assert init["imageID"].startswith("docker.io/library/busybox@sha256:")
@@ -533,7 +536,6 @@ def test_plain_http_and_restart(fake_k8s_factory):
 
 def test_stop_interrupts_delay(fake_k8s):
     fake_k8s.cluster.set_delay(20)
-    import threading
     errs = []
 
     def call():

@@ -98,9 +98,9 @@ def cluster(request, tmp_path_factory):
 def cluster_factory(request, tmp_path):
     made = []
 
-    def make(raft=None, api=None, n=3, start=True):
+    def make(raft=None, api=None, n=3, start=True, collector=None):
         c = H.Cluster(tmp_path / f"cluster{len(made) + 1}", n=n, raft=raft, api=api,
-                      label=request.node.name)
+                      label=request.node.name, collector=collector)
         made.append(c)
         if start:
             c.start_all()

@@ -51,6 +51,14 @@ DEFAULT_API = {
     "write_timeout_ms": 2000,
     "max_body_bytes": 1048576,
 }
+# Collection: short periods so tests see runs and lease moves quickly.
+DEFAULT_COLLECTOR = {
+    "secret_key": "test-secret-passphrase-for-shiplog-clusters",
+    "interval": "2s",
+    "lease": "2s",
+    "timeout": "3s",
+}
+
 # 0 = off (DESIGN.md); the harness polls /health anonymously many times a second
 DEFAULT_RATE_LIMIT = {
     "anonymous_per_minute": 0,
@@ -375,7 +383,7 @@ class Cluster:
         """Sequence number the next Cluster will get."""
         return cls._next_seq
 
-    def __init__(self, workdir, n=3, raft=None, api=None, label="cluster"):
+    def __init__(self, workdir, n=3, raft=None, api=None, label="cluster", collector=None):
         self.seq = Cluster._next_seq
         Cluster._next_seq += 1
         self.label = label
@@ -383,6 +391,7 @@ class Cluster:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.raft = dict(DEFAULT_RAFT, **(raft or {}))
         self.api = dict(DEFAULT_API, **(api or {}))
+        self.collector = dict(DEFAULT_COLLECTOR, **(collector or {}))
         ports = free_ports(3 * n)
         self.nodes: dict[str, Node] = {}
         for i in range(n):
@@ -402,6 +411,8 @@ class Cluster:
         lines += [f"{k} = {_toml_value(v)}" for k, v in self.raft.items()]
         lines += ["", "[api]"]
         lines += [f"{k} = {_toml_value(v)}" for k, v in self.api.items()]
+        lines += ["", "[collector]"]
+        lines += [f"{k} = {_toml_value(v)}" for k, v in self.collector.items()]
         lines += ["", "[rate_limit]"]
         lines += [f"{k} = {_toml_value(v)}" for k, v in DEFAULT_RATE_LIMIT.items()]
         for node in self.nodes.values():

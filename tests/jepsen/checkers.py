@@ -150,13 +150,69 @@ def check_register(history, initial=None, time_limit=60.0, max_memory_mb=1024):
                            % (_cas_args(op)[0],),
                 "prefix_end_time": op.complete_time}, states=0)
 
-    m = len(ops)
-    if m == 0:
-        return result(True, states=0)
+    if not any(op.outcome == OK for op in ops):
+        return result(True, states=0)  # unknown ops alone can all go last
 
+    r = _search(ops, initial, t0 + time_limit if time_limit else math.inf,
+                max_memory_mb)
+    if r["valid"] is True:
+        return result(True, states=r["states"])
+    if r["valid"] == "unknown":
+        return result("unknown", {
+            "kind": "budget-exhausted",
+            "message": "search stopped (%s) after %d states; deepest point "
+                       "reached: %s" % (r["why"], r["states"], r["deepest"])},
+            states=r["states"])
+
+    bad = r["bad"]
+    concurrent = [o for o in ops if o is not bad and o.invoke_time <= bad.complete_time
+                  and (o.outcome == INFO or o.complete_time >= bad.invoke_time)]
+    prefix = [o for o in ops if o.invoke_time <= bad.complete_time]
+    states = _examples(set(r["deepest_states"]))
+    if bad.f == "read":
+        msg = ("no linearization of the history up to this op's completion lets "
+               "the read return %r; the register could hold %s there"
+               % (bad.result, states))
+    else:
+        msg = ("no linearization of the history up to this op's completion can "
+               "place %s %r (register could hold %s)" % (bad.f, bad.value, states))
+    return result(False, {
+        "kind": "not-linearizable",
+        "op": bad.describe(), "op_detail": bad.to_dict(),
+        "message": msg,
+        "possible_states": states,
+        "prefix_end_time": bad.complete_time,
+        "prefix_ops": len(prefix),
+        "concurrent_ops": [o.describe() for o in concurrent[:EXAMPLES]],
+        "linearized_before": [o.describe() for o in r["path"]],
+    }, states=r["states"])
+
+
+def _search(ops, initial, deadline, max_memory_mb):
+    """The depth-first search.  ops: register ops, none failed, no info read,
+    at least one ok op.
+
+    Two lists share one position space (all entries sorted by time, calls
+    before returns on ties): the main list holds the calls and returns of ok
+    ops; the info list holds the calls of info ops (their returns would be at
+    +inf, so they are not materialised).  At each configuration the candidates
+    are the calls before the first return of the main list; ok calls are tried
+    first, info calls (those invoked before that return) only after, so an
+    unknown op is linearized where something needs it rather than early.
+    When the main list is empty the history is linearizable: the remaining
+    info ops go at the end (or never happened).
+
+    The set of linearized ok ops is kept as (k, window): every ok op with
+    index < k is linearized, bit j of window says whether ok op k + j is; info
+    ops have their own bitset.  Cache keys stay small even for long histories.
+    """
+    m = len(ops)
     kind = [0] * m
     arg = [None] * m
     arg2 = [None] * m
+    is_info = [op.outcome == INFO for op in ops]
+    sub = [0] * m        # index among ok ops / among info ops (invoke order)
+    n_ok = n_info = 0
     for i, op in enumerate(ops):
         if op.f == "read":
             kind[i], arg[i] = _READ, freeze(op.result)
@@ -165,140 +221,188 @@ def check_register(history, initial=None, time_limit=60.0, max_memory_mb=1024):
         else:
             kind[i] = _CAS if op.outcome == OK else _CAS_INFO
             arg[i], arg2[i] = _cas_args(op)
+        if is_info[i]:
+            sub[i], n_info = n_info, n_info + 1
+        else:
+            sub[i], n_ok = n_ok, n_ok + 1
 
-    # Entries: 2i = call of op i, 2i+1 = return of op i.  Sort by time, calls
-    # first on ties, then by op order for determinism.
     keys = []
     for i, op in enumerate(ops):
-        keys.append((op.invoke_time, 0, i, 2 * i))
-        ret = math.inf if op.outcome == INFO else op.complete_time
-        keys.append((ret, 1, i, 2 * i + 1))
+        keys.append((op.invoke_time, 0, i))
+        if not is_info[i]:
+            keys.append((op.complete_time, 1, i))
     keys.sort()
-    n = 2 * m
-    HEAD = n
-    ent_op = [0] * n          # position -> op index
+    n = len(keys)
+    HEAD, IHEAD = n, n + 1
+    ent_op = [0] * n
     is_call = [False] * n
-    match = [-1] * n          # call position -> its return position
-    pos_of = [0] * n
-    for p, (_, k, i, e) in enumerate(keys):
+    match = [-1] * n                      # ok call position -> its return position
+    call_pos = {}
+    for p, (_, k, i) in enumerate(keys):
         ent_op[p] = i
         is_call[p] = (k == 0)
-        pos_of[e] = p
-    for i in range(m):
-        match[pos_of[2 * i]] = pos_of[2 * i + 1]
-    nxt = list(range(1, n + 1)) + [0]   # index n is the head sentinel
-    nxt[n - 1] = -1
-    prv = [HEAD] + list(range(0, n - 1)) + [-1]
-    nxt[HEAD] = 0
+        if k == 0:
+            call_pos[i] = p
+        else:
+            match[call_pos[i]] = p
+    nxt = [-1] * (n + 2)
+    prv = [-1] * (n + 2)
+    last = {HEAD: HEAD, IHEAD: IHEAD}
+    for p in range(n):
+        h = IHEAD if is_call[p] and is_info[ent_op[p]] else HEAD
+        nxt[last[h]] = p
+        prv[p] = last[h]
+        last[h] = p
 
     state = initial
-    lin = 0
+    k = 0             # lowest ok index not linearized
+    window = 0        # bit j: ok op k + j linearized (bit 0 always clear)
+    ibits = 0         # info ops linearized
     cache = set()
-    stack = []                 # (call position, state before)
-    bytes_per_state = m // 8 + 150
-    max_states = max(10000, int(max_memory_mb * 1048576 / bytes_per_state))
-    deadline = t0 + time_limit if time_limit else math.inf
+    stack = []        # frames: (position, state, k, window, ibits, mode, limit)
+    max_states = max(10000, int(max_memory_mb * 1048576 / (250 + n_info // 8)))
     steps = 0
     deepest = -1
     deepest_states = []
     deepest_path = []
-    e = 0
-    while nxt[HEAD] != -1:
+    ENTER, SCAN_OK, SCAN_INFO, FORCED, BACKTRACK = range(5)
+    mode = ENTER
+    e = -1
+    limit = -1        # SCAN_INFO: first main-list return; info calls must precede it
+
+    def unlink(p):
+        a, b = prv[p], nxt[p]
+        nxt[a] = b
+        if b != -1:
+            prv[b] = a
+
+    def relink(p):
+        a, b = prv[p], nxt[p]
+        nxt[a] = p
+        if b != -1:
+            prv[b] = p
+
+    while True:
         steps += 1
-        if steps & 0xFFF == 0:
-            if time.monotonic() > deadline or len(cache) > max_states:
-                why = "time limit %.1fs" % time_limit if len(cache) <= max_states \
-                    else "memory limit %d MB" % max_memory_mb
-                return result("unknown", {
-                    "kind": "budget-exhausted",
-                    "message": "search stopped (%s) after %d states; deepest "
-                               "point reached: %s" % (
-                                   why, len(cache),
-                                   ops[ent_op[deepest]].describe() if deepest >= 0 else "-")},
-                    states=len(cache))
-        if is_call[e]:
+        if steps & 0xFFF == 0 and (time.monotonic() > deadline or len(cache) > max_states):
+            why = ("memory limit %d MB" % max_memory_mb) if len(cache) > max_states \
+                else "time limit"
+            return {"valid": "unknown", "why": why, "states": len(cache),
+                    "deepest": ops[ent_op[deepest]].describe() if deepest >= 0 else "-"}
+
+        if mode == ENTER:
+            # A candidate ok op that leaves the state unchanged (a read of the
+            # current value, a write of it) can be linearized right now without
+            # losing any solution: commit to it, no alternatives.
+            p = nxt[HEAD]
+            forced = -1
+            while is_call[p]:
+                i = ent_op[p]
+                if state == arg[i] and (kind[i] == _READ or kind[i] == _WRITE or
+                                        (kind[i] == _CAS and arg2[i] == state)):
+                    forced = p
+                    break
+                p = nxt[p]
+            if forced == -1:
+                mode = SCAN_OK
+                e = nxt[HEAD]
+                continue
+            j = sub[i] - k
+            nw = window | (1 << j)
+            nk = k
+            if j == 0:
+                t = (~nw & (nw + 1)).bit_length() - 1   # trailing ones
+                nw >>= t
+                nk += t
+            key = (nk, nw, ibits, state)
+            if key in cache:
+                mode = BACKTRACK    # that only child was explored already
+                continue
+            cache.add(key)
+            stack.append((p, state, k, window, ibits, FORCED, limit))
+            k, window = nk, nw
+            unlink(p)
+            unlink(match[p])
+            if nxt[HEAD] == -1:
+                return {"valid": True, "states": len(cache)}
+            continue
+
+        if mode == SCAN_OK or mode == SCAN_INFO:
+            if mode == SCAN_OK and not is_call[e]:
+                # first return of the main list: try the unknown ops before it
+                mode = SCAN_INFO
+                limit = e
+                e = nxt[IHEAD]
+                continue
+            if mode == SCAN_INFO and (e == -1 or e > limit):
+                # dead end: the op returning at `limit` cannot be linearized here
+                if limit > deepest:
+                    deepest = limit
+                    deepest_states = [state]
+                    deepest_path = [ent_op[f[0]] for f in stack[-8:]]
+                elif limit == deepest and len(deepest_states) < 8 \
+                        and state not in deepest_states:
+                    deepest_states.append(state)
+                mode = BACKTRACK
+                continue
             i = ent_op[e]
-            k = kind[i]
-            if k == _READ:
-                ok = state == arg[i]
-                ns = state
-            elif k == _WRITE:
+            kd = kind[i]
+            if kd == _READ:
+                ok = False          # a matching read would have been forced
+            elif kd == _WRITE:
                 ok = True
                 ns = arg[i]
-            elif k == _CAS:
+            elif kd == _CAS:
                 ok = state == arg[i]
                 ns = arg2[i]
-            else:
-                ok = True
-                ns = arg2[i] if state == arg[i] else state
+            else:                   # info cas: only worth placing if it swaps
+                ok = state == arg[i]
+                ns = arg2[i]
+            if ok and ns == state and mode == SCAN_INFO:
+                ok = False          # no effect here: same as at the end
             if ok:
-                nl = lin | (1 << i)
-                key = (nl, ns)
+                if mode == SCAN_OK:
+                    j = sub[i] - k
+                    nw = window | (1 << j)
+                    nk = k
+                    if j == 0:
+                        t = (~nw & (nw + 1)).bit_length() - 1
+                        nw >>= t
+                        nk += t
+                    key = (nk, nw, ibits, ns)
+                else:
+                    nib = ibits | (1 << sub[i])
+                    key = (k, window, nib, ns)
                 if key not in cache:
                     cache.add(key)
-                    stack.append((e, state))
+                    stack.append((e, state, k, window, ibits, mode, limit))
                     state = ns
-                    lin = nl
-                    # lift: unlink the call and its return
-                    a, b = prv[e], nxt[e]
-                    nxt[a] = b
-                    prv[b] = a
-                    r = match[e]
-                    a, b = prv[r], nxt[r]
-                    nxt[a] = b
-                    if b != -1:
-                        prv[b] = a
-                    e = nxt[HEAD]
+                    unlink(e)
+                    if mode == SCAN_OK:
+                        k, window = nk, nw
+                        unlink(match[e])
+                        if nxt[HEAD] == -1:
+                            return {"valid": True, "states": len(cache)}
+                    else:
+                        ibits = nib
+                    mode = ENTER
                     continue
             e = nxt[e]
-        else:
-            # a return whose call is not linearized: dead end
-            if e > deepest:
-                deepest = e
-                deepest_states = [state]
-                deepest_path = [ent_op[c] for c, _ in stack[-8:]]
-            elif e == deepest and len(deepest_states) < 8 and state not in deepest_states:
-                deepest_states.append(state)
-            if not stack:
-                break
-            e, state = stack.pop()
-            lin ^= 1 << ent_op[e]
-            # unlift: relink return then call
-            r = match[e]
-            a, b = prv[r], nxt[r]
-            nxt[a] = r
-            if b != -1:
-                prv[b] = r
-            a, b = prv[e], nxt[e]
-            nxt[a] = e
-            prv[b] = e
-            e = nxt[e]
-        continue
-    else:
-        return result(True, states=len(cache))
+            continue
 
-    bad = ops[ent_op[deepest]]
-    concurrent = [o for o in ops if o is not bad and o.invoke_time <= bad.complete_time
-                  and (o.outcome == INFO or o.complete_time >= bad.invoke_time)]
-    prefix = [o for o in ops if o.invoke_time <= bad.complete_time]
-    if bad.f == "read":
-        msg = ("no linearization of the history up to this op's completion lets "
-               "the read return %r; the register could hold %s there"
-               % (bad.result, _examples(set(deepest_states))))
-    else:
-        msg = ("no linearization of the history up to this op's completion can "
-               "place %s %r (register could hold %s)"
-               % (bad.f, bad.value, _examples(set(deepest_states))))
-    return result(False, {
-        "kind": "not-linearizable",
-        "op": bad.describe(), "op_detail": bad.to_dict(),
-        "message": msg,
-        "possible_states": _examples(set(deepest_states)),
-        "prefix_end_time": bad.complete_time,
-        "prefix_ops": len(prefix),
-        "concurrent_ops": [o.describe() for o in concurrent[:EXAMPLES]],
-        "linearized_before": [ops[i].describe() for i in deepest_path],
-    }, states=len(cache))
+        # BACKTRACK
+        if not stack:
+            return {"valid": False, "states": len(cache), "bad": ops[ent_op[deepest]],
+                    "deepest_states": deepest_states,
+                    "path": [ops[i] for i in deepest_path]}
+        e, state, k, window, ibits, mode, limit = stack.pop()
+        if mode != SCAN_INFO:       # ok op: its return was unlinked too
+            relink(match[e])
+        relink(e)
+        if mode == FORCED:
+            mode = BACKTRACK
+        else:
+            e = nxt[e]
 
 
 # ---------------------------------------------------------------------------

@@ -362,7 +362,7 @@ static void test_clusters_jobs_and_collect_results(void **state)
 	const char *ns[] = {"prod", "default"};
 	const char *labels[] = {"team", "web"};
 	struct proto_cmd put = {.type = PROTO_CMD_CLUSTER_PUT, .ts_ms = 100};
-	put.u.cluster = (struct proto_cluster){"c1", "kind-prod", "https://127.0.0.1:6443", "prod", "p", "v1:sealed",
+	put.u.cluster = (struct proto_cluster){"c1", "kind-prod", "https://127.0.0.1:6443", "prod", "p", "token", "v1:sealed",
 	                                       ns, 2, labels, 2, 0, 30};
 	assert_int_equal(apply_cmd(f, &put).code, PROTO_OK);
 	put.ts_ms = 200;

@@ -1,0 +1,22 @@
+/* Proposing a command to the local raft actor from an actor other than the
+ * gateway (collector, scheduler): encode, send over the bus, decode the
+ * answer. */
+#ifndef SHIPLOG_NODE_PROPOSE_H
+#define SHIPLOG_NODE_PROPOSE_H
+
+#include "node/bus.h"
+#include "protocol/proto.h"
+
+/* status: PROTO_OK (res filled), or why the command was not (known to be)
+ * applied. res->code carries business refusals such as PROTO_ECONFLICT. */
+typedef void (*node_propose_cb)(void *data, int status, const struct proto_result *res);
+
+/* Proposes cmd (its ts_ms is set here; idem_key must be set by the caller,
+ * so a retry is applied at most once). cb fires exactly once unless raft is
+ * closed first. Returns 0 or a PROTO_E* code (then cb never fires). */
+int node_propose(bus_client *raft, struct proto_cmd *cmd, unsigned timeout_ms, node_propose_cb cb, void *data);
+
+/* Wall clock in ms. */
+int64_t node_now_ms(void);
+
+#endif

@@ -1,0 +1,185 @@
+"""Collector and scheduler on real nodes against the fake Kubernetes API
+server (tests/fake_k8s): registered clusters, collection into current and
+history on every node, rollouts and rollbacks, failures recorded as health
+and jobs, POST /api/collect, one owner per cluster, lease takeover."""
+import os
+import sys
+import time
+
+import pytest
+
+import harness as H
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fake_k8s"))
+import fake_k8s as F  # noqa: E402
+
+FIXTURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fake_k8s", "fixtures", "basic.json")
+TOKEN = "collector-test-token"
+CLIENT, ENV = H.PROD_CLIENT, "k8s-prod"
+
+
+@pytest.fixture
+def k8s(tmp_path):
+    pki = F.make_pki(tmp_path / "pki")
+    cluster = F.FakeCluster(token=TOKEN)
+    cluster.load_fixture(FIXTURE)
+    srv = F.FakeK8sServer(cluster, pki=pki)
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def register(c, node, srv, **extra):
+    body = {"name": "fake-" + H.uid(), "server": srv.url, "client_name": CLIENT, "env_name": ENV,
+            "token": TOKEN, "ca_cert": srv.ca_pem, "labels": {"team": "platform"}}
+    body.update(extra)
+    r = c.post(node, "/api/v1/clusters", json=body)
+    assert r.status_code == 201, H.show(r)
+    assert TOKEN not in r.text and "BEGIN CERTIFICATE" not in r.text  # secrets never echoed
+    doc = r.json()
+    assert doc["credentials"] == {"token": True, "ca_cert": True, "client_cert": False, "client_key": False}
+    return doc
+
+
+def current(c, node):
+    r = c.get(node, "/api/releases/current", params={"client_name": CLIENT, "env_name": ENV})
+    assert r.status_code == 200, H.show(r)
+    return {(row["namespace"], row["workload_type"], row["workload_name"], row["container_name"]): row
+            for rows in r.json()["namespaces"].values() for row in rows}
+
+
+def test_collection_rollout_rollback_and_failures(cluster_factory, k8s):
+    c = cluster_factory()
+    names = c.names
+    doc = register(c, names[1], k8s)
+    cid = doc["id"]
+    key = ("production", "Deployment", "web", "nginx")
+
+    def collected(node):
+        rows = current(c, node)
+        return key in rows and rows[key]["image_tag"] == "1.21.0"
+    for n in names:
+        H.wait_until(lambda: collected(n), 30, what=f"first collection visible on {n}")
+    rows = current(c, names[0])
+    web = rows[key]
+    assert web["image_repo"] == "docker.io" and web["image_name"] == "nginx"
+    assert web["image_sha"] == F.default_digest("nginx:1.21.0")  # the digest the pods run
+    assert ("production", "Deployment", "web", "init-config") in rows or any(k[2] == "web" and k[3] != "nginx" for k in rows)
+    api = [v for k, v in rows.items() if k[2] == "api" and v["image_name"] == "api"]
+    assert api and api[0]["image_repo"] == "registry.local:5000/team" and api[0]["image_tag"] == "2.3.1"
+
+    # A rollout, then a rollback: new history entries, newest first, on every node.
+    k8s.cluster.set_image("Deployment", "production", "web", "nginx", "nginx:1.22.0")
+    H.wait_until(lambda: current(c, names[2])[key]["image_tag"] == "1.22.0", 30, what="rollout collected")
+    k8s.cluster.set_image("Deployment", "production", "web", "nginx", "nginx:1.21.0")
+    H.wait_until(lambda: current(c, names[0])[key]["image_tag"] == "1.21.0", 30, what="rollback collected")
+    for n in names:
+        def hist():
+            r = c.get(n, f"/api/releases/history/{CLIENT}/{ENV}/production/web/nginx")
+            return [e["image_tag"] for e in r.json().get("releases", [])] if r.status_code == 200 else []
+        H.wait_until(lambda: hist()[:3] == ["1.21.0", "1.22.0", "1.21.0"], 15, what=f"history on {n}")
+
+    # Health and the lease holder are visible on any node.
+    h = c.get(names[2], f"/api/v1/clusters/{cid}/health").json()
+    assert h["status"] == "healthy" and h["consecutive_failures"] == 0, h
+    assert h["lease"] and h["lease"]["holder"] in names and h["lease"]["live"], h
+
+    # All scheduled runs so far came from one node: one owner per cluster.
+    jobs = c.get(names[0], "/api/v1/jobs", params={"cluster_id": cid, "per_page": 500}).json()["jobs"]
+    finished = [j for j in jobs if j["status"] == "success"]
+    assert finished and len({j["node"] for j in finished}) == 1, jobs
+    assert all(j["counts"]["observations"] >= 6 for j in finished)
+
+    # A revoked token: runs fail, health and jobs say why; nothing crashes.
+    k8s.cluster.set_token("another-token")
+    def failing():
+        hh = c.get(names[0], f"/api/v1/clusters/{cid}/health").json()
+        return hh["status"] == "failing" and "401" in (hh["last_error"] or "")
+    H.wait_until(failing, 30, what="401 recorded as cluster health")
+    def failed_jobs():
+        return [j for j in c.get(names[1], "/api/v1/jobs", params={"status": "failed"}).json()["jobs"]
+                if j["cluster_id"] == cid]
+    H.wait_until(failed_jobs, 10, what="failed job listed on another node")
+    assert "401" in failed_jobs()[0]["error"]
+    k8s.cluster.set_token(TOKEN)
+    H.wait_until(lambda: c.get(names[0], f"/api/v1/clusters/{cid}/health").json()["status"] == "healthy", 30,
+                 what="recovery after the token is valid again")
+
+
+def test_manual_collect_and_lease_takeover(cluster_factory, k8s):
+    c = cluster_factory(collector={"interval": "60s"})  # only manual runs and the first one
+    names = c.names
+    cid = register(c, names[0], k8s)["id"]
+    health = lambda n: c.get(n, f"/api/v1/clusters/{cid}/health").json()  # noqa: E731
+    H.wait_until(lambda: (health(names[0]).get("lease") or {}).get("live"), 20, what="a lease is granted")
+    holder = health(names[0])["lease"]["holder"]
+
+    # POST /api/collect starts a run now, wherever the lease is, answered with job ids.
+    other = next(n for n in names if n != holder)
+    before = k8s.cluster.count("/apis/apps/v1/deployments")
+    r = c.post(other, "/api/collect", json={})
+    assert r.status_code == 200, H.show(r)
+    ids = [j["id"] for j in r.json()["jobs"] if j["cluster_id"] == cid]
+    assert len(ids) == 1
+    def done():
+        j = c.get(other, f"/api/v1/jobs/{ids[0]}")
+        return j.status_code == 200 and j.json()["status"] == "success" and j.json()["node"] == holder
+    H.wait_until(done, 20, what="the manual job ran on the lease holder")
+    assert k8s.cluster.count("/apis/apps/v1/deployments") > before
+    assert c.get(other, "/api/v1/jobs/nope").status_code == 404
+
+    # The holder dies: another node takes the lease within two lease periods (+ slack).
+    c.kill9(holder)
+    t0 = time.monotonic()
+    survivor = next(n for n in names if n != holder)
+    H.wait_until(lambda: (health(survivor).get("lease") or {}).get("holder") not in (None, holder)
+                 and health(survivor)["lease"]["live"], 15, what="lease takeover")
+    took = time.monotonic() - t0
+    print(f"lease takeover after kill -9 of {holder}: {took * 1000:.0f} ms (lease 2 s)")
+    assert took < 2 * 2 + 3
+    c.restart(holder)
+
+
+def test_cluster_registry_validation_and_access(cluster, k8s):
+    n = cluster.names[0]
+    bad = [
+        ({}, 400),
+        ({"name": "x", "client_name": CLIENT, "env_name": ENV}, 400),  # no server
+        ({"name": "x", "server": "ftp://h", "client_name": CLIENT, "env_name": ENV}, 400),
+        ({"name": "x", "server": k8s.url, "client_name": CLIENT, "env_name": ENV, "namespaces": "all"}, 400),
+        ({"name": "x", "server": k8s.url, "client_name": CLIENT, "env_name": ENV, "client_cert": "pem"}, 400),
+        ({"name": "x", "server": k8s.url, "client_name": CLIENT, "env_name": ENV, "kubeconfig": "!!"}, 400),
+        ({"name": "x", "server": k8s.url, "client_name": CLIENT, "env_name": ENV, "interval": "0s"}, 400),
+    ]
+    for body, status in bad:
+        r = cluster.post(n, "/api/v1/clusters", json=body)
+        H.assert_error(r, status, "VALIDATION_ERROR")
+    # Client keys may not register clusters; they see only their client's clusters.
+    r = cluster.post(n, "/api/v1/clusters", key=H.PROD_KEY,
+                     json={"name": "y", "server": k8s.url, "client_name": CLIENT, "env_name": ENV})
+    H.assert_error(r, 403, "FORBIDDEN")
+    kc = k8s.kubeconfig(token=TOKEN)
+    import base64
+    r = cluster.post(n, "/api/v1/clusters", json={"name": "from-kubeconfig", "client_name": H.DEV_CLIENT,
+                                                  "env_name": "dev", "kubeconfig": base64.b64encode(kc.encode()).decode()})
+    assert r.status_code == 201, H.show(r)
+    doc = r.json()
+    assert doc["server"] == k8s.url and doc["credentials"]["token"] and doc["credentials"]["ca_cert"]
+    r = cluster.post(n, "/api/v1/clusters", json={"name": "from-kubeconfig", "server": k8s.url,
+                                                  "client_name": H.DEV_CLIENT, "env_name": "dev"})
+    H.assert_error(r, 409, "CONFLICT")
+    assert cluster.get(n, f"/api/v1/clusters/{doc['id']}", key=H.PROD_KEY).status_code == 403
+    listed = cluster.get(n, "/api/v1/clusters", key=H.PROD_KEY).json()["clusters"]
+    assert all(x["client_name"] == CLIENT for x in listed)
+    # PUT keeps sealed credentials when none are given; DELETE removes it everywhere.
+    r = cluster.put(n, f"/api/v1/clusters/{doc['id']}", json={"name": "renamed", "server": k8s.url,
+                                                             "client_name": H.DEV_CLIENT, "env_name": "dev"})
+    assert r.status_code == 200 and r.json()["name"] == "renamed" and r.json()["credentials"]["token"], H.show(r)
+    r = cluster.request(n, "DELETE", f"/api/v1/clusters/{doc['id']}")
+    assert r.status_code == 200, H.show(r)
+    for m in cluster.names:
+        idx = H.idx(r)
+        g = cluster.get(m, f"/api/v1/clusters/{doc['id']}", params={"index": idx, "wait": "5s"})
+        H.assert_error(g, 404, "NOT_FOUND")
