@@ -294,10 +294,49 @@ static bool read_interval(struct gw_req *gr, struct cluster_form *f)
 	return true;
 }
 
+static const char *const cluster_fields[] = {
+	"name", "server", "client_name", "env_name", "namespaces", "labels", "token", "ca_cert", "client_cert",
+	"client_key", "kubeconfig", "insecure_skip_tls_verify", "interval",
+};
+
+/* Unknown fields are refused, each named in the error's details. */
+static bool known_fields(struct gw_req *gr, json_t *body)
+{
+	json_t *details = json_array();
+	const char *k;
+	json_t *v;
+	json_object_foreach(body, k, v)
+	{
+		bool known = false;
+		for (size_t i = 0; i < sizeof(cluster_fields) / sizeof(cluster_fields[0]) && !known; i++) {
+			known = strcmp(k, cluster_fields[i]) == 0;
+		}
+		if (!known) {
+			json_array_append_new(details, json_pack("{s:s,s:s}", "field", k, "message", "unknown field"));
+		}
+	}
+	if (json_array_size(details) == 0) {
+		json_decref(details);
+		return true;
+	}
+	gw_respond_error_details(gr, 400, "VALIDATION_ERROR", details, "the body has unknown fields");
+	return false;
+}
+
+static bool pem_ok(const char *pem, const char *kind)
+{
+	char begin[64];
+	snprintf(begin, sizeof(begin), "-----BEGIN %s", kind);
+	return pem == NULL || (strstr(pem, begin) != NULL && strstr(pem, "-----END ") != NULL);
+}
+
 /* Fills f from the body; answers 400 and returns false on any bad field. */
 static bool cluster_form_read(struct gw_req *gr, struct cluster_form *f)
 {
 	const char *kubeconfig = NULL;
+	if (!known_fields(gr, f->body)) {
+		return false;
+	}
 	json_t *insecure = json_object_get(f->body, "insecure_skip_tls_verify");
 	if (!gw_opt_string(gr, f->body, "name", &f->c.name) || !gw_opt_string(gr, f->body, "server", &f->c.server) ||
 	    !gw_opt_string(gr, f->body, "client_name", &f->c.client) ||
@@ -327,6 +366,10 @@ static bool cluster_form_read(struct gw_req *gr, struct cluster_form *f)
 	}
 	if ((f->client_cert != NULL) != (f->client_key != NULL)) {
 		return bad(gr, "client_cert and client_key go together");
+	}
+	if (!pem_ok(f->ca_cert, "CERTIFICATE") || !pem_ok(f->client_cert, "CERTIFICATE") ||
+	    (f->client_key != NULL && (!pem_ok(f->client_key, "") || strstr(f->client_key, "PRIVATE KEY") == NULL))) {
+		return bad(gr, "ca_cert, client_cert and client_key must be PEM (-----BEGIN ...-----)");
 	}
 	return read_lists(gr, f) && read_interval(gr, f);
 }

@@ -86,6 +86,9 @@ struct gw {
 void gw_respond_json(struct gw_req *gr, int status, json_t *body);   /* steals body */
 void gw_respond_error(struct gw_req *gr, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Same, with a details array (stolen), e.g. [{"field", "message"}]. */
+void gw_respond_error_details(struct gw_req *gr, int status, const char *code, json_t *details, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 void gw_respond_raw(struct gw_req *gr, int status, const char *content_type, const char *body, size_t len);
 /* Maps a proto_status from the raft actor to an HTTP error answer. */
 void gw_respond_status(struct gw_req *gr, int status, const char *message);

@@ -147,6 +147,69 @@ static int current_row(void *data, const struct store_release *r)
 	return 0;
 }
 
+struct ns_order {
+	const char *client, *env;
+	json_t *configured; /* namespaces in the collectors' configured order */
+};
+
+static int configured_namespaces(void *data, const struct store_cluster *sc)
+{
+	struct ns_order *o = data;
+	if (strcmp(sc->c->client, o->client) != 0 || strcmp(sc->c->env, o->env) != 0) {
+		return 0;
+	}
+	for (uint32_t i = 0; i < sc->c->n_namespaces; i++) {
+		json_t *ns = json_string(sc->c->namespaces[i]);
+		size_t k;
+		json_t *v;
+		bool dup = false;
+		json_array_foreach(o->configured, k, v)
+		{
+			dup = dup || json_equal(v, ns);
+		}
+		if (dup) {
+			json_decref(ns);
+		} else {
+			json_array_append_new(o->configured, ns);
+		}
+	}
+	return 0;
+}
+
+/* The collector's configured namespace order first, then the rest (already
+ * alphabetical, in key order). */
+static json_t *order_namespaces(struct store_read *rd, const char *client, const char *env, json_t *alpha)
+{
+	struct ns_order o = {client, env, json_array()};
+	store_clusters_each(rd, configured_namespaces, &o);
+	json_t *out = json_array();
+	size_t i, k;
+	json_t *v, *w;
+	json_array_foreach(o.configured, i, v)
+	{
+		json_array_foreach(alpha, k, w)
+		{
+			if (json_equal(v, w)) {
+				json_array_append(out, w);
+			}
+		}
+	}
+	json_array_foreach(alpha, k, w)
+	{
+		bool seen = false;
+		json_array_foreach(o.configured, i, v)
+		{
+			seen = seen || json_equal(v, w);
+		}
+		if (!seen) {
+			json_array_append(out, w);
+		}
+	}
+	json_decref(o.configured);
+	json_decref(alpha);
+	return out;
+}
+
 static void read_current(struct gw_req *gr)
 {
 	struct store_read *rd;
@@ -159,6 +222,9 @@ static void read_current(struct gw_req *gr)
 	}
 	gr->index = store_read_index(rd);
 	int rv = store_current_each(rd, gw_query(gr, "client_name"), gw_query(gr, "env_name"), current_row, &acc);
+	if (rv == PROTO_OK) {
+		acc.ordered = order_namespaces(rd, gw_query(gr, "client_name"), gw_query(gr, "env_name"), acc.ordered);
+	}
 	store_read_end(rd);
 	if (rv != PROTO_OK) {
 		json_decref(acc.namespaces);
@@ -166,8 +232,6 @@ static void read_current(struct gw_req *gr)
 		gw_respond_status(gr, rv, "cannot read the store");
 		return;
 	}
-	/* Namespaces come in key order: alphabetical. A collector's configured
-	 * order (issue B) will be applied here first. */
 	gw_respond_json(gr, 200, json_pack("{s:o,s:o,s:I,s:o}", "namespaces", acc.namespaces, "ordered_namespaces",
 	                                   acc.ordered, "total", (json_int_t)acc.total, "timestamp",
 	                                   gw_json_time(gw_now_ms())));

@@ -133,16 +133,31 @@ void gw_respond_json(struct gw_req *gr, int status, json_t *body)
 	free(s);
 }
 
-void gw_respond_error(struct gw_req *gr, int status, const char *code, const char *fmt, ...)
+static void respond_error_v(struct gw_req *gr, int status, const char *code, json_t *details, const char *fmt,
+                            va_list ap)
 {
 	char msg[512];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	json_t *body = json_pack("{s:{s:s,s:s,s:o},s:s}", "error", "code", code, "message", msg, "details",
+	                         details != NULL ? details : json_array(), "request_id", gr->request_id);
+	gw_respond_json(gr, status, body);
+}
+
+void gw_respond_error(struct gw_req *gr, int status, const char *code, const char *fmt, ...)
+{
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	respond_error_v(gr, status, code, NULL, fmt, ap);
 	va_end(ap);
-	json_t *body = json_pack("{s:{s:s,s:s,s:[]},s:s}", "error", "code", code, "message", msg, "details",
-	                         "request_id", gr->request_id);
-	gw_respond_json(gr, status, body);
+}
+
+void gw_respond_error_details(struct gw_req *gr, int status, const char *code, json_t *details, const char *fmt,
+                              ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	respond_error_v(gr, status, code, details, fmt, ap);
+	va_end(ap);
 }
 
 void gw_respond_status(struct gw_req *gr, int status, const char *message)

@@ -183,3 +183,29 @@ def test_cluster_registry_validation_and_access(cluster, k8s):
         idx = H.idx(r)
         g = cluster.get(m, f"/api/v1/clusters/{doc['id']}", params={"index": idx, "wait": "5s"})
         H.assert_error(g, 404, "NOT_FOUND")
+
+
+def test_configured_namespace_order_garbage_and_field_errors(cluster_factory, k8s):
+    c = cluster_factory()
+    n = c.names[0]
+    # Unknown fields and bad PEM are refused with details.
+    r = c.post(n, "/api/v1/clusters", json={"name": "z", "server": k8s.url, "client_name": CLIENT,
+                                            "env_name": ENV, "tokn": "typo", "colour": 1})
+    H.assert_error(r, 400, "VALIDATION_ERROR")
+    assert sorted(d["field"] for d in r.json()["error"]["details"]) == ["colour", "tokn"]
+    r = c.post(n, "/api/v1/clusters", json={"name": "z", "server": k8s.url, "client_name": CLIENT,
+                                            "env_name": ENV, "ca_cert": "not a pem"})
+    H.assert_error(r, 400, "VALIDATION_ERROR")
+    # The collector's namespaces, in the configured order (not alphabetical).
+    cid = register(c, n, k8s, namespaces=["production", "monitoring", "default"])["id"]
+    H.wait_until(lambda: len(c.get(n, "/api/releases/current",
+                                   params={"client_name": CLIENT, "env_name": ENV}).json()["ordered_namespaces"]) == 3,
+                 30, what="three namespaces collected")
+    doc = c.get(n, "/api/releases/current", params={"client_name": CLIENT, "env_name": ENV}).json()
+    assert doc["ordered_namespaces"] == ["production", "monitoring", "default"], doc["ordered_namespaces"]
+    # An API server answering garbage JSON fails the run cleanly.
+    k8s.cluster.set_failure("badjson")
+    H.wait_until(lambda: "not a Kubernetes list" in (c.get(n, f"/api/v1/clusters/{cid}/health").json()["last_error"] or ""),
+                 30, what="garbage recorded as a failed run")
+    k8s.cluster.set_failure(None)
+    assert all(c.health(m)[0] == 200 for m in c.names)  # every node still serves

@@ -291,15 +291,17 @@ def _search(ops, initial, deadline, max_memory_mb):
                     "deepest": ops[ent_op[deepest]].describe() if deepest >= 0 else "-"}
 
         if mode == ENTER:
-            # A candidate ok op that leaves the state unchanged (a read of the
-            # current value, a write of it) can be linearized right now without
-            # losing any solution: commit to it, no alternatives.
+            # A candidate read of the current value can be linearized right
+            # now without losing any solution (moving a read earlier, to a
+            # point where it is still allowed and returns the same value,
+            # changes nothing else): commit to it, no alternatives.  (Not so
+            # for a write of the current value: later it may be needed to
+            # restore that value.)
             p = nxt[HEAD]
             forced = -1
             while is_call[p]:
                 i = ent_op[p]
-                if state == arg[i] and (kind[i] == _READ or kind[i] == _WRITE or
-                                        (kind[i] == _CAS and arg2[i] == state)):
+                if kind[i] == _READ and state == arg[i]:
                     forced = p
                     break
                 p = nxt[p]
