@@ -149,6 +149,7 @@ void gw_h_cluster_update(struct gw_req *gr);
 void gw_h_cluster_delete(struct gw_req *gr);
 void gw_h_jobs_list(struct gw_req *gr);
 void gw_h_job_get(struct gw_req *gr);
+void gw_h_observations(struct gw_req *gr);
 void gw_route(struct gw_req *gr);
 
 #endif

@@ -29,6 +29,7 @@ static const struct route routes[] = {
 	{"DELETE", {"api", "v1", "clusters", "*"}, 4, true, gw_h_cluster_delete},
 	{"GET", {"api", "v1", "clusters", "*", "health"}, 5, true, gw_h_cluster_health},
 	{"GET", {"api", "v1", "jobs"}, 3, true, gw_h_jobs_list},
+	{"POST", {"api", "v1", "observations"}, 3, true, gw_h_observations},
 	{"GET", {"api", "v1", "jobs", "*"}, 4, true, gw_h_job_get},
 };
 

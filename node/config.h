@@ -52,6 +52,25 @@ struct cfg {
 	unsigned rate_authenticated;   /* [rate_limit] authenticated_per_minute */
 };
 
+/* The light agent (shiplogd --agent): one local Kubernetes cluster pushed
+ * to a shiplog cluster over its REST API. */
+struct cfg_agent {
+	char servers[8][CFG_ADDR_MAX]; /* base URLs of shiplog nodes, tried in turn */
+	size_t n_servers;
+	char api_key[CFG_NAME_MAX];
+	char client_name[CFG_NAME_MAX], env_name[CFG_NAME_MAX];
+	char kubeconfig[CFG_PATH_MAX];  /* file; "" = in-cluster service account */
+	char namespaces[64][CFG_NAME_MAX];
+	size_t n_namespaces;
+	unsigned interval_s;      /* collection period (default 60 s) */
+	unsigned ping_interval_s; /* POST /api/ping period (default 60 s) */
+	unsigned timeout_ms;      /* per request (default 10 s) */
+	char spool[CFG_PATH_MAX]; /* directory of runs not yet delivered */
+};
+
+/* Parses the [agent] table of path; -1 with a message in err. */
+int cfg_load_agent(const char *path, struct cfg_agent *out, char *err, size_t errlen);
+
 /* Parses path into out (zeroed first). On error returns -1 with a message
  * naming the file, line and key in err. */
 int cfg_load(const char *path, struct cfg *out, char *err, size_t errlen);

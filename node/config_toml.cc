@@ -177,7 +177,50 @@ void load(const char *path, struct cfg *c)
 	}
 }
 
+void load_agent(const char *path, struct cfg_agent *a)
+{
+	const toml::value root = toml::parse(path);
+	const auto &t = toml::find(root, "agent");
+	auto servers = toml::find<std::vector<std::string>>(t, "servers");
+	if (servers.empty() || servers.size() > 8) {
+		throw config_error("[agent] servers: between 1 and 8 URLs of shiplog nodes");
+	}
+	for (const auto &u : servers) {
+		copy(a->servers[a->n_servers++], CFG_ADDR_MAX, u, "agent.servers");
+	}
+	copy(a->api_key, sizeof(a->api_key), toml::find<std::string>(t, "api_key"), "agent.api_key");
+	copy(a->client_name, sizeof(a->client_name), toml::find<std::string>(t, "client_name"), "agent.client_name");
+	copy(a->env_name, sizeof(a->env_name), toml::find<std::string>(t, "env_name"), "agent.env_name");
+	copy(a->kubeconfig, sizeof(a->kubeconfig), toml::find_or<std::string>(t, "kubeconfig", ""), "agent.kubeconfig");
+	copy(a->spool, sizeof(a->spool), toml::find_or<std::string>(t, "spool", "data/agent-spool"), "agent.spool");
+	auto ns = toml::find_or<std::vector<std::string>>(t, "namespaces", {});
+	if (ns.size() > 64) {
+		throw config_error("[agent] namespaces: at most 64");
+	}
+	for (const auto &n : ns) {
+		copy(a->namespaces[a->n_namespaces++], CFG_NAME_MAX, n, "agent.namespaces");
+	}
+	a->interval_s = duration_ms(t, "interval", 60000, 1000) / 1000;
+	a->ping_interval_s = duration_ms(t, "ping_interval", 60000, 1000) / 1000;
+	a->timeout_ms = duration_ms(t, "timeout", 10000, 1000);
+	if (a->interval_s == 0 || a->ping_interval_s == 0) {
+		throw config_error("[agent] interval and ping_interval must be at least 1s");
+	}
+}
+
 } // namespace
+
+extern "C" int cfg_load_agent(const char *path, struct cfg_agent *out, char *err, size_t errlen)
+{
+	std::memset(out, 0, sizeof(*out));
+	try {
+		load_agent(path, out);
+		return 0;
+	} catch (const std::exception &e) {
+		std::snprintf(err, errlen, "%s: %s", path, e.what());
+	}
+	return -1;
+}
 
 extern "C" int cfg_load(const char *path, struct cfg *out, char *err, size_t errlen)
 {

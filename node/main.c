@@ -14,6 +14,7 @@
 
 #include "gateway/gw.h"
 #include "node/actor.h"
+#include "node/agent.h"
 #include "node/collector.h"
 #include "node/scheduler.h"
 #include "node/secret.h"
@@ -25,6 +26,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 	        "usage: shiplogd --config FILE --node NAME\n"
+	        "       shiplogd --agent --config FILE\n"
 	        "\n"
 	        "Runs one node of a shiplog cluster described by FILE (cluster.toml).\n"
 	        "The [[node]] tables are the initial voters; each bootstraps the same\n"
@@ -32,6 +34,8 @@ static void usage(FILE *out)
 	        "\n"
 	        "  -c, --config FILE   cluster configuration (TOML)\n"
 	        "  -n, --node NAME     which [[node]] of FILE this process is\n"
+	        "  -a, --agent         run as a light agent: collect the local Kubernetes cluster\n"
+	        "                      of FILE's [agent] table and push to a shiplog cluster\n"
 	        "  -h, --help          this help\n"
 	        "  -V, --version       print the version\n"
 	        "\n"
@@ -58,14 +62,17 @@ static int mkdir_p(const char *path)
 int main(int argc, char **argv)
 {
 	const char *config_path = NULL, *node_name = NULL;
+	int agent = 0;
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'}, {"node", required_argument, NULL, 'n'},
 		{"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
+		{"agent", no_argument, NULL, 'a'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "c:n:hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:n:ahV", opts, NULL)) != -1) {
 		switch (c) {
+		case 'a': agent = 1; break;
 		case 'c': config_path = optarg; break;
 		case 'n': node_name = optarg; break;
 		case 'h': usage(stdout); return 0;
@@ -73,7 +80,16 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (config_path == NULL || node_name == NULL || optind != argc) {
+	if (agent && config_path != NULL && node_name == NULL && optind == argc) {
+		struct cfg_agent ac;
+		char aerr[2048];
+		if (cfg_load_agent(config_path, &ac, aerr, sizeof(aerr)) != 0) {
+			fprintf(stderr, "shiplogd: %s\n", aerr);
+			return 1;
+		}
+		return agent_run(&ac);
+	}
+	if (agent || config_path == NULL || node_name == NULL || optind != argc) {
 		usage(stderr);
 		return 2;
 	}

@@ -209,3 +209,65 @@ def test_configured_namespace_order_garbage_and_field_errors(cluster_factory, k8
                  30, what="garbage recorded as a failed run")
     k8s.cluster.set_failure(None)
     assert all(c.health(m)[0] == 200 for m in c.names)  # every node still serves
+
+
+def start_agent(c, tmp_path, k8s, spool):
+    kc = tmp_path / "kubeconfig"
+    kc.write_text(k8s.kubeconfig(token=TOKEN))
+    cfg = tmp_path / "agent.toml"
+    servers = ", ".join(f'"{c.nodes[n].url}"' for n in c.names)
+    cfg.write_text(f"""[agent]
+servers = [{servers}]
+api_key = "{H.PROD_KEY}"
+client_name = "{CLIENT}"
+env_name = "agent-env"
+kubeconfig = "{kc}"
+namespaces = ["production", "default"]
+interval = "1s"
+ping_interval = "1s"
+timeout = "2s"
+spool = "{spool}"
+""")
+    log = open(tmp_path / "agent.log", "ab")
+    import subprocess
+    proc = subprocess.Popen([H.SHIPLOGD, "--agent", "--config", str(cfg)], stdout=log, stderr=subprocess.STDOUT)
+    H._register(proc)
+    return proc
+
+
+def stop_agent(proc):
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_agent_spools_while_the_cluster_is_away(cluster_factory, k8s, tmp_path):
+    c = cluster_factory()
+    n = c.names[0]
+    spool = tmp_path / "spool"
+    agent = start_agent(c, tmp_path, k8s, spool)
+    hist_path = f"/api/releases/history/{CLIENT}/agent-env/production/web/nginx"
+
+    def tags():
+        r = c.get(n, hist_path, key=H.PROD_KEY)
+        return [e["image_tag"] for e in r.json()["releases"]] if r.status_code == 200 else []
+    H.wait_until(lambda: tags()[:1] == ["1.21.0"], 20, what="agent delivery")
+    pings = c.get(n, "/api/clients-environments", key=H.PROD_KEY).json()["ping_statuses"][CLIENT]
+    assert pings["agent-env"]["status"] == "online"
+
+    # The whole shiplog cluster goes away; the agent keeps collecting into its spool.
+    for m in c.names:
+        c.stop(m)
+    k8s.cluster.set_image("Deployment", "production", "web", "nginx", "nginx:1.22.0")
+    H.wait_until(lambda: len(list(spool.glob("*.json"))) >= 2, 20, what="runs spooled")
+    # The agent restarts meanwhile: the spool survives it.
+    stop_agent(agent)
+    agent = start_agent(c, tmp_path, k8s, spool)
+    k8s.cluster.set_image("Deployment", "production", "web", "nginx", "nginx:1.23.0")
+    H.wait_until(lambda: any(b"1.23.0" in p.read_bytes() for p in spool.glob("*.json")), 20,
+                 what="the second rollout spooled")
+    for m in c.names:
+        c.start(m, wait=False)
+    c.wait_leader()
+    H.wait_until(lambda: tags()[:3] == ["1.23.0", "1.22.0", "1.21.0"], 40, what="every spooled run delivered in order")
+    H.wait_until(lambda: not list(spool.glob("*.json")), 20, what="spool drained")
+    stop_agent(agent)

@@ -190,41 +190,58 @@ def check_register(history, initial=None, time_limit=60.0, max_memory_mb=1024):
 
 def _search(ops, initial, deadline, max_memory_mb):
     """The depth-first search.  ops: register ops, none failed, no info read,
-    at least one ok op.
+    at least one ok op.  See the comment above check_register; details:
 
-    Two lists share one position space (all entries sorted by time, calls
-    before returns on ties): the main list holds the calls and returns of ok
-    ops; the info list holds the calls of info ops (their returns would be at
-    +inf, so they are not materialised).  At each configuration the candidates
-    are the calls before the first return of the main list; ok calls are tried
-    first, info calls (those invoked before that return) only after, so an
-    unknown op is linearized where something needs it rather than early.
-    When the main list is empty the history is linearizable: the remaining
-    info ops go at the end (or never happened).
-
+    Positions: all entries sorted by time, calls before returns on ties.  The
+    main list holds calls and returns of ok ops; the info list holds the calls
+    of info ops (their returns would be at +inf, so they are not
+    materialised).  In a configuration the candidates are the calls before
+    the first return of the main list, and:
+      1. a candidate read of the current value is linearized at once, with no
+         alternative tried (moving such a read earlier changes nothing else);
+      2. otherwise ok candidates are tried in list order, then info
+         candidates invoked before that first return (an unknown op is thus
+         linearized where something needs it); an info op that would not
+         change the state is not tried (same as placing it at the end);
+      3. a move that changes the state away from value s while some ok read of
+         s is not linearized and nothing left can write s again is cut: that
+         read could never be linearized (Lowe-style early dead end);
+      4. the main list empty = linearizable; remaining info ops go at the end
+         (or never happened).
     The set of linearized ok ops is kept as (k, window): every ok op with
     index < k is linearized, bit j of window says whether ok op k + j is; info
-    ops have their own bitset.  Cache keys stay small even for long histories.
+    ops have their own bitset.  Cache keys stay small for long histories.
     """
     m = len(ops)
+    vid = {}
+
+    def V(x):
+        return vid.setdefault(freeze(x), len(vid))
+
+    init = V(initial)
     kind = [0] * m
-    arg = [None] * m
-    arg2 = [None] * m
+    arg = [0] * m         # read: value read; write: value; cas: old
+    arg2 = [0] * m        # cas: new
     is_info = [op.outcome == INFO for op in ops]
-    sub = [0] * m        # index among ok ops / among info ops (invoke order)
+    sub = [0] * m         # index among ok ops / among info ops (invoke order)
     n_ok = n_info = 0
     for i, op in enumerate(ops):
         if op.f == "read":
-            kind[i], arg[i] = _READ, freeze(op.result)
+            kind[i], arg[i] = _READ, V(op.result)
         elif op.f == "write":
-            kind[i], arg[i] = _WRITE, freeze(op.value)
+            kind[i], arg[i] = _WRITE, V(op.value)
         else:
+            old, new = _cas_args(op)
             kind[i] = _CAS if op.outcome == OK else _CAS_INFO
-            arg[i], arg2[i] = _cas_args(op)
+            arg[i], arg2[i] = V(old), V(new)
         if is_info[i]:
             sub[i], n_info = n_info, n_info + 1
         else:
             sub[i], n_ok = n_ok, n_ok + 1
+    nv = len(vid)
+    values = [None] * nv
+    for x, j in vid.items():
+        values[j] = x
 
     keys = []
     for i, op in enumerate(ops):
@@ -238,23 +255,42 @@ def _search(ops, initial, deadline, max_memory_mb):
     is_call = [False] * n
     match = [-1] * n                      # ok call position -> its return position
     call_pos = {}
-    for p, (_, k, i) in enumerate(keys):
+    ret_pos = [-1] * m
+    for p, (_, c, i) in enumerate(keys):
         ent_op[p] = i
-        is_call[p] = (k == 0)
-        if k == 0:
+        is_call[p] = (c == 0)
+        if c == 0:
             call_pos[i] = p
         else:
             match[call_pos[i]] = p
+            ret_pos[i] = p
     nxt = [-1] * (n + 2)
     prv = [-1] * (n + 2)
-    last = {HEAD: HEAD, IHEAD: IHEAD}
+    tail = {HEAD: HEAD, IHEAD: IHEAD}
     for p in range(n):
         h = IHEAD if is_call[p] and is_info[ent_op[p]] else HEAD
-        nxt[last[h]] = p
-        prv[p] = last[h]
-        last[h] = p
+        nxt[tail[h]] = p
+        prv[p] = tail[h]
+        tail[h] = p
 
-    state = initial
+    # For rule 3: ok reads not yet linearized, and ops that could still write,
+    # per value.
+    readers_left = [0] * nv
+    producers_left = [0] * nv
+    readers_of = [[] for _ in range(nv)]   # ok read ops per value, by return
+    for i in range(m):
+        if kind[i] == _READ:
+            readers_left[arg[i]] += 1
+            readers_of[arg[i]].append(i)
+        elif kind[i] == _WRITE:
+            producers_left[arg[i]] += 1
+        else:
+            producers_left[arg2[i]] += 1
+    for lst in readers_of:
+        lst.sort(key=lambda i: ret_pos[i])
+    done = [False] * m
+
+    state = init
     k = 0             # lowest ok index not linearized
     window = 0        # bit j: ok op k + j linearized (bit 0 always clear)
     ibits = 0         # info ops linearized
@@ -262,13 +298,23 @@ def _search(ops, initial, deadline, max_memory_mb):
     stack = []        # frames: (position, state, k, window, ibits, mode, limit)
     max_states = max(10000, int(max_memory_mb * 1048576 / (250 + n_info // 8)))
     steps = 0
-    deepest = -1
-    deepest_states = []
-    deepest_path = []
-    ENTER, SCAN_OK, SCAN_INFO, FORCED, BACKTRACK = range(5)
-    mode = ENTER
-    e = -1
-    limit = -1        # SCAN_INFO: first main-list return; info calls must precede it
+    deepest = [-1, [], []]   # position, states there, ops linearized just before
+
+    def dead_end(pos, st):
+        if pos > deepest[0]:
+            deepest[0] = pos
+            deepest[1] = [st]
+            deepest[2] = [ent_op[f[0]] for f in stack[-8:]]
+        elif pos == deepest[0] and len(deepest[1]) < 8 and st not in deepest[1]:
+            deepest[1].append(st)
+
+    def orphans(s):
+        """Rule 3: leaving value s now strands a read?  -> its return position."""
+        if readers_left[s] and not producers_left[s]:
+            for i in readers_of[s]:
+                if not done[i]:
+                    return ret_pos[i]
+        return -1
 
     def unlink(p):
         a, b = prv[p], nxt[p]
@@ -282,30 +328,36 @@ def _search(ops, initial, deadline, max_memory_mb):
         if b != -1:
             prv[b] = p
 
+    def apply_counts(i, d):
+        done[i] = d < 0
+        if kind[i] == _READ:
+            readers_left[arg[i]] += d
+        elif kind[i] == _WRITE:
+            producers_left[arg[i]] += d
+        else:
+            producers_left[arg2[i]] += d
+
+    ENTER, SCAN_OK, SCAN_INFO, FORCED, BACKTRACK = range(5)
+    mode = ENTER
+    e = -1
+    limit = -1        # SCAN_INFO: first main-list return; info calls must precede it
     while True:
         steps += 1
         if steps & 0xFFF == 0 and (time.monotonic() > deadline or len(cache) > max_states):
             why = ("memory limit %d MB" % max_memory_mb) if len(cache) > max_states \
                 else "time limit"
             return {"valid": "unknown", "why": why, "states": len(cache),
-                    "deepest": ops[ent_op[deepest]].describe() if deepest >= 0 else "-"}
+                    "deepest": ops[ent_op[deepest[0]]].describe() if deepest[0] >= 0 else "-"}
 
         if mode == ENTER:
-            # A candidate read of the current value can be linearized right
-            # now without losing any solution (moving a read earlier, to a
-            # point where it is still allowed and returns the same value,
-            # changes nothing else): commit to it, no alternatives.  (Not so
-            # for a write of the current value: later it may be needed to
-            # restore that value.)
+            # rule 1
             p = nxt[HEAD]
-            forced = -1
             while is_call[p]:
                 i = ent_op[p]
-                if kind[i] == _READ and state == arg[i]:
-                    forced = p
+                if kind[i] == _READ and arg[i] == state:
                     break
                 p = nxt[p]
-            if forced == -1:
+            else:
                 mode = SCAN_OK
                 e = nxt[HEAD]
                 continue
@@ -318,15 +370,16 @@ def _search(ops, initial, deadline, max_memory_mb):
                 nk += t
             key = (nk, nw, ibits, state)
             if key in cache:
-                mode = BACKTRACK    # that only child was explored already
+                mode = BACKTRACK    # its only child was explored already
                 continue
             cache.add(key)
             stack.append((p, state, k, window, ibits, FORCED, limit))
             k, window = nk, nw
+            apply_counts(i, -1)
             unlink(p)
             unlink(match[p])
             if nxt[HEAD] == -1:
-                return {"valid": True, "states": len(cache)}
+                return {"valid": True, "states": len(cache), "values": values}
             continue
 
         if mode == SCAN_OK or mode == SCAN_INFO:
@@ -338,13 +391,7 @@ def _search(ops, initial, deadline, max_memory_mb):
                 continue
             if mode == SCAN_INFO and (e == -1 or e > limit):
                 # dead end: the op returning at `limit` cannot be linearized here
-                if limit > deepest:
-                    deepest = limit
-                    deepest_states = [state]
-                    deepest_path = [ent_op[f[0]] for f in stack[-8:]]
-                elif limit == deepest and len(deepest_states) < 8 \
-                        and state not in deepest_states:
-                    deepest_states.append(state)
+                dead_end(limit, state)
                 mode = BACKTRACK
                 continue
             i = ent_op[e]
@@ -354,14 +401,16 @@ def _search(ops, initial, deadline, max_memory_mb):
             elif kd == _WRITE:
                 ok = True
                 ns = arg[i]
-            elif kd == _CAS:
-                ok = state == arg[i]
-                ns = arg2[i]
-            else:                   # info cas: only worth placing if it swaps
+            else:                   # cas; an info cas is only tried if it swaps
                 ok = state == arg[i]
                 ns = arg2[i]
             if ok and ns == state and mode == SCAN_INFO:
                 ok = False          # no effect here: same as at the end
+            if ok and ns != state:
+                r = orphans(state)
+                if r >= 0:
+                    dead_end(r, ns)  # rule 3
+                    ok = False
             if ok:
                 if mode == SCAN_OK:
                     j = sub[i] - k
@@ -379,12 +428,13 @@ def _search(ops, initial, deadline, max_memory_mb):
                     cache.add(key)
                     stack.append((e, state, k, window, ibits, mode, limit))
                     state = ns
+                    apply_counts(i, -1)
                     unlink(e)
                     if mode == SCAN_OK:
                         k, window = nk, nw
                         unlink(match[e])
                         if nxt[HEAD] == -1:
-                            return {"valid": True, "states": len(cache)}
+                            return {"valid": True, "states": len(cache), "values": values}
                     else:
                         ibits = nib
                     mode = ENTER
@@ -394,10 +444,12 @@ def _search(ops, initial, deadline, max_memory_mb):
 
         # BACKTRACK
         if not stack:
-            return {"valid": False, "states": len(cache), "bad": ops[ent_op[deepest]],
-                    "deepest_states": deepest_states,
-                    "path": [ops[i] for i in deepest_path]}
+            pos, sts, path = deepest
+            return {"valid": False, "states": len(cache), "bad": ops[ent_op[pos]],
+                    "deepest_states": [values[s] for s in sts],
+                    "path": [ops[i] for i in path], "values": values}
         e, state, k, window, ibits, mode, limit = stack.pop()
+        apply_counts(ent_op[e], +1)
         if mode != SCAN_INFO:       # ok op: its return was unlinked too
             relink(match[e])
         relink(e)
