@@ -217,31 +217,47 @@ static const char *keep(struct k8s_result *res, const char *s)
 }
 
 struct pods_index {
-	json_t *pods;  /* every pod */
+	json_t *pods;     /* every pod */
 	json_t *rs_owner; /* "ns/replicaset" -> "Deployment/name" */
+	json_t *by_owner; /* "ns/Kind/name" -> [pods] (Deployment pods via their ReplicaSet) */
+	json_t *orphans;  /* pods without a controller: matched by selector */
 };
 
-/* Whether pod belongs to the workload kind/ns/name with its selector. */
-static int pod_of(struct pods_index *ix, json_t *pod, const char *kind, const char *ns, const char *name,
-                  json_t *selector)
+/* Groups pods by the workload that controls them, once per run. */
+static void index_pods(struct pods_index *ix)
 {
-	char owner[600], want[600];
-	const char *pns = jstr(pod, "metadata.namespace");
-	if (pns == NULL || strcmp(pns, ns) != 0) {
-		return 0;
+	size_t i;
+	json_t *pod;
+	ix->by_owner = json_object();
+	ix->orphans = json_array();
+	json_array_foreach(ix->pods, i, pod)
+	{
+		char owner[600], key[1300];
+		const char *ns = jstr(pod, "metadata.namespace");
+		controller_of(pod, owner, sizeof(owner));
+		if (ns == NULL) {
+			continue;
+		}
+		if (owner[0] == '\0') {
+			json_array_append(ix->orphans, pod);
+			continue;
+		}
+		if (strncmp(owner, "ReplicaSet/", 11) == 0) {
+			snprintf(key, sizeof(key), "%s/%s", ns, owner + 11);
+			const char *dep = json_string_value(json_object_get(ix->rs_owner, key));
+			if (dep == NULL) {
+				continue; /* a bare ReplicaSet: not a workload we track */
+			}
+			snprintf(owner, sizeof(owner), "%s", dep);
+		}
+		snprintf(key, sizeof(key), "%s/%s", ns, owner);
+		json_t *list = json_object_get(ix->by_owner, key);
+		if (list == NULL) {
+			list = json_array();
+			json_object_set_new(ix->by_owner, key, list);
+		}
+		json_array_append(list, pod);
 	}
-	controller_of(pod, owner, sizeof(owner));
-	snprintf(want, sizeof(want), "%s/%s", kind, name);
-	if (strcmp(kind, "Deployment") == 0 && strncmp(owner, "ReplicaSet/", 11) == 0) {
-		char key[600];
-		snprintf(key, sizeof(key), "%s/%s", ns, owner + 11);
-		const char *dep = json_string_value(json_object_get(ix->rs_owner, key));
-		return dep != NULL && strcmp(dep, want) == 0;
-	}
-	if (owner[0] != '\0') {
-		return strcmp(owner, want) == 0;
-	}
-	return labels_match(selector, jget(pod, "metadata", "labels", NULL));
 }
 
 /* Whether two image strings name the same image ("nginx:1.21" and
@@ -267,11 +283,18 @@ static void running_digest(struct pods_index *ix, const char *kind, const char *
 {
 	size_t i, k;
 	json_t *pod, *cs;
+	char key[1300];
 	out[0] = '\0';
-	json_array_foreach(ix->pods, i, pod)
-	{
-		if (!pod_of(ix, pod, kind, ns, name, selector)) {
-			continue;
+	snprintf(key, sizeof(key), "%s/%s/%s", ns, kind, name);
+	json_t *owned = json_object_get(ix->by_owner, key);
+	size_t n_owned = json_array_size(owned);
+	for (i = 0; i < n_owned + json_array_size(ix->orphans); i++) {
+		pod = i < n_owned ? json_array_get(owned, i) : json_array_get(ix->orphans, i - n_owned);
+		if (i >= n_owned) {
+			const char *pns = jstr(pod, "metadata.namespace");
+			if (pns == NULL || strcmp(pns, ns) != 0 || !labels_match(selector, jget(pod, "metadata", "labels", NULL))) {
+				continue; /* an orphan pod of another workload */
+			}
 		}
 		json_array_foreach(jget(pod, "status", init ? "initContainerStatuses" : "containerStatuses", NULL), k, cs)
 		{
@@ -400,6 +423,7 @@ int k8s_collect(const struct k8s_target *t, int64_t now_ms, struct k8s_result *r
 			json_object_set_new(ix.rs_owner, key, json_string(owner));
 		}
 	}
+	index_pods(&ix);
 	for (size_t k = 0; k < 3; k++) {
 		if ((workloads[k] = list_all(t, "apis/apps/v1", kinds[k].resource, res)) == NULL ||
 		    collect_kind(t, &ix, workloads[k], kinds[k].kind, now_ms, res) != 0) {
@@ -414,6 +438,8 @@ out:
 	json_decref(rs);
 	json_decref(ix.pods);
 	json_decref(ix.rs_owner);
+	json_decref(ix.by_owner);
+	json_decref(ix.orphans);
 	return rv;
 }
 
