@@ -38,6 +38,8 @@ enum proto_cmd_type {
 	PROTO_CMD_JOBS_QUEUE = 7,     /* queue collection jobs */
 	PROTO_CMD_JOB_START = 8,      /* a node starts running a job */
 	PROTO_CMD_COLLECT_RESULT = 9, /* a collection run: its observations and outcome */
+	PROTO_CMD_MEMBER_PUT = 10,    /* a node's name and addresses (any role) */
+	PROTO_CMD_MEMBER_DELETE = 11, /* a node left the cluster */
 	PROTO_CMD_TYPE_MAX_
 };
 
@@ -105,6 +107,15 @@ struct proto_collect {
 	int64_t started_at_ms, finished_at_ms;
 };
 
+/* A member node: what Raft's configuration does not hold. */
+struct proto_member {
+	uint64_t id;
+	const char *name, *region;
+	const char *raft; /* host:port of its Raft transport */
+	const char *rpc;  /* nng URL */
+	const char *http; /* host:port of its gateway */
+};
+
 struct proto_cmd {
 	uint32_t type;        /* enum proto_cmd_type */
 	int64_t ts_ms;        /* proposer's wall clock: apply never reads the clock */
@@ -119,6 +130,8 @@ struct proto_cmd {
 		struct proto_jobs jobs;           /* JOBS_QUEUE */
 		struct proto_job_start job_start; /* JOB_START */
 		struct proto_collect collect;     /* COLLECT_RESULT (+ obs) */
+		struct proto_member member;       /* MEMBER_PUT */
+		uint64_t member_id;               /* MEMBER_DELETE */
 	} u;
 	void *mem_;                    /* owned memory of a decoded command */
 };

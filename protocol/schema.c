@@ -41,6 +41,11 @@ static const struct field collect[] = {
 	U64(collect.node), I64(collect.started_at_ms), I64(collect.finished_at_ms), OBS,
 };
 
+static const struct field member_put[] = {
+	U64(member.id), STR(member.name), STR(member.region), STR(member.raft), STR(member.rpc), STR(member.http),
+};
+static const struct field member_delete[] = {U64(member_id)};
+
 struct schema {
 	const struct field *fields;
 	size_t n;
@@ -55,6 +60,8 @@ static const struct schema schemas[PROTO_CMD_TYPE_MAX_] = {
 	[PROTO_CMD_JOBS_QUEUE] = SCHEMA(jobs_queue),
 	[PROTO_CMD_JOB_START] = SCHEMA(job_start),
 	[PROTO_CMD_COLLECT_RESULT] = SCHEMA(collect),
+	[PROTO_CMD_MEMBER_PUT] = SCHEMA(member_put),
+	[PROTO_CMD_MEMBER_DELETE] = SCHEMA(member_delete),
 };
 
 #define AT(c, off, T) ((T *)((char *)(c) + (off)))

@@ -53,6 +53,22 @@ struct op_forward {
 	struct op *op; /* NULL once abandoned or freed */
 };
 
+#define REPL_MAX_PEERS 64
+
+struct repl_peer {
+	uint64_t id;
+	char rpc[CFG_ADDR_MAX];
+	bus_client *client;
+};
+
+/* What the actor needs to know of a member. */
+struct repl_member {
+	uint64_t id;
+	char name[CFG_NAME_MAX];
+	char rpc[CFG_ADDR_MAX];
+	char raft[CFG_ADDR_MAX];
+};
+
 struct repl {
 	const struct cfg *cfg;
 	const struct cfg_node *self;
@@ -70,7 +86,10 @@ struct repl {
 
 	bus_server *server;                    /* requests: gateway + peers */
 	bus_pub *pub;                          /* status */
-	bus_client *peers[CFG_MAX_NODES];      /* index as cfg->nodes */
+	struct repl_peer peers[REPL_MAX_PEERS]; /* opened lazily (members.c) */
+	size_t n_peers;
+	raft_id leader_id;                     /* cached with its name */
+	char leader_name[CFG_NAME_MAX];
 
 	uv_prepare_t prepare; /* watches raft state once per loop iteration */
 	uv_timer_t tick;
@@ -82,7 +101,6 @@ struct repl {
 	struct raft_barrier leader_barrier;
 	bool read_barrier_busy;
 	struct raft_barrier read_barrier;
-	raft_id last_leader;
 	bool nudge_busy;                 /* a commit-propagating barrier is in flight */
 	struct raft_barrier nudge;
 
@@ -110,6 +128,16 @@ void repl_ops_applied(struct repl *r, uint64_t index);
 void repl_barrier_kick(struct repl *r);
 /* Answers every op with PROTO_ESHUTDOWN. */
 void repl_ops_shutdown(struct repl *r);
+
+/* members.c */
+bool repl_member(struct repl *r, uint64_t id, struct repl_member *out);
+/* The bus client to node id, NULL if its address is unknown. */
+bus_client *repl_peer(struct repl *r, uint64_t id);
+void repl_peers_close(struct repl *r);
+/* Proposes a command of the actor's own (leader only); no answer awaited. */
+int repl_propose_internal(struct repl *r, struct proto_cmd *cmd);
+/* Writes the initial voters of cluster.toml into MEMBERS (new leader). */
+void repl_seed_members(struct repl *r);
 
 /* repl.c */
 /* Name of the known leader ("" if none) and its id (0). */

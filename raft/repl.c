@@ -47,18 +47,33 @@ void repl_free(struct repl *r)
 	free(r);
 }
 
-const char *repl_leader_name(struct repl *r, raft_id *id)
+/* Refreshes the cached leader (id and name); true if it changed. */
+static bool leader_refresh(struct repl *r)
 {
 	raft_id lid = 0;
 	const char *addr = NULL;
+	struct repl_member m;
 	if (r->raft_started) {
 		raft_leader(&r->raft, &lid, &addr);
 	}
-	const struct cfg_node *n = lid != 0 ? cfg_find_node_id(r->cfg, lid) : NULL;
-	if (id != NULL) {
-		*id = n != NULL ? lid : 0;
+	if (lid == r->leader_id && (lid == 0 || r->leader_name[0] != '\0')) {
+		return false;
 	}
-	return n != NULL ? n->name : "";
+	r->leader_id = lid;
+	if (lid != 0 && repl_member(r, lid, &m)) {
+		snprintf(r->leader_name, sizeof(r->leader_name), "%s", m.name);
+	} else {
+		r->leader_name[0] = '\0';
+	}
+	return true;
+}
+
+const char *repl_leader_name(struct repl *r, raft_id *id)
+{
+	if (id != NULL) {
+		*id = r->leader_id;
+	}
+	return r->leader_name;
 }
 
 bool repl_is_leader(struct repl *r)
@@ -107,6 +122,7 @@ static void leader_barrier_cb(struct raft_barrier *req, int status)
 	if (status == 0 && raft_state(&r->raft) == RAFT_LEADER) {
 		r->leader_ready = true;
 		r->status_dirty = true;
+		repl_seed_members(r);
 		repl_tracef("leader ready at term %llu", (unsigned long long)r->raft.current_term);
 		repl_barrier_kick(r);
 	} else {
@@ -137,10 +153,8 @@ static void on_prepare(uv_prepare_t *h)
 		r->leader_ready = false;
 		r->status_dirty = true;
 	}
-	raft_id lid;
-	repl_leader_name(r, &lid);
-	if (lid != r->last_leader) {
-		r->last_leader = lid;
+	if (leader_refresh(r)) {
+		raft_id lid = r->leader_id;
 		r->status_dirty = true;
 		repl_tracef("leader is now %llu", (unsigned long long)lid);
 		repl_ops_leader_changed(r, lid);
@@ -202,13 +216,6 @@ int repl_start(void *self, uv_loop_t *loop)
 		fprintf(stderr, "raft: %s\n", err);
 		return PROTO_ECONNECT;
 	}
-	for (size_t i = 0; i < r->cfg->n_nodes; i++) {
-		if (r->cfg->nodes[i].id != r->self->id &&
-		    bus_client_open(&r->peers[i], loop, r->cfg->nodes[i].rpc) != 0) {
-			fprintf(stderr, "raft: cannot dial %s\n", r->cfg->nodes[i].rpc);
-			return PROTO_ECONNECT;
-		}
-	}
 	if ((rv = raft_uv_tcp_init(&r->transport, loop)) != 0) {
 		fprintf(stderr, "raft: transport: %s\n", raft_strerror(rv));
 		return PROTO_EIO;
@@ -269,12 +276,7 @@ void repl_stop(void *self)
 		bus_server_close(r->server);
 		r->server = NULL;
 	}
-	for (size_t i = 0; i < CFG_MAX_NODES; i++) {
-		if (r->peers[i] != NULL) {
-			bus_client_close(r->peers[i]);
-			r->peers[i] = NULL;
-		}
-	}
+	repl_peers_close(r);
 	if (r->pub != NULL) {
 		bus_pub_close(r->pub);
 		r->pub = NULL;

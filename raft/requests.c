@@ -284,11 +284,9 @@ static void forward_cb(void *data, int status, const void *buf, size_t len)
 static void forward(struct op *op, raft_id leader)
 {
 	struct repl *r = op->r;
-	size_t i;
-	for (i = 0; i < r->cfg->n_nodes && r->cfg->nodes[i].id != leader; i++) {
-	}
-	if (i == r->cfg->n_nodes || r->peers[i] == NULL) {
-		op_park(op); /* a leader we have no address for */
+	bus_client *peer = repl_peer(r, leader);
+	if (peer == NULL) {
+		op_park(op); /* a leader we have no address for (yet) */
 		return;
 	}
 	uint64_t now = uv_now(r->loop);
@@ -320,7 +318,7 @@ static void forward(struct op *op, raft_id leader)
 	op->busy = true;
 	op->fwd = fwd;
 	op->fwd_leader = leader;
-	if (bus_call(r->peers[i], b.data, b.len, timeout, forward_cb, fwd) != PROTO_OK) {
+	if (bus_call(peer, b.data, b.len, timeout, forward_cb, fwd) != PROTO_OK) {
 		free(fwd);
 		op->fwd = NULL;
 		op->busy = false;

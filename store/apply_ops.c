@@ -269,6 +269,31 @@ static int cluster_put_cmd(struct apply_ctx *a)
 	return rc;
 }
 
+static int member_put(struct apply_ctx *a)
+{
+	const struct proto_member *m = &a->cmd->u.member;
+	struct rec_writer k, v;
+	rec_init(&k);
+	rec_put_be64(&k, m->id);
+	rec_init(&v);
+	rec_put_str(&v, m->name);
+	rec_put_str(&v, m->region);
+	rec_put_str(&v, m->raft);
+	rec_put_str(&v, m->rpc);
+	rec_put_str(&v, m->http);
+	return store_put(a, DB_MEMBERS, k.buf, k.len, v.buf, v.len);
+}
+
+static int member_delete(struct apply_ctx *a)
+{
+	struct rec_writer k;
+	rec_init(&k);
+	rec_put_be64(&k, a->cmd->u.member_id);
+	MDB_val key = {k.len, k.buf};
+	int rc = mdb_del(a->txn, a->s->dbi[DB_MEMBERS], &key, NULL);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 int store_apply_op(struct apply_ctx *a)
 {
 	switch (a->cmd->type) {
@@ -278,6 +303,8 @@ int store_apply_op(struct apply_ctx *a)
 	case PROTO_CMD_JOBS_QUEUE: return jobs_queue(a);
 	case PROTO_CMD_JOB_START: return job_start(a);
 	case PROTO_CMD_COLLECT_RESULT: return collect_result(a);
+	case PROTO_CMD_MEMBER_PUT: return member_put(a);
+	case PROTO_CMD_MEMBER_DELETE: return member_delete(a);
 	default: return 0;
 	}
 }

@@ -19,6 +19,7 @@ enum store_db {
 	DB_CHEALTH,  /* cluster id -> last run/success, failures, last error, last job */
 	DB_JOBS,     /* job id (time-ordered) -> job record */
 	DB_LEASES,   /* duty -> holder node id, expiry */
+	DB_MEMBERS,  /* be64 node id -> name, region, raft, rpc, http */
 	DB_COUNT_
 };
 

@@ -140,3 +140,37 @@ int store_job_get(struct store_read *rd, const char *id, struct store_job *out)
 	}
 	return rc != 0 ? PROTO_EIO : job_from(&k, &v, out);
 }
+
+int store_members_each(struct store_read *rd, store_member_cb cb, void *data)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	char name[PROTO_MAX_STR + 1], region[PROTO_MAX_STR + 1], raft[PROTO_MAX_STR + 1], rpc[PROTO_MAX_STR + 1],
+	    http[PROTO_MAX_STR + 1];
+	if (mdb_cursor_open(rd->txn, rd->s->dbi[DB_MEMBERS], &cur) != 0) {
+		return PROTO_EIO;
+	}
+	int rv = PROTO_OK;
+	int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	while (rc == 0 && rv == PROTO_OK) {
+		struct rec_reader r;
+		struct proto_member m = {.name = name, .region = region, .raft = raft, .rpc = rpc, .http = http};
+		rec_reader_init(&r, v.mv_data, v.mv_size);
+		rec_get_str(&r, name, sizeof(name));
+		rec_get_str(&r, region, sizeof(region));
+		rec_get_str(&r, raft, sizeof(raft));
+		rec_get_str(&r, rpc, sizeof(rpc));
+		rec_get_str(&r, http, sizeof(http));
+		if (r.bad || k.mv_size != 8) {
+			rv = PROTO_EIO;
+			break;
+		}
+		m.id = rec_be64(k.mv_data);
+		if (cb(data, &m) != 0) {
+			break;
+		}
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	return rv;
+}

@@ -139,4 +139,10 @@ typedef int (*store_job_cb)(void *data, const struct store_job *j);
 int store_jobs_each(struct store_read *rd, store_job_cb cb, void *data);
 int store_job_get(struct store_read *rd, const char *id, struct store_job *out);
 
+/* ---- Members ---- */
+
+typedef int (*store_member_cb)(void *data, const struct proto_member *m);
+/* Every member recorded through MEMBER_PUT, by id. */
+int store_members_each(struct store_read *rd, store_member_cb cb, void *data);
+
 #endif

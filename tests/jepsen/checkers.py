@@ -153,7 +153,7 @@ def check_register(history, initial=None, time_limit=60.0, max_memory_mb=1024):
     if not any(op.outcome == OK for op in ops):
         return result(True, states=0)  # unknown ops alone can all go last
 
-    r = _search(ops, initial, t0 + time_limit if time_limit else math.inf,
+    r = _search(ops, initial, observed, t0 + time_limit if time_limit else math.inf,
                 max_memory_mb)
     if r["valid"] is True:
         return result(True, states=r["states"])
@@ -188,7 +188,7 @@ def check_register(history, initial=None, time_limit=60.0, max_memory_mb=1024):
     }, states=r["states"])
 
 
-def _search(ops, initial, deadline, max_memory_mb):
+def _search(ops, initial, observed, deadline, max_memory_mb):
     """The depth-first search.  ops: register ops, none failed, no info read,
     at least one ok op.  See the comment above check_register; details:
 
@@ -197,8 +197,14 @@ def _search(ops, initial, deadline, max_memory_mb):
     of info ops (their returns would be at +inf, so they are not
     materialised).  In a configuration the candidates are the calls before
     the first return of the main list, and:
+      0. values that no ok read returns and no cas expects are
+         indistinguishable: they are all one state, BLIND;
       1. a candidate read of the current value is linearized at once, with no
          alternative tried (moving such a read earlier changes nothing else);
+         so is a candidate write of a BLIND value while the state is BLIND
+         (in any linearization such a write is directly followed by another
+         write or ends the writes -- nothing can read its value -- so it can
+         be moved to this point, where it changes nothing);
       2. otherwise ok candidates are tried in list order, then info
          candidates invoked before that first return (an unknown op is thus
          linearized where something needs it); an info op that would not
@@ -213,10 +219,12 @@ def _search(ops, initial, deadline, max_memory_mb):
     ops have their own bitset.  Cache keys stay small for long histories.
     """
     m = len(ops)
+    BLIND = 0
     vid = {}
 
     def V(x):
-        return vid.setdefault(freeze(x), len(vid))
+        x = freeze(x)
+        return vid.setdefault(x, len(vid) + 1) if x in observed else BLIND
 
     init = V(initial)
     kind = [0] * m
@@ -238,8 +246,8 @@ def _search(ops, initial, deadline, max_memory_mb):
             sub[i], n_info = n_info, n_info + 1
         else:
             sub[i], n_ok = n_ok, n_ok + 1
-    nv = len(vid)
-    values = [None] * nv
+    nv = len(vid) + 1
+    values = ["<a value no read returned>"] + [None] * (nv - 1)
     for x, j in vid.items():
         values[j] = x
 
@@ -350,11 +358,12 @@ def _search(ops, initial, deadline, max_memory_mb):
                     "deepest": ops[ent_op[deepest[0]]].describe() if deepest[0] >= 0 else "-"}
 
         if mode == ENTER:
-            # rule 1
+            # rule 1 (forced moves)
             p = nxt[HEAD]
             while is_call[p]:
                 i = ent_op[p]
-                if kind[i] == _READ and arg[i] == state:
+                if arg[i] == state and (kind[i] == _READ or
+                                        (kind[i] == _WRITE and state == BLIND)):
                     break
                 p = nxt[p]
             else:

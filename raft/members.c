@@ -1,0 +1,177 @@
+/* Who the other nodes are: names and addresses come from the MEMBERS table
+ * of the store (replicated; the initial voters of cluster.toml are written
+ * there by the first leader), falling back to cluster.toml itself. Bus
+ * clients to peers are opened lazily and reopened if a peer's address changes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "raft/internal.h"
+
+struct member_find {
+	uint64_t id;
+	struct repl_member *out;
+	bool found;
+};
+
+static int member_match(void *data, const struct proto_member *m)
+{
+	struct member_find *f = data;
+	if (m->id != f->id) {
+		return 0;
+	}
+	f->out->id = m->id;
+	snprintf(f->out->name, sizeof(f->out->name), "%s", m->name);
+	snprintf(f->out->rpc, sizeof(f->out->rpc), "%s", m->rpc);
+	snprintf(f->out->raft, sizeof(f->out->raft), "%s", m->raft);
+	f->found = true;
+	return 1;
+}
+
+bool repl_member(struct repl *r, uint64_t id, struct repl_member *out)
+{
+	struct store_read *rd;
+	struct member_find f = {id, out, false};
+	if (store_read_begin(r->store, &rd) == PROTO_OK) {
+		store_members_each(rd, member_match, &f);
+		store_read_end(rd);
+	}
+	if (f.found) {
+		return true;
+	}
+	const struct cfg_node *n = cfg_find_node_id(r->cfg, id);
+	if (n == NULL) {
+		return false;
+	}
+	out->id = id;
+	snprintf(out->name, sizeof(out->name), "%s", n->name);
+	snprintf(out->rpc, sizeof(out->rpc), "%s", n->rpc);
+	snprintf(out->raft, sizeof(out->raft), "%s", n->raft);
+	return true;
+}
+
+bus_client *repl_peer(struct repl *r, uint64_t id)
+{
+	struct repl_member m;
+	if (!repl_member(r, id, &m)) {
+		return NULL;
+	}
+	struct repl_peer *slot = NULL;
+	for (size_t i = 0; i < r->n_peers; i++) {
+		if (r->peers[i].id == id) {
+			slot = &r->peers[i];
+			break;
+		}
+	}
+	if (slot != NULL && strcmp(slot->rpc, m.rpc) == 0) {
+		return slot->client;
+	}
+	if (slot == NULL) {
+		if (r->n_peers == REPL_MAX_PEERS) {
+			return NULL;
+		}
+		slot = &r->peers[r->n_peers++];
+		memset(slot, 0, sizeof(*slot));
+		slot->id = id;
+	}
+	if (slot->client != NULL) {
+		bus_client_close(slot->client); /* its address changed */
+		slot->client = NULL;
+	}
+	snprintf(slot->rpc, sizeof(slot->rpc), "%s", m.rpc);
+	if (bus_client_open(&slot->client, r->loop, m.rpc) != PROTO_OK) {
+		slot->client = NULL;
+	}
+	return slot->client;
+}
+
+void repl_peers_close(struct repl *r)
+{
+	for (size_t i = 0; i < r->n_peers; i++) {
+		if (r->peers[i].client != NULL) {
+			bus_client_close(r->peers[i].client);
+			r->peers[i].client = NULL;
+		}
+	}
+	r->n_peers = 0;
+}
+
+/* ---- commands proposed by the raft actor itself ---- */
+
+struct internal_apply {
+	struct raft_apply req;
+};
+
+static void internal_apply_cb(struct raft_apply *req, int status, void *result)
+{
+	(void)status;
+	(void)result;
+	free(req->data);
+}
+
+int repl_propose_internal(struct repl *r, struct proto_cmd *cmd)
+{
+	struct proto_buf b;
+	int rv = proto_cmd_encode(cmd, &b);
+	if (rv != PROTO_OK) {
+		return rv;
+	}
+	struct internal_apply *ia = malloc(sizeof(*ia));
+	struct raft_buffer buf = {raft_malloc(b.len), b.len};
+	if (ia == NULL || buf.base == NULL) {
+		free(ia);
+		raft_free(buf.base);
+		proto_buf_free(&b);
+		return PROTO_ENOMEM;
+	}
+	memcpy(buf.base, b.data, b.len);
+	proto_buf_free(&b);
+	ia->req.data = ia;
+	if (raft_apply(&r->raft, &ia->req, &buf, 1, internal_apply_cb) != 0) {
+		raft_free(buf.base);
+		free(ia);
+		return PROTO_ENOTLEADER;
+	}
+	return PROTO_OK;
+}
+
+struct seed {
+	struct repl *r;
+	uint64_t present[CFG_MAX_NODES];
+	size_t n;
+};
+
+static int seen_member(void *data, const struct proto_member *m)
+{
+	struct seed *s = data;
+	if (s->n < CFG_MAX_NODES) {
+		s->present[s->n++] = m->id;
+	}
+	return 0;
+}
+
+void repl_seed_members(struct repl *r)
+{
+	struct store_read *rd;
+	struct seed s = {.r = r};
+	if (store_read_begin(r->store, &rd) != PROTO_OK) {
+		return;
+	}
+	store_members_each(rd, seen_member, &s);
+	store_read_end(rd);
+	for (size_t i = 0; i < r->cfg->n_nodes; i++) {
+		const struct cfg_node *n = &r->cfg->nodes[i];
+		bool known = false;
+		for (size_t k = 0; k < s.n; k++) {
+			known = known || s.present[k] == n->id;
+		}
+		if (known) {
+			continue;
+		}
+		char idem[64];
+		snprintf(idem, sizeof(idem), "member:%llu:seed", (unsigned long long)n->id);
+		struct proto_cmd cmd = {.type = PROTO_CMD_MEMBER_PUT, .ts_ms = 0, .idem_key = idem};
+		cmd.u.member = (struct proto_member){n->id, n->name, n->region, n->raft, n->rpc, n->http};
+		repl_propose_internal(r, &cmd);
+	}
+}
