@@ -46,6 +46,34 @@ static void waiters_remove(struct gw *g, struct gw_req *gr)
 	gr->waiting = false;
 }
 
+struct gw_pending_call *gw_pending_call_new(struct gw_req *gr)
+{
+	return (struct gw_pending_call *)pending_new(gr);
+}
+
+struct gw_req *gw_pending_call_take(struct gw_pending_call *pc)
+{
+	return pending_take((struct gw_pending *)pc);
+}
+
+int gw_raft_call(struct gw_req *gr, const struct proto_msg *m, unsigned timeout_ms, bus_reply_cb cb)
+{
+	struct proto_buf b;
+	struct gw_pending *p = pending_new(gr);
+	if (p == NULL || proto_msg_encode(m, &b) != PROTO_OK) {
+		if (p != NULL) {
+			pending_take(p);
+		}
+		return PROTO_ENOMEM;
+	}
+	int rv = bus_call(gr->gw->raft, b.data, b.len, timeout_ms, cb, p);
+	proto_buf_free(&b);
+	if (rv != PROTO_OK) {
+		pending_take(p);
+	}
+	return rv;
+}
+
 void gw_pending_detach(struct gw_req *gr)
 {
 	if (gr->pending != NULL) {

@@ -106,6 +106,12 @@ void gw_propose(struct gw_req *gr, struct proto_cmd *cmd, gw_write_cb done);
 void gw_waiters_check(struct gw *g);
 void gw_waiters_timer(uv_timer_t *t);
 void gw_pending_detach(struct gw_req *gr);
+/* A bus call to the raft actor tied to gr: the callback's data is a pending
+ * handle; gw_pending_call_take gives gr back (NULL if the request is gone). */
+struct gw_pending_call;
+struct gw_pending_call *gw_pending_call_new(struct gw_req *gr);
+struct gw_req *gw_pending_call_take(struct gw_pending_call *pc);
+int gw_raft_call(struct gw_req *gr, const struct proto_msg *m, unsigned timeout_ms, bus_reply_cb cb);
 
 /* auth.c */
 struct gw_auth gw_auth_resolve(struct gw *g, struct gw_req *gr);
@@ -150,6 +156,10 @@ void gw_h_cluster_delete(struct gw_req *gr);
 void gw_h_jobs_list(struct gw_req *gr);
 void gw_h_job_get(struct gw_req *gr);
 void gw_h_observations(struct gw_req *gr);
+void gw_h_cluster(struct gw_req *gr);
+void gw_h_cluster_add(struct gw_req *gr);
+void gw_h_cluster_remove(struct gw_req *gr);
+void gw_h_cluster_transfer(struct gw_req *gr);
 void gw_route(struct gw_req *gr);
 
 #endif

@@ -183,6 +183,10 @@ void gw_respond_status(struct gw_req *gr, int status, const char *message)
 		gw_respond_error(gr, 503, "UNKNOWN_OUTCOME",
 		                 "the write may or may not have been applied; retry with the same Idempotency-Key");
 		break;
+	case PROTO_EBUSY:
+		gw_add_header(gr, "retry-after", "1");
+		gw_respond_error(gr, 503, "BUSY", "%s", m);
+		break;
 	case PROTO_ESHUTDOWN:
 		gw_respond_error(gr, 503, "UNKNOWN_OUTCOME", "the node is shutting down; retry with the same Idempotency-Key");
 		break;

@@ -19,6 +19,7 @@
 #include "node/scheduler.h"
 #include "node/secret.h"
 #include "node/config.h"
+#include "node/join.h"
 #include "raft/repl.h"
 #include "store/store.h"
 
@@ -34,6 +35,8 @@ static void usage(FILE *out)
 	        "\n"
 	        "  -c, --config FILE   cluster configuration (TOML)\n"
 	        "  -n, --node NAME     which [[node]] of FILE this process is\n"
+	        "  -j, --join HOST:PORT  join a running cluster through any member's http address\n"
+	        "                      (on first start; the node is added as a voter once caught up)\n"
 	        "  -a, --agent         run as a light agent: collect the local Kubernetes cluster\n"
 	        "                      of FILE's [agent] table and push to a shiplog cluster\n"
 	        "  -h, --help          this help\n"
@@ -61,17 +64,18 @@ static int mkdir_p(const char *path)
 
 int main(int argc, char **argv)
 {
-	const char *config_path = NULL, *node_name = NULL;
+	const char *config_path = NULL, *node_name = NULL, *join = NULL;
 	int agent = 0;
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'}, {"node", required_argument, NULL, 'n'},
 		{"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
-		{"agent", no_argument, NULL, 'a'},
+		{"agent", no_argument, NULL, 'a'},       {"join", required_argument, NULL, 'j'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "c:n:ahV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:n:j:ahV", opts, NULL)) != -1) {
 		switch (c) {
+		case 'j': join = optarg; break;
 		case 'a': agent = 1; break;
 		case 'c': config_path = optarg; break;
 		case 'n': node_name = optarg; break;
@@ -148,7 +152,7 @@ int main(int argc, char **argv)
 	struct gw *gw;
 	struct collector *col;
 	struct scheduler *sched;
-	struct repl_config rc = {&cfg, self, st, request_url, status_url};
+	struct repl_config rc = {&cfg, self, st, request_url, status_url, join != NULL};
 	struct gw_config gc = {&cfg, self, st, request_url, status_url, secret_key};
 	struct collector_config cc = {&cfg, self, st, secret_key, collector_url, request_url};
 	struct scheduler_config sc = {&cfg, self, st, request_url, collector_url};
@@ -177,9 +181,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "shiplogd: the gateway failed to start\n");
 		status = 1;
 	} else {
-		int sig = 0;
-		sigwait(&sigs, &sig);
-		fprintf(stderr, "shiplogd: %s: stopping\n", strsignal(sig));
+		int joined = join != NULL ? node_join(&cfg, self, join, &sigs) : 0;
+		if (joined < 0) {
+			status = 1;
+		} else if (joined == 0) {
+			int sig = 0;
+			sigwait(&sigs, &sig);
+			fprintf(stderr, "shiplogd: %s: stopping\n", strsignal(sig));
+		}
 	}
 	node_actor_stop(&gw_actor);
 	node_actor_stop(&sched_actor);

@@ -10,8 +10,10 @@ static int field_count(uint32_t type)
 	case PROTO_MSG_PROPOSE: return 3;
 	case PROTO_MSG_BARRIER: return 2;
 	case PROTO_MSG_REPLY: return 5;
-	case PROTO_MSG_STATUS: return 9;
+	case PROTO_MSG_STATUS: return 10;
 	case PROTO_MSG_COLLECT: return 2;
+	case PROTO_MSG_STATUS_QUERY: return 1;
+	case PROTO_MSG_MEMBER_CHANGE: return 11;
 	default: return -1;
 	}
 }
@@ -61,6 +63,25 @@ int proto_msg_encode(const struct proto_msg *m, struct proto_buf *out)
 		msgpack_pack_uint64(&pk, s->leader_id);
 		codec_pack_str(&pk, s->leader_name);
 		msgpack_pack_int64(&pk, s->last_contact_ms);
+		codec_pack_str(&pk, s->members);
+		break;
+	}
+	case PROTO_MSG_STATUS_QUERY:
+		msgpack_pack_uint32(&pk, m->u.query_hops);
+		break;
+	case PROTO_MSG_MEMBER_CHANGE: {
+		const struct proto_member_change *c = &m->u.member;
+		msgpack_pack_uint32(&pk, c->op);
+		msgpack_pack_uint32(&pk, c->hops);
+		msgpack_pack_uint32(&pk, c->role);
+		msgpack_pack_uint32(&pk, c->timeout_ms);
+		msgpack_pack_uint64(&pk, c->m.id);
+		codec_pack_str(&pk, c->m.name);
+		codec_pack_str(&pk, c->m.region);
+		codec_pack_str(&pk, c->m.raft);
+		codec_pack_str(&pk, c->m.rpc);
+		codec_pack_str(&pk, c->m.http);
+		codec_pack_str(&pk, c->cluster);
 		break;
 	}
 	}
@@ -104,7 +125,22 @@ static int decode_fields(struct proto_msg *m, const msgpack_object *f, struct co
 		if (codec_u64(&f[0], &s->node_id) || codec_u32(&f[1], &s->role) || s->role > PROTO_ROLE_LEADER ||
 		    codec_u32(&f[2], &s->ready) || codec_u64(&f[3], &s->term) || codec_u64(&f[4], &s->commit) ||
 		    codec_u64(&f[5], &s->applied) || codec_u64(&f[6], &s->leader_id) ||
-		    codec_str(&f[7], a, PROTO_MAX_STR, &s->leader_name) || codec_i64(&f[8], &s->last_contact_ms)) {
+		    codec_str(&f[7], a, PROTO_MAX_STR, &s->leader_name) || codec_i64(&f[8], &s->last_contact_ms) ||
+		    codec_str(&f[9], a, PROTO_MAX_STR * 8, &s->members)) {
+			return PROTO_EINVAL;
+		}
+		return PROTO_OK;
+	}
+	case PROTO_MSG_STATUS_QUERY:
+		return codec_u32(&f[0], &m->u.query_hops) ? PROTO_EINVAL : PROTO_OK;
+	case PROTO_MSG_MEMBER_CHANGE: {
+		struct proto_member_change *c = &m->u.member;
+		if (codec_u32(&f[0], &c->op) || c->op < PROTO_MEMBER_ADD || c->op > PROTO_MEMBER_TRANSFER ||
+		    codec_u32(&f[1], &c->hops) || codec_u32(&f[2], &c->role) || c->role > 2 ||
+		    codec_u32(&f[3], &c->timeout_ms) || codec_u64(&f[4], &c->m.id) ||
+		    codec_str(&f[5], a, PROTO_MAX_STR, &c->m.name) || codec_str(&f[6], a, PROTO_MAX_STR, &c->m.region) ||
+		    codec_str(&f[7], a, PROTO_MAX_STR, &c->m.raft) || codec_str(&f[8], a, PROTO_MAX_STR, &c->m.rpc) ||
+		    codec_str(&f[9], a, PROTO_MAX_STR, &c->m.http) || codec_str(&f[10], a, PROTO_MAX_STR, &c->cluster)) {
 			return PROTO_EINVAL;
 		}
 		return PROTO_OK;

@@ -166,6 +166,8 @@ enum proto_msg_type {
 	PROTO_MSG_REPLY = 3,   /* answer to PROPOSE/BARRIER */
 	PROTO_MSG_STATUS = 4,  /* raft actor state, published */
 	PROTO_MSG_COLLECT = 5, /* scheduler -> collector: run one collection */
+	PROTO_MSG_STATUS_QUERY = 6, /* ask for the leader's status (forwarded once) */
+	PROTO_MSG_MEMBER_CHANGE = 7, /* add, remove, assign, transfer (at the leader) */
 	PROTO_MSG_TYPE_MAX_
 };
 
@@ -202,6 +204,18 @@ struct proto_node_status {
 	uint64_t leader_id;      /* 0 if unknown */
 	const char *leader_name; /* "" if unknown */
 	int64_t last_contact_ms; /* ms since the leader was heard, 0 on the leader, -1 never */
+	const char *members;     /* "id:role:match:reachable;..." role v/s/p; match, reachable from the leader */
+};
+
+enum proto_member_op { PROTO_MEMBER_ADD = 1, PROTO_MEMBER_REMOVE, PROTO_MEMBER_ASSIGN, PROTO_MEMBER_TRANSFER };
+
+struct proto_member_change {
+	uint32_t op;          /* enum proto_member_op */
+	uint32_t hops;        /* 0 from the gateway, 1 once forwarded */
+	uint32_t role;        /* ADD/ASSIGN: 0 voter, 1 standby, 2 spare (shiplog's numbering) */
+	uint32_t timeout_ms;
+	struct proto_member m; /* ADD: the new node; REMOVE/ASSIGN/TRANSFER: m.id (0 = any, for TRANSFER) */
+	const char *cluster;   /* ADD: the joining node's cluster name, must match */
 };
 
 struct proto_collect_req {
@@ -213,6 +227,8 @@ struct proto_msg {
 	uint32_t type; /* enum proto_msg_type */
 	union {
 		struct proto_collect_req collect;
+		struct proto_member_change member;
+		uint32_t query_hops; /* STATUS_QUERY */
 		struct proto_propose propose;
 		struct proto_barrier barrier;
 		struct proto_reply reply;

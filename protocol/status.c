@@ -15,6 +15,7 @@ static const char *const status_names[PROTO_STATUS_COUNT_] = {
 	[PROTO_ECONNECT] = "peer unreachable",
 	[PROTO_EINTERNAL] = "internal error",
 	[PROTO_ECONFLICT] = "conflict",
+	[PROTO_EBUSY] = "busy",
 };
 
 const char *proto_strerror(int status)

@@ -18,6 +18,7 @@ enum proto_status {
 	PROTO_ECONNECT,   /* a peer could not be reached */
 	PROTO_EINTERNAL,  /* broken invariant or unexpected library error */
 	PROTO_ECONFLICT,  /* refused by the state (e.g. a lease held by another node) */
+	PROTO_EBUSY,      /* try again shortly (e.g. a membership change in progress) */
 	PROTO_STATUS_COUNT_
 };
 

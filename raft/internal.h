@@ -55,6 +55,15 @@ struct op_forward {
 
 #define REPL_MAX_PEERS 64
 
+/* A membership request that reached a leader before its term barrier applied. */
+struct deferred_change {
+	struct deferred_change *next;
+	bus_request *req;
+	uint64_t deadline;
+	size_t len;
+	char msg[]; /* the encoded request */
+};
+
 struct repl_peer {
 	uint64_t id;
 	char rpc[CFG_ADDR_MAX];
@@ -76,6 +85,7 @@ struct repl {
 	char request_url[CFG_ADDR_MAX];
 	char status_url[CFG_ADDR_MAX];
 	char raft_dir[CFG_PATH_MAX + 16];
+	int join; /* never bootstrap: this node is added by a running member */
 	uv_loop_t *loop;
 
 	struct raft raft;
@@ -105,6 +115,7 @@ struct repl {
 	struct raft_barrier nudge;
 
 	struct op *ops;                  /* every op not yet freed */
+	struct deferred_change *deferred; /* membership requests waiting for leader_ready */
 	struct proto_result last_result; /* result of the entry being applied */
 	bool status_dirty;
 	uint64_t last_status_ms;
@@ -129,6 +140,14 @@ void repl_barrier_kick(struct repl *r);
 /* Answers every op with PROTO_ESHUTDOWN. */
 void repl_ops_shutdown(struct repl *r);
 
+/* membership.c */
+void repl_on_status_query(struct repl *r, bus_request *req, uint32_t hops);
+void repl_on_member_change(struct repl *r, bus_request *req, const struct proto_member_change *mc);
+/* Membership requests deferred until this new leader is ready: replayed
+ * when it is, refused when leadership is lost or they waited too long. */
+void repl_defer_change(struct repl *r, bus_request *req, const void *buf, size_t len);
+void repl_deferred_run(struct repl *r, bool expire_only);
+
 /* members.c */
 bool repl_member(struct repl *r, uint64_t id, struct repl_member *out);
 /* The bus client to node id, NULL if its address is unknown. */
@@ -140,6 +159,8 @@ int repl_propose_internal(struct repl *r, struct proto_cmd *cmd);
 void repl_seed_members(struct repl *r);
 
 /* repl.c */
+/* This node's status as a STATUS message. */
+int repl_status_encode(struct repl *r, struct proto_buf *b);
 /* Name of the known leader ("" if none) and its id (0). */
 const char *repl_leader_name(struct repl *r, raft_id *id);
 bool repl_is_leader(struct repl *r);

@@ -37,6 +37,7 @@ int repl_init(struct repl **out, const struct repl_config *c)
 	snprintf(r->request_url, sizeof(r->request_url), "%s", c->request_url);
 	snprintf(r->status_url, sizeof(r->status_url), "%s", c->status_url);
 	snprintf(r->raft_dir, sizeof(r->raft_dir), "%s/raft", c->self->data);
+	r->join = c->join;
 	repl_trace_on = getenv("SHIPLOG_TRACE") != NULL;
 	*out = r;
 	return PROTO_OK;
@@ -81,11 +82,35 @@ bool repl_is_leader(struct repl *r)
 	return r->raft_started && raft_state(&r->raft) == RAFT_LEADER;
 }
 
-static void publish_status(struct repl *r)
+/* "id:role:match:reachable;..." of the Raft configuration; match and
+ * reachable are known on the leader only (0 and -1 elsewhere). */
+static void members_text(struct repl *r, char *out, size_t cap)
+{
+	size_t n = 0;
+	bool leader = raft_state(&r->raft) == RAFT_LEADER;
+	out[0] = '\0';
+	for (unsigned i = 0; i < r->raft.configuration.n && n < cap; i++) {
+		const struct raft_server *sv = &r->raft.configuration.servers[i];
+		char role = sv->role == RAFT_VOTER ? 'v' : sv->role == RAFT_STANDBY ? 's' : 'p';
+		unsigned long long match = 0;
+		int reachable = -1;
+		if (leader && sv->id == r->self->id) {
+			match = raft_last_index(&r->raft);
+			reachable = 1;
+		} else if (leader && r->raft.leader_state.progress != NULL) {
+			match = r->raft.leader_state.progress[i].match_index;
+			reachable = r->raft.leader_state.progress[i].recent_recv;
+		}
+		n += (size_t)snprintf(out + n, cap - n, "%s%llu:%c:%llu:%d", n ? ";" : "", (unsigned long long)sv->id, role,
+		                      match, reachable);
+	}
+}
+
+int repl_status_encode(struct repl *r, struct proto_buf *b)
 {
 	struct proto_msg m = {.type = PROTO_MSG_STATUS};
+	char members[4096];
 	struct proto_node_status *s = &m.u.status;
-	struct proto_buf b;
 	raft_id lid;
 	int st = raft_state(&r->raft);
 	s->node_id = r->self->id;
@@ -107,7 +132,15 @@ static void publish_status(struct repl *r)
 	} else {
 		s->last_contact_ms = -1;
 	}
-	if (proto_msg_encode(&m, &b) == PROTO_OK) {
+	members_text(r, members, sizeof(members));
+	s->members = members;
+	return proto_msg_encode(&m, b);
+}
+
+static void publish_status(struct repl *r)
+{
+	struct proto_buf b;
+	if (repl_status_encode(r, &b) == PROTO_OK) {
 		bus_publish(r->pub, b.data, b.len);
 		proto_buf_free(&b);
 	}
@@ -123,6 +156,7 @@ static void leader_barrier_cb(struct raft_barrier *req, int status)
 		r->leader_ready = true;
 		r->status_dirty = true;
 		repl_seed_members(r);
+		repl_deferred_run(r, false);
 		repl_tracef("leader ready at term %llu", (unsigned long long)r->raft.current_term);
 		repl_barrier_kick(r);
 	} else {
@@ -172,6 +206,9 @@ static void on_tick(uv_timer_t *h)
 		return;
 	}
 	repl_ops_tick(r);
+	if (r->deferred != NULL) {
+		repl_deferred_run(r, true);
+	}
 	if (uv_now(r->loop) - r->last_status_ms >= REPL_STATUS_EVERY_MS) {
 		publish_status(r);
 	}
@@ -235,7 +272,7 @@ int repl_start(void *self, uv_loop_t *loop)
 	raft_set_pre_vote(&r->raft, true);
 	raft_set_snapshot_threshold(&r->raft, r->cfg->snapshot_threshold);
 	raft_set_snapshot_trailing(&r->raft, r->cfg->snapshot_trailing);
-	if ((rv = bootstrap_if_new(r)) != PROTO_OK) {
+	if (!r->join && (rv = bootstrap_if_new(r)) != PROTO_OK) {
 		return rv;
 	}
 	if ((rv = raft_start(&r->raft)) != 0) {
@@ -272,6 +309,7 @@ void repl_stop(void *self)
 	struct repl *r = self;
 	r->stopping = true;
 	repl_ops_shutdown(r);
+	repl_deferred_run(r, true);
 	if (r->server != NULL) {
 		bus_server_close(r->server);
 		r->server = NULL;

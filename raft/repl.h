@@ -28,6 +28,7 @@ struct repl_config {
 	store *store;                /* opened store (borrowed) */
 	const char *request_url;     /* inproc URL the gateway calls */
 	const char *status_url;      /* inproc URL where status is published */
+	int join;                    /* joining an existing cluster: never bootstrap */
 };
 
 /* Allocates the actor; nothing runs until repl_start. */

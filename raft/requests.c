@@ -428,6 +428,20 @@ void repl_on_request(void *data, bus_request *req, const void *buf, size_t len)
 	struct repl *r = data;
 	struct proto_msg m;
 	int rv = proto_msg_decode(buf, len, &m);
+	if (rv == PROTO_OK && m.type == PROTO_MSG_STATUS_QUERY) {
+		repl_on_status_query(r, req, m.u.query_hops);
+		proto_msg_free(&m);
+		return;
+	}
+	if (rv == PROTO_OK && m.type == PROTO_MSG_MEMBER_CHANGE) {
+		if (raft_state(&r->raft) == RAFT_LEADER && !r->leader_ready) {
+			repl_defer_change(r, req, buf, len);
+		} else {
+			repl_on_member_change(r, req, &m.u.member);
+		}
+		proto_msg_free(&m);
+		return;
+	}
 	if (rv != PROTO_OK || (m.type != PROTO_MSG_PROPOSE && m.type != PROTO_MSG_BARRIER)) {
 		if (rv == PROTO_OK) {
 			proto_msg_free(&m);

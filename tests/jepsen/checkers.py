@@ -103,7 +103,10 @@ def check_register(history, initial=None, time_limit=60.0, max_memory_mb=1024):
         else:
             kept.append(op)
 
-    # Values a completed op can observe: ok read results and cas expectations.
+    # Values an op can observe: results of ok reads, expectations of ok cas
+    # and of the info cas that are kept.  An info write/cas whose new value
+    # is not observable is dropped (see above); computed to a fixpoint, since
+    # keeping an info cas makes its expectation observable.
     observed = set()
     written = {initial}
     for op in kept:
@@ -111,17 +114,30 @@ def check_register(history, initial=None, time_limit=60.0, max_memory_mb=1024):
             observed.add(freeze(op.result))
         elif op.f == "cas":
             old, new = _cas_args(op)
-            observed.add(old)
+            if op.outcome == OK:
+                observed.add(old)
             written.add(new)
         else:
             written.add(freeze(op.value))
+    pending = [op for op in kept if op.outcome == INFO]
+    keep_info = set()
+    changed = True
+    while changed:
+        changed = False
+        for op in pending:
+            if op.id in keep_info:
+                continue
+            new = _cas_args(op)[1] if op.f == "cas" else freeze(op.value)
+            if new in observed:
+                keep_info.add(op.id)
+                changed = True
+                if op.f == "cas":
+                    observed.add(_cas_args(op)[0])
     ops = []
     for op in kept:
-        if op.outcome == INFO:
-            new = _cas_args(op)[1] if op.f == "cas" else freeze(op.value)
-            if new not in observed:
-                dropped["info_unobserved"] += 1
-                continue
+        if op.outcome == INFO and op.id not in keep_info:
+            dropped["info_unobserved"] += 1
+            continue
         ops.append(op)
 
     def result(valid, anomaly=None, **kw):
@@ -232,24 +248,24 @@ def _search(ops, initial, observed, deadline, max_memory_mb):
     arg2 = [0] * m        # cas: new
     is_info = [op.outcome == INFO for op in ops]
     sub = [0] * m         # index among ok ops / among info ops (invoke order)
+    cnew = [None] * m     # the actual value a write/cas writes (for reports)
     n_ok = n_info = 0
     for i, op in enumerate(ops):
         if op.f == "read":
             kind[i], arg[i] = _READ, V(op.result)
         elif op.f == "write":
             kind[i], arg[i] = _WRITE, V(op.value)
+            cnew[i] = freeze(op.value)
         else:
             old, new = _cas_args(op)
             kind[i] = _CAS if op.outcome == OK else _CAS_INFO
             arg[i], arg2[i] = V(old), V(new)
+            cnew[i] = new
         if is_info[i]:
             sub[i], n_info = n_info, n_info + 1
         else:
             sub[i], n_ok = n_ok, n_ok + 1
     nv = len(vid) + 1
-    values = ["<a value no read returned>"] + [None] * (nv - 1)
-    for x, j in vid.items():
-        values[j] = x
 
     keys = []
     for i, op in enumerate(ops):
@@ -281,6 +297,25 @@ def _search(ops, initial, observed, deadline, max_memory_mb):
         prv[p] = tail[h]
         tail[h] = p
 
+    # Rule 2b: info ops with the same effect are interchangeable (none has a
+    # return, all candidates are already invoked), so only the first unused
+    # one of each group, in invoke order, is ever tried.
+    igroup = [-1] * m
+    irank = [0] * m
+    gids = {}
+    for p in range(n):
+        i = ent_op[p]
+        if is_info[i]:
+            g = gids.setdefault((kind[i], arg[i], arg2[i]), len(gids))
+            igroup[i] = g
+    counts = [0] * len(gids)
+    for p in range(n):
+        i = ent_op[p]
+        if is_info[i]:
+            irank[i] = counts[igroup[i]]
+            counts[igroup[i]] += 1
+    iused = [0] * len(gids)
+
     # For rule 3: ok reads not yet linearized, and ops that could still write,
     # per value.
     readers_left = [0] * nv
@@ -299,11 +334,12 @@ def _search(ops, initial, observed, deadline, max_memory_mb):
     done = [False] * m
 
     state = init
+    cval = initial    # the actual value behind `state` (only for reports)
     k = 0             # lowest ok index not linearized
     window = 0        # bit j: ok op k + j linearized (bit 0 always clear)
     ibits = 0         # info ops linearized
     cache = set()
-    stack = []        # frames: (position, state, k, window, ibits, mode, limit)
+    stack = []        # frames: (position, state, cval, k, window, ibits, mode, limit)
     max_states = max(10000, int(max_memory_mb * 1048576 / (250 + n_info // 8)))
     steps = 0
     deepest = [-1, [], []]   # position, states there, ops linearized just before
@@ -382,13 +418,15 @@ def _search(ops, initial, observed, deadline, max_memory_mb):
                 mode = BACKTRACK    # its only child was explored already
                 continue
             cache.add(key)
-            stack.append((p, state, k, window, ibits, FORCED, limit))
+            stack.append((p, state, cval, k, window, ibits, FORCED, limit))
+            if kind[i] == _WRITE:
+                cval = cnew[i]
             k, window = nk, nw
             apply_counts(i, -1)
             unlink(p)
             unlink(match[p])
             if nxt[HEAD] == -1:
-                return {"valid": True, "states": len(cache), "values": values}
+                return {"valid": True, "states": len(cache)}
             continue
 
         if mode == SCAN_OK or mode == SCAN_INFO:
@@ -400,7 +438,7 @@ def _search(ops, initial, observed, deadline, max_memory_mb):
                 continue
             if mode == SCAN_INFO and (e == -1 or e > limit):
                 # dead end: the op returning at `limit` cannot be linearized here
-                dead_end(limit, state)
+                dead_end(limit, cval)
                 mode = BACKTRACK
                 continue
             i = ent_op[e]
@@ -413,12 +451,13 @@ def _search(ops, initial, observed, deadline, max_memory_mb):
             else:                   # cas; an info cas is only tried if it swaps
                 ok = state == arg[i]
                 ns = arg2[i]
-            if ok and ns == state and mode == SCAN_INFO:
-                ok = False          # no effect here: same as at the end
+            if ok and mode == SCAN_INFO and (ns == state or irank[i] != iused[igroup[i]]):
+                ok = False          # no effect here (same as at the end), or
+                                    # an equivalent info op comes first
             if ok and ns != state:
                 r = orphans(state)
                 if r >= 0:
-                    dead_end(r, ns)  # rule 3
+                    dead_end(r, cnew[i])  # rule 3
                     ok = False
             if ok:
                 if mode == SCAN_OK:
@@ -435,17 +474,19 @@ def _search(ops, initial, observed, deadline, max_memory_mb):
                     key = (k, window, nib, ns)
                 if key not in cache:
                     cache.add(key)
-                    stack.append((e, state, k, window, ibits, mode, limit))
+                    stack.append((e, state, cval, k, window, ibits, mode, limit))
                     state = ns
+                    cval = cnew[i]
                     apply_counts(i, -1)
                     unlink(e)
                     if mode == SCAN_OK:
                         k, window = nk, nw
                         unlink(match[e])
                         if nxt[HEAD] == -1:
-                            return {"valid": True, "states": len(cache), "values": values}
+                            return {"valid": True, "states": len(cache)}
                     else:
                         ibits = nib
+                        iused[igroup[i]] += 1
                     mode = ENTER
                     continue
             e = nxt[e]
@@ -455,12 +496,14 @@ def _search(ops, initial, observed, deadline, max_memory_mb):
         if not stack:
             pos, sts, path = deepest
             return {"valid": False, "states": len(cache), "bad": ops[ent_op[pos]],
-                    "deepest_states": [values[s] for s in sts],
-                    "path": [ops[i] for i in path], "values": values}
-        e, state, k, window, ibits, mode, limit = stack.pop()
+                    "deepest_states": sts,
+                    "path": [ops[i] for i in path]}
+        e, state, cval, k, window, ibits, mode, limit = stack.pop()
         apply_counts(ent_op[e], +1)
         if mode != SCAN_INFO:       # ok op: its return was unlinked too
             relink(match[e])
+        else:
+            iused[igroup[ent_op[e]]] -= 1
         relink(e)
         if mode == FORCED:
             mode = BACKTRACK

@@ -1,0 +1,424 @@
+"""shiplogd processes inside the node namespaces of net.py.
+
+DB writes one cluster.toml for all nodes (the integration harness's format,
+with addresses on the namespace IPs), starts each node with
+
+    ip netns exec slj-nX <shiplogd> --config RUN/cluster.toml --node nX
+
+(`ip netns exec` execs the binary, so the Popen PID is shiplogd's PID), and
+offers the process faults the nemeses need: SIGTERM stop, kill -9, SIGSTOP /
+SIGCONT, restart on the same data directory.  Every node's stdout+stderr goes
+to RUN/nX.log.  Processes are only ever signalled by their PID.
+
+Clock faults: with clock=True every node runs with libfaketime preloaded and
+FAKETIME_TIMESTAMP_FILE=RUN/clock/nX (FAKETIME_NO_CACHE=1, so a rewrite takes
+effect at once; FAKETIME_DONT_FAKE_MONOTONIC=1: only the wall clock moves, as
+when an operator or a bad NTP server sets the date).  set_clock(node, s)
+rewrites that file atomically.
+
+The binary is copied into the run folder's scratch space at start, so a
+rebuild of build/shiplogd during a run cannot mix two binaries in one
+cluster.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+import net as netmod
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SHIPLOGD = os.environ.get("SHIPLOGD") or str(REPO_ROOT / "build" / "shiplogd")
+FAKETIME_LIBS = (
+    "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
+    "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+    "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1",
+    "/usr/lib/faketime/libfaketimeMT.so.1",
+)
+
+ADMIN_KEY = "jepsen-admin-key"
+HTTP_PORT, RAFT_PORT, RPC_PORT = 8000, 7000, 7100
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 10.0
+
+# Lines in a node's log that fail the run (sanitizers, assertions, crashes).
+CRASH_PATTERNS = [
+    re.compile(p) for p in (
+        r"ERROR: AddressSanitizer",
+        r"ERROR: LeakSanitizer",
+        r"runtime error:",                 # UBSan
+        r"Assertion .* failed",            # assert(3)
+        r"assertion failed",
+        r"\bSEGV\b|Segmentation fault",
+        r"\babort(ed)?\b.*core dumped",
+        r"\bpanic\b",
+        r"\bFATAL\b",
+    )
+]
+
+
+def faketime_lib():
+    for p in FAKETIME_LIBS:
+        if os.path.exists(p):
+            return p
+    return None
+
+
+def toml_value(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    raise TypeError(f"unsupported TOML value {v!r}")
+
+
+class Node:
+    def __init__(self, name, run_dir):
+        self.name = name
+        self.id = int(name.lstrip("n"))
+        self.addr = netmod.node_addr(name)
+        self.data_dir = Path(run_dir) / "data" / name
+        self.log_path = Path(run_dir) / f"{name}.log"
+        self.clock_path = Path(run_dir) / "clock" / name
+        self.proc = None
+        self.paused = False
+        self.expected_down = True
+        self.epoch = 0          # incremented at every start
+        self.exits = []         # (how, returncode, time)
+        self.clock_offset = 0.0
+
+    @property
+    def url(self):
+        return f"http://{self.addr}:{HTTP_PORT}"
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def tag(self):
+        """Node name qualified by its process incarnation: n2#3 (checker reset
+        across restarts: a restarted node is a new 'node' for the monotonic
+        read checker)."""
+        return f"{self.name}#{self.epoch}"
+
+
+class DB:
+    def __init__(self, run_dir, names, *, clock=False, raft=None, api=None, log=None,
+                 binary=None):
+        self.run_dir = Path(run_dir)
+        self.names = list(names)
+        self.nodes = {n: Node(n, run_dir) for n in self.names}
+        self.log = log or (lambda msg: None)
+        self.raft = {"election_timeout_ms": 300, "heartbeat_ms": 60,
+                     "snapshot_threshold": 1024, "snapshot_trailing": 128}
+        self.raft.update(raft or {})
+        self.api = {"write_timeout_ms": 2000, "max_body_bytes": 1048576}
+        self.api.update(api or {})
+        self.clock = clock
+        self.faketime = faketime_lib() if clock else None
+        if clock and not self.faketime:
+            raise RuntimeError("libfaketime not installed (apt-get install -y faketime)")
+        self.config_path = self.run_dir / "cluster.toml"
+        self._lock = threading.RLock()
+        self._closed = False
+        self.events = []        # (time, node, what) process events
+        self.crashes = []       # unexpected exits seen by the monitor
+        self._monitor_stop = threading.Event()
+        self._monitor = None
+        src = binary or SHIPLOGD
+        if not os.path.exists(src):
+            raise RuntimeError(f"shiplogd not found at {src} (set SHIPLOGD)")
+        bindir = self.run_dir / ".bin"
+        bindir.mkdir(parents=True, exist_ok=True)
+        self.binary = str(bindir / "shiplogd")
+        shutil.copy2(src, self.binary)
+        self.binary_src = src
+        self.write_config()
+        atexit.register(self.teardown)
+
+    # ----------------------------------------------------------- config
+    def write_config(self):
+        lines = ["[cluster]", 'name = "jepsen"', "", "[raft]"]
+        lines += [f"{k} = {toml_value(v)}" for k, v in self.raft.items()]
+        lines += ["", "[api]"]
+        lines += [f"{k} = {toml_value(v)}" for k, v in self.api.items()]
+        lines += ["", "[collector]",
+                  'secret_key = "jepsen-secret-passphrase-for-shiplog-clusters"',
+                  'interval = "60s"', 'lease = "10s"', 'timeout = "10s"',
+                  "", "[rate_limit]", "anonymous_per_minute = 0",
+                  "authenticated_per_minute = 0"]
+        for node in self.nodes.values():
+            lines += ["", "[[node]]", f"id = {node.id}",
+                      f"name = {toml_value(node.name)}", 'region = "jepsen"',
+                      f'raft = "{node.addr}:{RAFT_PORT}"',
+                      f'rpc = "tcp://{node.addr}:{RPC_PORT}"',
+                      f'http = "{node.addr}:{HTTP_PORT}"',
+                      f"data = {toml_value(str(node.data_dir))}"]
+        lines += ["", "[auth]", f"admin_keys = {toml_value([ADMIN_KEY])}",
+                  'admin_user = "admin"', 'admin_password = "jepsen-admin-password"',
+                  "", "[auth.client_keys]"]
+        self.config_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    # -------------------------------------------------------- processes
+    def _env(self, node):
+        env = dict(os.environ)
+        asan = env.get("ASAN_OPTIONS", "")
+        opts = [o for o in asan.split(":") if o]
+        if not any(o.startswith("detect_leaks=") for o in opts):
+            opts.append("detect_leaks=0")
+        if self.faketime and not any(o.startswith("verify_asan_link_order=") for o in opts):
+            opts.append("verify_asan_link_order=0")
+        env["ASAN_OPTIONS"] = ":".join(opts)
+        if self.faketime:
+            env["LD_PRELOAD"] = self.faketime
+            env["FAKETIME_TIMESTAMP_FILE"] = str(node.clock_path)
+            env["FAKETIME_NO_CACHE"] = "1"
+            env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"
+        return env
+
+    def note(self, node, what):
+        self.events.append((time.monotonic(), node, what))
+
+    def start(self, name, wait=True, timeout=START_TIMEOUT_S):
+        node = self.nodes[name]
+        with self._lock:
+            if node.running():
+                return
+            node.data_dir.mkdir(parents=True, exist_ok=True)
+            if self.faketime and not node.clock_path.exists():
+                self.set_clock(name, node.clock_offset)
+            node.epoch += 1
+            with open(node.log_path, "ab") as log:
+                log.write(f"\n===== jepsen: start #{node.epoch} of {name} at "
+                          f"{time.strftime('%Y-%m-%dT%H:%M:%S')} =====\n".encode())
+                log.flush()
+                node.proc = subprocess.Popen(
+                    ["ip", "netns", "exec", netmod.node_ns(name), self.binary,
+                     "--config", str(self.config_path), "--node", name],
+                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    env=self._env(node), start_new_session=True)
+            node.paused = False
+            node.expected_down = False
+            self.note(name, f"start#{node.epoch}")
+        if wait:
+            self.wait_ready(name, timeout)
+
+    def start_all(self, timeout=START_TIMEOUT_S):
+        for n in self.names:
+            self.start(n, wait=False)
+        for n in self.names:
+            self.wait_ready(n, timeout)
+
+    def wait_ready(self, name, timeout=START_TIMEOUT_S):
+        node = self.nodes[name]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not node.running():
+                raise RuntimeError(f"{name} exited ({node.proc.returncode}) while starting; "
+                                   f"see {node.log_path}")
+            if self.health(name, timeout=0.5) is not None:
+                return True
+            time.sleep(0.1)
+        raise RuntimeError(f"{name} not answering /health after {timeout}s")
+
+    def _signal(self, node, sig):
+        if node.proc is None:
+            return
+        try:
+            os.kill(node.proc.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def _reap(self, node, how, timeout):
+        try:
+            node.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        node.exits.append((how, node.proc.returncode, time.monotonic()))
+        return True
+
+    def stop(self, name, timeout=STOP_TIMEOUT_S):
+        """SIGTERM (SIGKILL after `timeout`)."""
+        node = self.nodes[name]
+        with self._lock:
+            node.expected_down = True
+            if not node.running():
+                return
+            if node.paused:
+                self._signal(node, signal.SIGCONT)
+                node.paused = False
+            self._signal(node, signal.SIGTERM)
+            if not self._reap(node, "sigterm", timeout):
+                self._signal(node, signal.SIGKILL)
+                self._reap(node, "sigterm-timeout-sigkill", 10)
+            self.note(name, "stop")
+
+    def kill(self, name):
+        node = self.nodes[name]
+        with self._lock:
+            node.expected_down = True
+            if node.running():
+                self._signal(node, signal.SIGKILL)
+                self._reap(node, "sigkill", 10)
+            node.paused = False
+            self.note(name, "kill")
+
+    def pause(self, name):
+        node = self.nodes[name]
+        with self._lock:
+            if node.running() and not node.paused:
+                self._signal(node, signal.SIGSTOP)
+                node.paused = True
+                self.note(name, "pause")
+
+    def resume(self, name):
+        node = self.nodes[name]
+        with self._lock:
+            if node.running() and node.paused:
+                self._signal(node, signal.SIGCONT)
+                self.note(name, "resume")
+            node.paused = False
+
+    def restart(self, name, wait=True):
+        self.stop(name)
+        self.start(name, wait=wait)
+
+    def set_clock(self, name, offset_s):
+        """Wall-clock offset of a node in seconds (libfaketime)."""
+        node = self.nodes[name]
+        node.clock_offset = float(offset_s)
+        if not self.faketime:
+            return
+        node.clock_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = node.clock_path.with_suffix(".tmp")
+        # libfaketime: "+N" / "-N" relative offset in seconds
+        tmp.write_text(f"{'+' if offset_s >= 0 else '-'}{abs(offset_s):.3f}\n")
+        os.replace(tmp, node.clock_path)
+
+    def live(self):
+        return [n for n in self.names if self.nodes[n].running() and not self.nodes[n].paused]
+
+    def running(self):
+        return [n for n in self.names if self.nodes[n].running()]
+
+    # ---------------------------------------------------------- monitor
+    def start_monitor(self, interval=0.2):
+        """Watch for nodes that exit although nothing stopped them."""
+        def loop():
+            while not self._monitor_stop.wait(interval):
+                with self._lock:
+                    for node in self.nodes.values():
+                        if node.proc is not None and not node.expected_down \
+                                and node.proc.poll() is not None:
+                            node.expected_down = True
+                            rc = node.proc.returncode
+                            node.exits.append(("unexpected", rc, time.monotonic()))
+                            self.crashes.append({"node": node.name, "epoch": node.epoch,
+                                                 "returncode": rc})
+                            self.note(node.name, f"crashed rc={rc}")
+                            self.log(f"db: {node.name} exited unexpectedly with {rc}")
+        self._monitor = threading.Thread(target=loop, name="db-monitor", daemon=True)
+        self._monitor.start()
+
+    # ------------------------------------------------------------- http
+    def health(self, name, timeout=1.0):
+        try:
+            r = requests.get(self.nodes[name].url + "/health", timeout=(timeout, timeout))
+            if r.status_code != 200:
+                return None
+            return r.json()
+        except (requests.RequestException, ValueError):
+            return None
+
+    def leader(self, timeout=0.7):
+        """The leader as the reachable live nodes see it: the node reporting
+        state leader with the highest term (None when none does)."""
+        best = None
+        for n in self.live():
+            h = self.health(n, timeout=timeout)
+            if not h or not isinstance(h.get("raft"), dict):
+                continue
+            r = h["raft"]
+            if r.get("state") == "leader":
+                if best is None or r.get("term", 0) > best[1]:
+                    best = (n, r.get("term", 0))
+        return best[0] if best else None
+
+    def wait_leader(self, timeout=30.0):
+        """A leader that every live node agrees on."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            views = {}
+            for n in self.live():
+                h = self.health(n, timeout=0.7)
+                if h and isinstance(h.get("raft"), dict):
+                    views[n] = h["raft"]
+            leaders = [n for n, v in views.items() if v.get("state") == "leader"]
+            if len(leaders) == 1 and len(views) == len(self.live()) and \
+                    all(v.get("leader") == leaders[0] for v in views.values()):
+                return leaders[0]
+            time.sleep(0.1)
+        return None
+
+    def applied(self):
+        out = {}
+        for n in self.live():
+            h = self.health(n)
+            out[n] = h["raft"].get("applied_index") if h and isinstance(h.get("raft"), dict) else None
+        return out
+
+    # ------------------------------------------------------------- logs
+    def scan_logs(self):
+        """Crash/assertion lines in every node's log: {node: [lines]}."""
+        found = {}
+        for n, node in self.nodes.items():
+            if not node.log_path.exists():
+                continue
+            hits = []
+            with open(node.log_path, "rb") as f:
+                for raw in f:
+                    line = raw.decode("utf-8", "replace").rstrip()
+                    if any(p.search(line) for p in CRASH_PATTERNS):
+                        hits.append(line[:400])
+                        if len(hits) >= 20:
+                            break
+            if hits:
+                found[n] = hits
+        return found
+
+    # --------------------------------------------------------- teardown
+    def teardown(self):
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._monitor_stop.set()
+        running = [n for n in self.nodes.values() if n.running()]
+        for node in running:
+            node.expected_down = True
+            if node.paused:
+                self._signal(node, signal.SIGCONT)
+                node.paused = False
+            self._signal(node, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for node in running:
+            if not self._reap(node, "teardown-sigterm", max(0.1, deadline - time.monotonic())):
+                self._signal(node, signal.SIGKILL)
+                self._reap(node, "teardown-sigkill", 10)
+        if self._monitor is not None:
+            self._monitor.join(timeout=2)
+        shutil.rmtree(self.run_dir / ".bin", ignore_errors=True)
