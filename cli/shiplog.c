@@ -283,6 +283,76 @@ static int cmd_history(const struct client *c, int argc, char **argv)
 	return 0;
 }
 
+static int cmd_cluster(const struct client *c, int argc, char **argv)
+{
+	json_t *resp = NULL;
+	long st;
+	char path[256];
+	if (argc >= 1 && strcmp(argv[0], "status") == 0) {
+		st = request(c, "GET", "/api/v1/cluster", NULL, &resp);
+		if (report(c, st, resp) != 0) {
+			return 1;
+		}
+		if (!c->json) {
+			json_t *leader = json_object_get(resp, "leader");
+			printf("cluster %s, term %lld, leader %s\n\n", json_string_value(json_object_get(resp, "cluster")),
+			       (long long)json_integer_value(json_object_get(resp, "term")),
+			       leader ? json_string_value(json_object_get(leader, "name")) : "(none)");
+			printf("%-4s %-10s %-8s %-10s %-22s %-22s %-10s %s\n", "ID", "NAME", "ROLE", "REGION", "RAFT", "HTTP",
+			       "REACHABLE", "MATCH");
+			size_t i;
+			json_t *m;
+			json_array_foreach(json_object_get(resp, "members"), i, m)
+			{
+				json_t *reach = json_object_get(m, "reachable"), *match = json_object_get(m, "match_index");
+				printf("%-4lld %-10s %-8s %-10s %-22s %-22s %-10s %lld\n",
+				       (long long)json_integer_value(json_object_get(m, "id")),
+				       json_string_value(json_object_get(m, "name")), json_string_value(json_object_get(m, "role")),
+				       json_string_value(json_object_get(m, "region")), json_string_value(json_object_get(m, "raft")),
+				       json_string_value(json_object_get(m, "http")),
+				       json_is_null(reach) ? "?" : json_is_true(reach) ? "yes" : "no",
+				       (long long)json_integer_value(match));
+			}
+		}
+		json_decref(resp);
+		return 0;
+	}
+	if (argc >= 5 && strcmp(argv[0], "add") == 0) {
+		/* add NAME RAFT RPC HTTP [--id N] [--role voter|standby|spare] [--region R] */
+		json_t *body = json_pack("{s:s,s:s,s:s,s:s}", "name", argv[1], "raft", argv[2], "rpc", argv[3], "http", argv[4]);
+		for (int i = 5; i + 1 < argc; i += 2) {
+			if (strcmp(argv[i], "--id") == 0) {
+				json_object_set_new(body, "id", json_integer(atoll(argv[i + 1])));
+			} else if (strcmp(argv[i], "--role") == 0 || strcmp(argv[i], "--region") == 0) {
+				json_object_set_new(body, argv[i] + 2, json_string(argv[i + 1]));
+			}
+		}
+		char *text = json_dumps(body, JSON_COMPACT);
+		json_decref(body);
+		st = request(c, "POST", "/api/v1/cluster/nodes", text, &resp);
+		free(text);
+	} else if (argc == 2 && strcmp(argv[0], "remove") == 0) {
+		snprintf(path, sizeof(path), "/api/v1/cluster/nodes/%s", argv[1]);
+		st = request(c, "DELETE", path, NULL, &resp);
+	} else if (argc >= 1 && argc <= 2 && strcmp(argv[0], "transfer") == 0) {
+		char body[64];
+		snprintf(body, sizeof(body), argc == 2 ? "{\"id\":%s}" : "{}", argc == 2 ? argv[1] : "");
+		st = request(c, "POST", "/api/v1/cluster/transfer", body, &resp);
+	} else {
+		fprintf(stderr, "usage: shiplog cluster status | add NAME RAFT RPC HTTP [--id N] [--role R] [--region R]\n"
+		                "                      | remove ID | transfer [ID]\n");
+		return 2;
+	}
+	if (report(c, st, resp) != 0) {
+		return 1;
+	}
+	if (!c->json) {
+		printf("ok; leader %s\n", json_string_value(json_object_get(resp, "leader")));
+	}
+	json_decref(resp);
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: shiplog [--server URL] [--key KEY] [--json] COMMAND\n"
@@ -291,6 +361,7 @@ static void usage(FILE *f)
 	           "              [--client C] [--env E] [--released-at TIME]\n"
 	           "  release current --client C --env E          what runs now\n"
 	           "  release history CLIENT ENV NS WORKLOAD CONTAINER   what ran before\n"
+	           "  cluster status | add NAME RAFT RPC HTTP [--id N] [--role R] | remove ID | transfer [ID]\n"
 	           "Defaults: SHIPLOG_SERVER (http://127.0.0.1:8001), SHIPLOG_API_KEY.\n");
 }
 
@@ -324,6 +395,8 @@ int main(int argc, char **argv)
 	int rc = 2;
 	if (strcmp(argv[i], "status") == 0 && i + 1 == argc) {
 		rc = cmd_status(&c);
+	} else if (strcmp(argv[i], "cluster") == 0 && i + 1 < argc) {
+		rc = cmd_cluster(&c, argc - i - 1, argv + i + 1);
 	} else if (strcmp(argv[i], "release") == 0 && i + 1 < argc) {
 		const char *sub = argv[i + 1];
 		if (strcmp(sub, "put") == 0) {

@@ -81,3 +81,18 @@ def test_bad_config_files_are_refused_clearly(tmp_path):
     assert r.returncode == 1 and "absent.toml" in r.stderr
     r = subprocess.run([H.SHIPLOGD, "--help"], capture_output=True, text=True, timeout=20)
     assert r.returncode == 0 and "--config" in r.stdout
+
+
+def test_cli_cluster_status_and_transfer(cluster):
+    node = cluster.nodes[cluster.names[0]]
+    st = run_cli(node, "cluster", "status")
+    assert st.returncode == 0, st.stderr
+    assert "leader" in st.stdout and st.stdout.count("voter") == 3
+    doc = json.loads(run_cli(node, "--json", "cluster", "status").stdout)
+    target = next(m for m in doc["members"] if m["name"] != doc["leader"]["name"])
+    tr = run_cli(node, "cluster", "transfer", str(target["id"]))
+    assert tr.returncode == 0, tr.stderr
+    H.wait_until(lambda: json.loads(run_cli(node, "--json", "cluster", "status").stdout)["leader"]["id"] == target["id"],
+                 10)
+    bad = run_cli(node, "cluster", "remove", "77")
+    assert bad.returncode == 1 and "NOT_FOUND" in bad.stderr
