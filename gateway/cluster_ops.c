@@ -252,3 +252,30 @@ void gw_h_cluster_transfer(struct gw_req *gr)
 	json_decref(body);
 	raft_call(gr, &m, 12000, change_done);
 }
+
+/* ---- GET /api/v1/cluster/snapshot ---- */
+
+void gw_h_cluster_snapshot(struct gw_req *gr)
+{
+	struct store_snapshot *snap;
+	void *data;
+	size_t len;
+	if (!admin_only(gr)) {
+		return;
+	}
+	/* One read transaction: a consistent state while writes go on. */
+	if (store_snapshot_open(gr->gw->store, &snap) != PROTO_OK) {
+		gw_respond_status(gr, PROTO_EIO, "cannot open a read transaction");
+		return;
+	}
+	int rv = store_snapshot_serialize(snap, &data, &len);
+	store_snapshot_close(snap);
+	if (rv != PROTO_OK) {
+		gw_respond_status(gr, rv, "cannot serialize the state");
+		return;
+	}
+	gr->index = store_snapshot_index(data, len);
+	gw_add_header(gr, "content-disposition", "attachment; filename=\"shiplog-backup.snap\"");
+	gw_respond_raw(gr, 200, "application/octet-stream", data, len);
+	free(data);
+}

@@ -160,6 +160,7 @@ void gw_h_cluster(struct gw_req *gr);
 void gw_h_cluster_add(struct gw_req *gr);
 void gw_h_cluster_remove(struct gw_req *gr);
 void gw_h_cluster_transfer(struct gw_req *gr);
+void gw_h_cluster_snapshot(struct gw_req *gr);
 void gw_route(struct gw_req *gr);
 
 #endif

@@ -34,6 +34,7 @@ static const struct route routes[] = {
 	{"POST", {"api", "v1", "cluster", "nodes"}, 4, true, gw_h_cluster_add},
 	{"DELETE", {"api", "v1", "cluster", "nodes", "*"}, 5, true, gw_h_cluster_remove},
 	{"POST", {"api", "v1", "cluster", "transfer"}, 4, true, gw_h_cluster_transfer},
+	{"GET", {"api", "v1", "cluster", "snapshot"}, 4, true, gw_h_cluster_snapshot},
 	{"GET", {"api", "v1", "jobs", "*"}, 4, true, gw_h_job_get},
 };
 

@@ -37,6 +37,8 @@ static void usage(FILE *out)
 	        "  -n, --node NAME     which [[node]] of FILE this process is\n"
 	        "  -j, --join HOST:PORT  join a running cluster through any member's http address\n"
 	        "                      (on first start; the node is added as a voter once caught up)\n"
+	        "  -r, --restore FILE  start a NEW single-node cluster from a backup\n"
+	        "                      (GET /api/v1/cluster/snapshot); it then grows by joins\n"
 	        "  -a, --agent         run as a light agent: collect the local Kubernetes cluster\n"
 	        "                      of FILE's [agent] table and push to a shiplog cluster\n"
 	        "  -h, --help          this help\n"
@@ -62,19 +64,54 @@ static int mkdir_p(const char *path)
 	return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
+/* --restore: loads a backup into a fresh data directory. */
+static int restore_backup(store *st, const struct cfg_node *self, const char *path)
+{
+	char raft_dir[CFG_PATH_MAX + 16];
+	struct stat sb;
+	snprintf(raft_dir, sizeof(raft_dir), "%s/raft", self->data);
+	if (stat(raft_dir, &sb) == 0 || store_applied(st) != 0) {
+		fprintf(stderr, "shiplogd: --restore needs an empty data directory (%s holds a node)\n", self->data);
+		return -1;
+	}
+	FILE *f = fopen(path, "rb");
+	if (f == NULL) {
+		fprintf(stderr, "shiplogd: cannot open %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	fseek(f, 0, SEEK_END);
+	long len = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *data = len > 0 ? malloc((size_t)len) : NULL;
+	size_t got = data != NULL ? fread(data, 1, (size_t)len, f) : 0;
+	fclose(f);
+	int rv = got == (size_t)len && data != NULL ? store_restore_fresh(st, data, got) : PROTO_EINVAL;
+	uint64_t index = data != NULL ? store_snapshot_index(data, got) : 0;
+	free(data);
+	if (rv != PROTO_OK) {
+		fprintf(stderr, "shiplogd: %s is not a shiplog backup (%s)\n", path, proto_strerror(rv));
+		return -1;
+	}
+	fprintf(stderr, "shiplogd: restored %s (state as of index %llu of the old cluster)\n", path,
+	        (unsigned long long)index);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	const char *config_path = NULL, *node_name = NULL, *join = NULL;
+	const char *config_path = NULL, *node_name = NULL, *join = NULL, *restore = NULL;
 	int agent = 0;
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'}, {"node", required_argument, NULL, 'n'},
 		{"help", no_argument, NULL, 'h'},         {"version", no_argument, NULL, 'V'},
 		{"agent", no_argument, NULL, 'a'},       {"join", required_argument, NULL, 'j'},
+		{"restore", required_argument, NULL, 'r'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
-	while ((c = getopt_long(argc, argv, "c:n:j:ahV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:n:j:r:ahV", opts, NULL)) != -1) {
 		switch (c) {
+		case 'r': restore = optarg; break;
 		case 'j': join = optarg; break;
 		case 'a': agent = 1; break;
 		case 'c': config_path = optarg; break;
@@ -119,6 +156,11 @@ int main(int argc, char **argv)
 	store *st;
 	if (store_open(&st, store_dir, cfg.map_size_mb << 20, err, sizeof(err)) != 0) {
 		fprintf(stderr, "shiplogd: %s\n", err);
+		cfg_free(&cfg);
+		return 1;
+	}
+	if (restore != NULL && restore_backup(st, self, restore) != 0) {
+		store_close(st);
 		cfg_free(&cfg);
 		return 1;
 	}

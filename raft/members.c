@@ -161,12 +161,15 @@ void repl_seed_members(struct repl *r)
 	store_read_end(rd);
 	for (size_t i = 0; i < r->cfg->n_nodes; i++) {
 		const struct cfg_node *n = &r->cfg->nodes[i];
-		bool known = false;
+		bool known = false, configured = false;
 		for (size_t k = 0; k < s.n; k++) {
 			known = known || s.present[k] == n->id;
 		}
-		if (known) {
-			continue;
+		for (unsigned k = 0; k < r->raft.configuration.n; k++) {
+			configured = configured || r->raft.configuration.servers[k].id == n->id;
+		}
+		if (known || !configured) {
+			continue; /* recorded already, or removed from the cluster since */
 		}
 		char idem[64];
 		snprintf(idem, sizeof(idem), "member:%llu:seed", (unsigned long long)n->id);

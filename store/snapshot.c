@@ -4,6 +4,7 @@
  * Format: "SHIPSNP1", u64 applied index, u32 number of databases, then per
  * database: u32 name length, name, u64 pair count, and the pairs in key
  * order as (u32 key length, key, u32 value length, value). */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,7 +164,28 @@ static int find_db(const char *name, size_t n)
 	return -1;
 }
 
+uint64_t store_snapshot_index(const void *data, size_t len)
+{
+	uint64_t applied = 0;
+	if (len >= 16 && memcmp(data, SNAP_MAGIC, 8) == 0) {
+		memcpy(&applied, (const char *)data + 8, sizeof(applied));
+	}
+	return applied;
+}
+
+static int restore(store *s, const void *data, size_t len, bool fresh);
+
 int store_restore(store *s, const void *data, size_t len)
+{
+	return restore(s, data, len, false);
+}
+
+int store_restore_fresh(store *s, const void *data, size_t len)
+{
+	return restore(s, data, len, true);
+}
+
+static int restore(store *s, const void *data, size_t len, bool fresh)
 {
 	struct snap_reader r = {.p = data, .len = len};
 	const void *magic = sr_take(&r, 8);
@@ -175,7 +197,7 @@ int store_restore(store *s, const void *data, size_t len)
 	if (r.bad || ndb > 64) {
 		return PROTO_EINVAL;
 	}
-	if (applied <= store_applied(s)) {
+	if (!fresh && applied <= store_applied(s)) {
 		return PROTO_OK; /* LMDB already holds this state or a later one */
 	}
 	MDB_txn *txn;
@@ -213,6 +235,15 @@ int store_restore(store *s, const void *data, size_t len)
 	}
 	if (rv == PROTO_OK && r.off != r.len) {
 		rv = PROTO_EINVAL;
+	}
+	if (rv == PROTO_OK && fresh) {
+		/* A new cluster: its own log, members and leases. */
+		uint64_t zero = 0;
+		MDB_val k = {strlen("applied"), (void *)"applied"}, v = {sizeof(zero), &zero};
+		if (mdb_put(txn, s->dbi[DB_META], &k, &v, 0) != 0 || mdb_drop(txn, s->dbi[DB_MEMBERS], 0) != 0 ||
+		    mdb_drop(txn, s->dbi[DB_LEASES], 0) != 0) {
+			rv = PROTO_EIO;
+		}
 	}
 	if (rv != PROTO_OK) {
 		mdb_txn_abort(txn);

@@ -47,6 +47,15 @@ void store_snapshot_close(struct store_snapshot *snap);
  * malformed, PROTO_EIO on LMDB failure. */
 int store_restore(store *s, const void *data, size_t len);
 
+/* Loads a backup (a snapshot file) into an empty store as the start of a
+ * NEW cluster: the data is kept, the applied index restarts at 0 (the new
+ * cluster's log starts at 1), and members and leases of the old cluster are
+ * dropped. PROTO_EINVAL if malformed. */
+int store_restore_fresh(store *s, const void *data, size_t len);
+
+/* The applied index a snapshot or backup holds; 0 if malformed. */
+uint64_t store_snapshot_index(const void *data, size_t len);
+
 /* ---- Reads ---- */
 
 int store_read_begin(store *s, struct store_read **out);

@@ -343,6 +343,7 @@ class Node:
         self.http_port = http_port
         self.data_dir = Path(data_dir)
         self.log_path = Path(log_path)
+        self.extra_args = []  # e.g. ["--join", addr] or ["--restore", file]
         self.proc = None
         self.paused = False
         self.expected_down = True
@@ -453,7 +454,7 @@ class Cluster:
             log.write(f"\n===== harness: start #{node.starts} of {name} at {now_iso()} =====\n".encode())
             log.flush()
             node.proc = subprocess.Popen(
-                [SHIPLOGD, "--config", str(self.config_path), "--node", name],
+                [SHIPLOGD, "--config", str(self.config_path), "--node", name, *node.extra_args],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 cwd=str(self.workdir), start_new_session=True)
         _register(node.proc)
