@@ -385,6 +385,7 @@ def _search(ops, initial, observed, deadline, max_memory_mb):
     mode = ENTER
     e = -1
     limit = -1        # SCAN_INFO: first main-list return; info calls must precede it
+    must_observe = False   # rule 2c: the last move was an info op
     while True:
         steps += 1
         if steps & 0xFFF == 0 and (time.monotonic() > deadline or len(cache) > max_states):
@@ -413,15 +414,16 @@ def _search(ops, initial, observed, deadline, max_memory_mb):
                 t = (~nw & (nw + 1)).bit_length() - 1   # trailing ones
                 nw >>= t
                 nk += t
-            key = (nk, nw, ibits, state)
+            key = (nk, nw, ibits, state, False)
             if key in cache:
                 mode = BACKTRACK    # its only child was explored already
                 continue
             cache.add(key)
-            stack.append((p, state, cval, k, window, ibits, FORCED, limit))
+            stack.append((p, state, cval, k, window, ibits, FORCED, limit, must_observe))
             if kind[i] == _WRITE:
                 cval = cnew[i]
             k, window = nk, nw
+            must_observe = False
             apply_counts(i, -1)
             unlink(p)
             unlink(match[p])
@@ -446,9 +448,9 @@ def _search(ops, initial, observed, deadline, max_memory_mb):
             if kd == _READ:
                 ok = False          # a matching read would have been forced
             elif kd == _WRITE:
-                ok = True
+                ok = not must_observe
                 ns = arg[i]
-            else:                   # cas; an info cas is only tried if it swaps
+            else:                   # cas (ok or info)
                 ok = state == arg[i]
                 ns = arg2[i]
             if ok and mode == SCAN_INFO and (ns == state or irank[i] != iused[igroup[i]]):
@@ -468,24 +470,26 @@ def _search(ops, initial, observed, deadline, max_memory_mb):
                         t = (~nw & (nw + 1)).bit_length() - 1
                         nw >>= t
                         nk += t
-                    key = (nk, nw, ibits, ns)
+                    key = (nk, nw, ibits, ns, False)
                 else:
                     nib = ibits | (1 << sub[i])
-                    key = (k, window, nib, ns)
+                    key = (k, window, nib, ns, True)
                 if key not in cache:
                     cache.add(key)
-                    stack.append((e, state, cval, k, window, ibits, mode, limit))
+                    stack.append((e, state, cval, k, window, ibits, mode, limit, must_observe))
                     state = ns
                     cval = cnew[i]
                     apply_counts(i, -1)
                     unlink(e)
                     if mode == SCAN_OK:
                         k, window = nk, nw
+                        must_observe = False
                         unlink(match[e])
                         if nxt[HEAD] == -1:
                             return {"valid": True, "states": len(cache)}
                     else:
                         ibits = nib
+                        must_observe = True
                         iused[igroup[i]] += 1
                     mode = ENTER
                     continue
@@ -496,9 +500,8 @@ def _search(ops, initial, observed, deadline, max_memory_mb):
         if not stack:
             pos, sts, path = deepest
             return {"valid": False, "states": len(cache), "bad": ops[ent_op[pos]],
-                    "deepest_states": sts,
-                    "path": [ops[i] for i in path]}
-        e, state, cval, k, window, ibits, mode, limit = stack.pop()
+                    "deepest_states": sts, "path": [ops[i] for i in path]}
+        e, state, cval, k, window, ibits, mode, limit, must_observe = stack.pop()
         apply_counts(ent_op[e], +1)
         if mode != SCAN_INFO:       # ok op: its return was unlinked too
             relink(match[e])
