@@ -453,9 +453,20 @@ def _search(ops, initial, observed, deadline, max_memory_mb):
             else:                   # cas (ok or info)
                 ok = state == arg[i]
                 ns = arg2[i]
-            if ok and mode == SCAN_INFO and (ns == state or irank[i] != iused[igroup[i]]):
-                ok = False          # no effect here (same as at the end), or
+            if ok and mode == SCAN_INFO:
+                if ns == state or irank[i] != iused[igroup[i]]:
+                    ok = False      # no effect here (same as at the end), or
                                     # an equivalent info op comes first
+                else:
+                    # rule 2d: an ok candidate with the same effect dominates
+                    p = nxt[HEAD]
+                    while p != limit:
+                        j = ent_op[p]
+                        if (kind[j] == _WRITE and arg[j] == ns) or \
+                                (kind[j] == _CAS and arg[j] == state and arg2[j] == ns):
+                            ok = False
+                            break
+                        p = nxt[p]
             if ok and ns != state:
                 r = orphans(state)
                 if r >= 0:

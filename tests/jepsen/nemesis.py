@@ -17,6 +17,7 @@ Names (see NEMESES):
   pause / pause-leader       SIGSTOP a random node / the leader; SIGCONT at stop
   clock-skew                 every node's wall clock set to a random offset
                              (libfaketime), reset at stop
+  clock-jump                 one node's wall clock jumps 1-3 days (either way)
   clock-strobe               one or more nodes' clocks flip back and forth
                              rapidly during the window
   packet-loss                random packet loss between some nodes and peers
@@ -256,6 +257,26 @@ class ClockSkewNemesis(Nemesis):
         return {}
 
 
+class ClockJumpNemesis(Nemesis):
+    """One random node's wall clock jumps by 1-3 days, forwards or back
+    (a VM restored from a snapshot, a dead RTC, a bad NTP server); reset at
+    stop.  Aimed at anything keyed on the proposer's wall clock, such as
+    the 24 h Idempotency-Key window."""
+    name = "clock-jump"
+    needs_clock = True
+
+    def start(self, ctx):
+        node = ctx.rng.choice(ctx.db.names)
+        off = ctx.rng.choice((-1, 1)) * round(ctx.rng.uniform(1.0, 3.0) * 86400, 3)
+        ctx.db.set_clock(node, off)
+        return {"node": node, "offset_s": off}
+
+    def stop(self, ctx):
+        for n in ctx.db.names:
+            ctx.db.set_clock(n, 0)
+        return {}
+
+
 class ClockStrobeNemesis(Nemesis):
     """Some nodes' clocks flip between +0 and +delta every period ms while
     the window lasts (a background thread)."""
@@ -354,7 +375,7 @@ class MixedNemesis(Nemesis):
 NEMESES = [
     "none", "partition-random-halves", "partition-majorities-ring", "bridge",
     "isolate-leader", "kill", "kill-leader", "pause", "pause-leader", "clock-skew",
-    "clock-strobe", "packet-loss", "packet-delay", "mixed", "membership",
+    "clock-jump", "clock-strobe", "packet-loss", "packet-delay", "mixed", "membership",
 ]
 
 
@@ -373,6 +394,7 @@ def make(name, clock_available=True):
         "pause": lambda: PauseNemesis(False),
         "pause-leader": lambda: PauseNemesis(True),
         "clock-skew": ClockSkewNemesis,
+        "clock-jump": ClockJumpNemesis,
         "clock-strobe": ClockStrobeNemesis,
         "packet-loss": lambda: PacketNemesis("packet-loss"),
         "packet-delay": lambda: PacketNemesis("packet-delay"),

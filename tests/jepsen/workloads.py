@@ -28,8 +28,10 @@ Workloads (NAMES):
               divergent).
   idempotent  each logical write has one Idempotency-Key and is retried with
               the same key through random nodes on fail/info, up to 6
-              attempts (each attempt sends a different image_sha, so a double
-              apply shows as two history entries).  Checker:
+              attempts; 20 % of acknowledged writes are sent once more with
+              the same key (a client that lost the acknowledgement).  Each
+              attempt sends a different image_sha, so a double apply shows
+              as two history entries.  Checker:
               checkers.check_idempotent on every node's final history.
   stale       per-node readers (a fixed node per process, default
               consistency) record X-Shiplog-Index; two writers keep the index
@@ -341,6 +343,8 @@ class Idempotent(Workload):
     def key(self, n):
         return f"{self.ctx.run_id}-idem-{n}"
 
+    RESEND_P = 0.2
+
     def step(self, ctx, th):
         n = next(self.seq)
         key = self.key(n)
@@ -350,6 +354,13 @@ class Idempotent(Workload):
                               self.comp.body(n, sha(key, attempt)),
                               headers={"Idempotency-Key": key})
             if out == OK:
+                if attempt < self.MAX_ATTEMPTS - 1 and th.rng.random() < self.RESEND_P:
+                    # a client whose acknowledgement got lost retries anyway:
+                    # send the same key once more, through another random node
+                    node = th.rng.choice(ctx.db.names)
+                    th.write("write-idem", [key, attempt + 1], node, self.comp.put_path,
+                             self.comp.body(n, sha(key, attempt + 1)),
+                             headers={"Idempotency-Key": key})
                 return
             if ctx.clients_stop.is_set() or time.monotonic() > ctx.hard_deadline:
                 return
