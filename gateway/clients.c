@@ -179,7 +179,8 @@ void gw_h_health(struct gw_req *gr)
 	gr->index = applied;
 	gw_respond_json(gr, 200, json_pack("{s:s,s:o,s:s,s:s,s:{s:s,s:I,s:I,s:I,s:s,s:I}}", "status", "healthy",
 	                                   "timestamp", gw_json_time(gw_now_ms()), "version", SHIPLOG_VERSION, "node",
-	                                   g->self->name, "raft", "state", role_name(g->status.role), "term",
+	                                   g->self->name, "raft", "state",
+	                                   g->status.removed ? "removed" : role_name(g->status.role), "term",
 	                                   (json_int_t)g->status.term, "commit_index", (json_int_t)g->status.commit,
 	                                   "applied_index", (json_int_t)applied, "leader", g->status.leader,
 	                                   "last_contact_ms", (json_int_t)gw_last_contact(g)));

@@ -24,6 +24,7 @@ struct gw_status {
 	int64_t last_contact_ms; /* at received_ms; -1 unknown */
 	uint64_t received_ms;    /* uv_now when received */
 	bool known;              /* at least one status received */
+	bool removed;            /* the configuration no longer lists this node */
 };
 
 enum gw_auth_kind { GW_AUTH_NONE, GW_AUTH_INVALID, GW_AUTH_ADMIN, GW_AUTH_CLIENT };

@@ -62,6 +62,14 @@ static void on_status(void *data, const void *buf, size_t len)
 		g->status.received_ms = uv_now(g->loop);
 		g->status.known = true;
 		snprintf(g->status.leader, sizeof(g->status.leader), "%s", s->leader_name);
+		/* Removed: a configuration is known and our id is not in it. */
+		bool listed = false;
+		for (const char *p = s->members; p != NULL && *p != '\0' && !listed;) {
+			listed = strtoull(p, NULL, 10) == g->self->id;
+			p = strchr(p, ';');
+			p = p != NULL ? p + 1 : NULL;
+		}
+		g->status.removed = s->role == PROTO_ROLE_REMOVED || (s->members != NULL && s->members[0] != '\0' && !listed);
 		gw_waiters_check(g);
 	}
 	proto_msg_free(&m);
@@ -182,6 +190,10 @@ void gw_respond_status(struct gw_req *gr, int status, const char *message)
 	case PROTO_ETIMEOUT:
 		gw_respond_error(gr, 503, "UNKNOWN_OUTCOME",
 		                 "the write may or may not have been applied; retry with the same Idempotency-Key");
+		break;
+	case PROTO_EREMOVED:
+		gw_respond_error(gr, 503, "NODE_REMOVED",
+		                 "this node was removed from the cluster; send requests to a member (GET /api/v1/cluster)");
 		break;
 	case PROTO_EBUSY:
 		gw_add_header(gr, "retry-after", "1");

@@ -48,6 +48,8 @@ struct cfg {
 	unsigned lease_ms;             /* [collector] lease: a duty's lease period (default 10 s) */
 	unsigned k8s_timeout_ms;       /* [collector] timeout: one Kubernetes request (default 10 s) */
 	char secret_key[256];          /* [collector] secret_key: encrypts cluster credentials */
+	unsigned max_voters;           /* [autopilot] max_voters: more joiners become standby (0 = no limit) */
+	unsigned remove_unreachable_ms; /* [autopilot] remove_unreachable_after (0 = off) */
 	unsigned rate_anonymous;       /* [rate_limit] anonymous_per_minute */
 	unsigned rate_authenticated;   /* [rate_limit] authenticated_per_minute */
 };

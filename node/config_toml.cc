@@ -139,6 +139,13 @@ void load(const char *path, struct cfg *c)
 			throw config_error("[collector] interval must be at least 1s and lease at least 500ms");
 		}
 	}
+	if (root.contains("autopilot")) {
+		const auto &ap = root.at("autopilot");
+		c->max_voters = count(ap, "max_voters", 0);
+		if (ap.contains("remove_unreachable_after")) {
+			c->remove_unreachable_ms = duration_ms(ap, "remove_unreachable_after", 0, 1000);
+		}
+	}
 	if (root.contains("rate_limit")) {
 		const auto &rl = root.at("rate_limit");
 		c->rate_anonymous = count(rl, "anonymous_per_minute", c->rate_anonymous);

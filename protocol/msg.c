@@ -122,7 +122,7 @@ static int decode_fields(struct proto_msg *m, const msgpack_object *f, struct co
 		return PROTO_OK;
 	case PROTO_MSG_STATUS: {
 		struct proto_node_status *s = &m->u.status;
-		if (codec_u64(&f[0], &s->node_id) || codec_u32(&f[1], &s->role) || s->role > PROTO_ROLE_LEADER ||
+		if (codec_u64(&f[0], &s->node_id) || codec_u32(&f[1], &s->role) || s->role > PROTO_ROLE_REMOVED ||
 		    codec_u32(&f[2], &s->ready) || codec_u64(&f[3], &s->term) || codec_u64(&f[4], &s->commit) ||
 		    codec_u64(&f[5], &s->applied) || codec_u64(&f[6], &s->leader_id) ||
 		    codec_str(&f[7], a, PROTO_MAX_STR, &s->leader_name) || codec_i64(&f[8], &s->last_contact_ms) ||

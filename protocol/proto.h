@@ -192,7 +192,7 @@ struct proto_reply {
 	size_t result_len;
 };
 
-enum proto_role { PROTO_ROLE_UNAVAILABLE = 0, PROTO_ROLE_FOLLOWER, PROTO_ROLE_CANDIDATE, PROTO_ROLE_LEADER };
+enum proto_role { PROTO_ROLE_UNAVAILABLE = 0, PROTO_ROLE_FOLLOWER, PROTO_ROLE_CANDIDATE, PROTO_ROLE_LEADER, PROTO_ROLE_REMOVED };
 
 struct proto_node_status {
 	uint64_t node_id;        /* this node */

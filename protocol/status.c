@@ -16,6 +16,7 @@ static const char *const status_names[PROTO_STATUS_COUNT_] = {
 	[PROTO_EINTERNAL] = "internal error",
 	[PROTO_ECONFLICT] = "conflict",
 	[PROTO_EBUSY] = "busy",
+	[PROTO_EREMOVED] = "removed from the cluster",
 };
 
 const char *proto_strerror(int status)

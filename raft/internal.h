@@ -116,6 +116,9 @@ struct repl {
 
 	struct op *ops;                  /* every op not yet freed */
 	struct deferred_change *deferred; /* membership requests waiting for leader_ready */
+	uint64_t unreachable_since[REPL_MAX_PEERS]; /* autopilot, by configuration index; 0 = reachable */
+	bool autopilot_busy;
+	bool removed; /* told by the leader that it was removed (kept in DATA/removed) */
 	struct proto_result last_result; /* result of the entry being applied */
 	bool status_dirty;
 	uint64_t last_status_ms;
@@ -147,6 +150,8 @@ void repl_on_member_change(struct repl *r, bus_request *req, const struct proto_
  * when it is, refused when leadership is lost or they waited too long. */
 void repl_defer_change(struct repl *r, bus_request *req, const void *buf, size_t len);
 void repl_deferred_run(struct repl *r, bool expire_only);
+/* Removes members unreachable longer than [autopilot] remove_unreachable_after. */
+void repl_autopilot(struct repl *r);
 
 /* members.c */
 bool repl_member(struct repl *r, uint64_t id, struct repl_member *out);
@@ -157,6 +162,13 @@ void repl_peers_close(struct repl *r);
 int repl_propose_internal(struct repl *r, struct proto_cmd *cmd);
 /* Writes the initial voters of cluster.toml into MEMBERS (new leader). */
 void repl_seed_members(struct repl *r);
+/* True once this node was removed from the cluster. */
+bool repl_removed(struct repl *r);
+/* Reads (create = false) or writes (true) the DATA/removed marker. */
+bool repl_removed_marker(struct repl *r, bool create);
+/* The leader tells a node it removed; the node records it. */
+void repl_notify_removed(struct repl *r, uint64_t id);
+void repl_on_removed_notice(struct repl *r, bus_request *req, const struct proto_node_status *leader);
 
 /* repl.c */
 /* This node's status as a STATUS message. */

@@ -178,3 +178,77 @@ void repl_seed_members(struct repl *r)
 		repl_propose_internal(r, &cmd);
 	}
 }
+
+bool repl_removed(struct repl *r)
+{
+	if (r->removed) {
+		return true;
+	}
+	if (r->raft.configuration.n == 0) {
+		return false; /* joining: not configured yet */
+	}
+	for (unsigned i = 0; i < r->raft.configuration.n; i++) {
+		if (r->raft.configuration.servers[i].id == r->self->id) {
+			return false;
+		}
+	}
+	return true;
+}
+
+bool repl_removed_marker(struct repl *r, bool create)
+{
+	char path[CFG_PATH_MAX + 16];
+	snprintf(path, sizeof(path), "%s/removed", r->self->data);
+	if (!create) {
+		FILE *f = fopen(path, "r");
+		if (f != NULL) {
+			fclose(f);
+		}
+		return f != NULL;
+	}
+	FILE *f = fopen(path, "w");
+	if (f != NULL) {
+		fprintf(f, "removed from cluster %s\n", r->cfg->cluster_name);
+		fclose(f);
+	}
+	return true;
+}
+
+static void notice_sent(void *data, int status, const void *buf, size_t len)
+{
+	(void)data;
+	(void)status;
+	(void)buf;
+	(void)len;
+}
+
+void repl_notify_removed(struct repl *r, uint64_t id)
+{
+	struct proto_buf b;
+	bus_client *peer = repl_peer(r, id);
+	if (peer != NULL && repl_status_encode(r, &b) == PROTO_OK) {
+		bus_call(peer, b.data, b.len, 1000, notice_sent, NULL); /* best effort */
+		proto_buf_free(&b);
+	}
+}
+
+void repl_on_removed_notice(struct repl *r, bus_request *req, const struct proto_node_status *leader)
+{
+	bool listed = false;
+	for (const char *p = leader->members; p != NULL && *p != '\0' && !listed;) {
+		listed = strtoull(p, NULL, 10) == r->self->id;
+		p = strchr(p, ';');
+		p = p != NULL ? p + 1 : NULL;
+	}
+	if (!listed && leader->role == PROTO_ROLE_LEADER && !r->removed) {
+		r->removed = repl_removed_marker(r, true);
+		r->status_dirty = true;
+		fprintf(stderr, "raft: node %s was removed from the cluster by %s; it serves reads only\n", r->self->name,
+		        leader->leader_name);
+	}
+	struct proto_buf b;
+	if (repl_status_encode(r, &b) == PROTO_OK) {
+		bus_reply(req, b.data, b.len);
+		proto_buf_free(&b);
+	}
+}

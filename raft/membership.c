@@ -262,6 +262,7 @@ static void removed_cb(struct raft_change *req, int status)
 	struct mchange *c = req->data;
 	if (status == 0) {
 		char idem[64];
+		repl_notify_removed(c->r, c->id); /* while its address is still known */
 		snprintf(idem, sizeof(idem), "member:%llu:delete", (unsigned long long)c->id);
 		struct proto_cmd cmd = {.type = PROTO_CMD_MEMBER_DELETE, .idem_key = idem, .u.member_id = c->id};
 		repl_propose_internal(c->r, &cmd);
@@ -363,6 +364,10 @@ void repl_on_member_change(struct repl *r, bus_request *req, const struct proto_
 	c->op = mc->op;
 	c->id = mc->m.id;
 	c->role = role_of(mc->role);
+	if (mc->op == PROTO_MEMBER_ADD && c->role == RAFT_VOTER && r->cfg->max_voters > 0 &&
+	    config_index(r, mc->m.id) < 0 && voters(r) >= (int)r->cfg->max_voters) {
+		c->role = RAFT_STANDBY; /* autopilot: enough voters; it replicates without voting */
+	}
 	c->fwd.type = PROTO_MSG_MEMBER_CHANGE;
 	c->fwd.u.member = *mc; /* strings are not needed again: REMOVE only uses the id */
 	c->fwd.u.member.m.name = c->fwd.u.member.m.region = c->fwd.u.member.m.raft = "";
@@ -417,5 +422,61 @@ void repl_deferred_run(struct repl *r, bool expire_only)
 			reply(r, d->req, leader ? PROTO_ENOLEADER : PROTO_ENOTLEADER, "leadership changed; retry");
 		}
 		free(d);
+	}
+}
+
+/* ---- autopilot: remove nodes unreachable for too long (leader only) ---- */
+
+static void autopilot_removed_cb(struct raft_change *req, int status)
+{
+	struct mchange *c = req->data;
+	if (status == 0) {
+		char idem[64];
+		repl_notify_removed(c->r, c->id);
+		snprintf(idem, sizeof(idem), "member:%llu:delete", (unsigned long long)c->id);
+		struct proto_cmd cmd = {.type = PROTO_CMD_MEMBER_DELETE, .idem_key = idem, .u.member_id = c->id};
+		repl_propose_internal(c->r, &cmd);
+		fprintf(stderr, "autopilot: removed node %llu, unreachable for too long\n", (unsigned long long)c->id);
+	}
+	c->r->autopilot_busy = false;
+	free(c);
+}
+
+void repl_autopilot(struct repl *r)
+{
+	uint64_t now = uv_now(r->loop);
+	if (r->cfg->remove_unreachable_ms == 0 || raft_state(&r->raft) != RAFT_LEADER || !r->leader_ready ||
+	    r->raft.leader_state.progress == NULL) {
+		memset(r->unreachable_since, 0, sizeof(r->unreachable_since));
+		return;
+	}
+	for (unsigned i = 0; i < r->raft.configuration.n && i < REPL_MAX_PEERS; i++) {
+		const struct raft_server *sv = &r->raft.configuration.servers[i];
+		if (sv->id == r->self->id || r->raft.leader_state.progress[i].recent_recv) {
+			r->unreachable_since[i] = 0;
+			continue;
+		}
+		if (r->unreachable_since[i] == 0) {
+			r->unreachable_since[i] = now;
+			continue;
+		}
+		bool last_voter = sv->role == RAFT_VOTER && voters(r) <= 2;
+		if (now - r->unreachable_since[i] < r->cfg->remove_unreachable_ms || r->autopilot_busy || last_voter) {
+			continue;
+		}
+		struct mchange *c = calloc(1, sizeof(*c));
+		if (c == NULL) {
+			return;
+		}
+		c->r = r;
+		c->id = sv->id;
+		c->change.data = c;
+		r->autopilot_busy = true;
+		memset(r->unreachable_since, 0, sizeof(r->unreachable_since)); /* indexes shift after a removal */
+		if (raft_remove(&r->raft, &c->change, sv->id, autopilot_removed_cb) != 0) {
+			r->autopilot_busy = false;
+			free(c);
+		}
+		return;
 	}
 }

@@ -114,7 +114,8 @@ int repl_status_encode(struct repl *r, struct proto_buf *b)
 	raft_id lid;
 	int st = raft_state(&r->raft);
 	s->node_id = r->self->id;
-	s->role = st == RAFT_LEADER      ? PROTO_ROLE_LEADER
+	s->role = repl_removed(r)        ? PROTO_ROLE_REMOVED
+	          : st == RAFT_LEADER      ? PROTO_ROLE_LEADER
 	          : st == RAFT_CANDIDATE ? PROTO_ROLE_CANDIDATE
 	          : st == RAFT_FOLLOWER  ? PROTO_ROLE_FOLLOWER
 	                                 : PROTO_ROLE_UNAVAILABLE;
@@ -209,6 +210,7 @@ static void on_tick(uv_timer_t *h)
 	if (r->deferred != NULL) {
 		repl_deferred_run(r, true);
 	}
+	repl_autopilot(r);
 	if (uv_now(r->loop) - r->last_status_ms >= REPL_STATUS_EVERY_MS) {
 		publish_status(r);
 	}
@@ -280,6 +282,11 @@ int repl_start(void *self, uv_loop_t *loop)
 		return PROTO_EIO;
 	}
 	r->raft_started = true;
+	r->removed = repl_removed_marker(r, false);
+	if (r->removed) {
+		fprintf(stderr, "raft: this node was removed from cluster %s: it serves reads only; wipe %s to join again\n",
+		        r->cfg->cluster_name, r->self->data);
+	}
 	uv_prepare_init(loop, &r->prepare);
 	r->prepare.data = r;
 	uv_prepare_start(&r->prepare, on_prepare);

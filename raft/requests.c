@@ -342,6 +342,10 @@ static void op_dispatch(struct op *op)
 	}
 	raft_id leader;
 	repl_leader_name(r, &leader);
+	if (repl_removed(r)) {
+		op_answer(op, PROTO_EREMOVED, 0, NULL);
+		return;
+	}
 	if (raft_state(&r->raft) == RAFT_LEADER) {
 		if (op->kind == OP_PROPOSE) {
 			propose_local(op);
@@ -428,6 +432,11 @@ void repl_on_request(void *data, bus_request *req, const void *buf, size_t len)
 	struct repl *r = data;
 	struct proto_msg m;
 	int rv = proto_msg_decode(buf, len, &m);
+	if (rv == PROTO_OK && m.type == PROTO_MSG_STATUS) {
+		repl_on_removed_notice(r, req, &m.u.status);
+		proto_msg_free(&m);
+		return;
+	}
 	if (rv == PROTO_OK && m.type == PROTO_MSG_STATUS_QUERY) {
 		repl_on_status_query(r, req, m.u.query_hops);
 		proto_msg_free(&m);

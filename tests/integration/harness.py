@@ -436,6 +436,8 @@ class Cluster:
         ]
         for client, keys in CLIENT_KEYS.items():
             lines.append(f"{_toml_value(client)} = {_toml_value(keys)}")
+        for table, values in getattr(self, "extra_tables", {}).items():
+            lines += ["", f"[{table}]"] + [f"{k} = {_toml_value(v)}" for k, v in values.items()]
         self.config_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     @property

@@ -163,3 +163,46 @@ def test_transfer_and_refused_operations(cluster_factory):
 def test_last_voter_cannot_be_removed(cluster_factory):
     c = cluster_factory(n=1)
     H.assert_error(c.request("n1", "DELETE", "/api/v1/cluster/nodes/1"), 400, "VALIDATION_ERROR")
+
+
+def test_removed_node_says_so_and_autopilot_removes_the_unreachable(cluster_factory):
+    c = cluster_factory(n=3, start=False)
+    c.extra_tables = {"autopilot": {"remove_unreachable_after": "2s"}}
+    c.write_config()
+    c.start_all()
+    names = c.names
+    # A removed live node learns it and refuses writes clearly.
+    leader = c.leader()
+    victim = next(n for n in names if n != leader)
+    vid = next(m["id"] for m in cluster_doc(c, leader)["members"] if m["name"] == victim)
+    assert c.request(leader, "DELETE", f"/api/v1/cluster/nodes/{vid}", timeout=20).status_code == 200
+    H.wait_until(lambda: c.health(victim)[1]["raft"]["state"] == "removed", 10, what="the removed node knows")
+    r = c.put(victim, "/api/collect/a/Deployment/b/c", json={"image_tag": "x", "image_sha": "y"})
+    H.assert_error(r, 503, "NODE_REMOVED")
+    assert c.get(victim, "/api/releases/current", params={"client_name": "a", "env_name": "b"}).status_code == 200
+    c.stop(victim)
+    c.start(victim)  # it remembers across restarts
+    H.wait_until(lambda: c.health(victim)[1]["raft"]["state"] == "removed", 10, what="removed after a restart")
+    c.stop(victim)
+    # Autopilot: a member unreachable longer than the threshold is removed... unless it is one of the last two voters.
+    doc = cluster_doc(c, leader)
+    assert len(doc["members"]) == 2
+    other = next(n for n in names if n not in (leader, victim))
+    c.kill9(other)
+    time.sleep(4)
+    assert len(cluster_doc(c, leader)["members"]) == 2  # never below two voters: quorum would be lost for good
+    c.start(other)
+
+
+def test_autopilot_removes_a_dead_node_from_five(cluster_factory):
+    c = cluster_factory(n=5, start=False)
+    c.extra_tables = {"autopilot": {"remove_unreachable_after": "2s"}}
+    c.write_config()
+    c.start_all()
+    leader = c.leader()
+    dead = next(n for n in c.names if n != leader)
+    c.kill9(dead)
+    t0 = time.monotonic()
+    H.wait_until(lambda: len(cluster_doc(c, leader)["members"]) == 4, 15, what="autopilot removal")
+    print(f"autopilot removed {dead} {time.monotonic() - t0:.1f} s after kill -9 (threshold 2 s)")
+    assert c.put(leader, "/api/collect/a/Deployment/b/c", json={"image_tag": "x", "image_sha": "y"}).status_code == 200

@@ -53,8 +53,8 @@ def _examples(values):
 #     Reaching a return entry means that op's call was not linearized before
 #     its return: dead end, pop the last lifted op, restore the state, put it
 #     back and continue the scan just after it.
-#   * A cache of (set of linearized ops as a bitset, model state) prunes
-#     configurations already explored.
+#   * A cache of (set of linearized ops, model state) prunes configurations
+#     already explored.
 #   * The history is linearizable iff the list can be emptied.
 #
 # Unknown outcomes: an info write/cas keeps its call at invoke time and gets a
@@ -62,9 +62,14 @@ def _examples(values):
 # took effect" is the same as "linearized at the very end", where it can no
 # longer influence any completed op.  An info cas whose expected value does not
 # match simply has no effect.  Failed ops and info reads are removed.
-# An info write/cas whose resulting value is never read (nor expected by a cas)
-# is removed up front: placing it anywhere is indistinguishable from the end,
-# and dropping it keeps it from inflating the search.
+# An info write/cas whose new value no ok read returns and no cas expects is
+# removed up front: wherever it is placed, nothing can tell it happened.
+#
+# Plain WGL in Python is too slow for 10k-op histories with unknown outcomes,
+# so _search adds reductions specific to a register (listed in its
+# docstring).  Each only skips branches for which an equivalent branch is
+# explored, or that cannot lead to a linearization; test_checkers.py checks
+# the verdicts against a brute-force search on many small random histories.
 
 _READ, _WRITE, _CAS, _CAS_INFO = 0, 1, 2, 3
 _REGISTER_FS = ("read", "write", "cas")
@@ -206,30 +211,44 @@ def check_register(history, initial=None, time_limit=60.0, max_memory_mb=1024):
 
 def _search(ops, initial, observed, deadline, max_memory_mb):
     """The depth-first search.  ops: register ops, none failed, no info read,
-    at least one ok op.  See the comment above check_register; details:
+    at least one ok op.  observed: the values some op can observe.
 
     Positions: all entries sorted by time, calls before returns on ties.  The
     main list holds calls and returns of ok ops; the info list holds the calls
     of info ops (their returns would be at +inf, so they are not
     materialised).  In a configuration the candidates are the calls before
-    the first return of the main list, and:
-      0. values that no ok read returns and no cas expects are
-         indistinguishable: they are all one state, BLIND;
-      1. a candidate read of the current value is linearized at once, with no
-         alternative tried (moving such a read earlier changes nothing else);
-         so is a candidate write of a BLIND value while the state is BLIND
-         (in any linearization such a write is directly followed by another
-         write or ends the writes -- nothing can read its value -- so it can
-         be moved to this point, where it changes nothing);
-      2. otherwise ok candidates are tried in list order, then info
-         candidates invoked before that first return (an unknown op is thus
-         linearized where something needs it); an info op that would not
-         change the state is not tried (same as placing it at the end);
-      3. a move that changes the state away from value s while some ok read of
+    the first return of the main list (`limit`).  Reductions:
+
+      R0 values outside `observed` are indistinguishable: one state, BLIND.
+      R1 forced moves, no alternative tried: a candidate read of the current
+         value (moving a read earlier, to a point where it is still allowed
+         and returns the same value, changes nothing else); a candidate write
+         of a BLIND value while the state is BLIND (nothing can read that
+         value, so in any linearization the write is followed directly by
+         another write or by no observer at all: moved here it changes
+         nothing).  Not so for a write of the current observed value: it may
+         be needed later to restore that value.
+      R2 otherwise the ok candidates are tried in list order, then the info
+         candidates (invoked before `limit`); an unknown op is thus placed
+         where something needs it.
+      R3 info ops: (a) one that would not change the state is not tried (same
+         as placing it at the end); (b) info ops with the same effect are
+         interchangeable (no return, all candidates invoked), so only the
+         first unused of each group is tried; (c) an info op must be followed
+         directly by an op observing its value (a read of it, a cas expecting
+         it) -- otherwise dropping it changes nothing -- tracked by a flag
+         that is part of the cache key; (d) it is not tried when an ok
+         candidate with the same effect exists (swap the two).
+      R4 of two candidate ok ops with the same effect, only the one with the
+         earlier return is tried here (swap the two: the later-returning one
+         fits wherever the other went).
+      R5 a move that changes the state away from value s while an ok read of
          s is not linearized and nothing left can write s again is cut: that
-         read could never be linearized (Lowe-style early dead end);
-      4. the main list empty = linearizable; remaining info ops go at the end
-         (or never happened).
+         read could never be linearized.  The dead end is charged to the
+         read's return (for the report).
+      R6 main list empty = linearizable: remaining info ops go at the end (or
+         never happened).
+
     The set of linearized ok ops is kept as (k, window): every ok op with
     index < k is linearized, bit j of window says whether ok op k + j is; info
     ops have their own bitset.  Cache keys stay small for long histories.
@@ -297,7 +316,7 @@ def _search(ops, initial, observed, deadline, max_memory_mb):
         prv[p] = tail[h]
         tail[h] = p
 
-    # Rule 2b: info ops with the same effect are interchangeable (none has a
+    # R3b: info ops with the same effect are interchangeable (none has a
     # return, all candidates are already invoked), so only the first unused
     # one of each group, in invoke order, is ever tried.
     igroup = [-1] * m
@@ -316,7 +335,7 @@ def _search(ops, initial, observed, deadline, max_memory_mb):
             counts[igroup[i]] += 1
     iused = [0] * len(gids)
 
-    # For rule 3: ok reads not yet linearized, and ops that could still write,
+    # For R5: ok reads not yet linearized, and ops that could still write,
     # per value.
     readers_left = [0] * nv
     producers_left = [0] * nv
@@ -339,7 +358,8 @@ def _search(ops, initial, observed, deadline, max_memory_mb):
     window = 0        # bit j: ok op k + j linearized (bit 0 always clear)
     ibits = 0         # info ops linearized
     cache = set()
-    stack = []        # frames: (position, state, cval, k, window, ibits, mode, limit)
+    stack = []        # frames: (position, state, cval, k, window, ibits, mode,
+    #                            limit, must_observe) -- everything a pop restores
     max_states = max(10000, int(max_memory_mb * 1048576 / (250 + n_info // 8)))
     steps = 0
     deepest = [-1, [], []]   # position, states there, ops linearized just before
@@ -353,7 +373,7 @@ def _search(ops, initial, observed, deadline, max_memory_mb):
             deepest[1].append(st)
 
     def orphans(s):
-        """Rule 3: leaving value s now strands a read?  -> its return position."""
+        """R5: leaving value s now strands a read?  -> its return position."""
         if readers_left[s] and not producers_left[s]:
             for i in readers_of[s]:
                 if not done[i]:
@@ -385,7 +405,7 @@ def _search(ops, initial, observed, deadline, max_memory_mb):
     mode = ENTER
     e = -1
     limit = -1        # SCAN_INFO: first main-list return; info calls must precede it
-    must_observe = False   # rule 2c: the last move was an info op
+    must_observe = False   # R3c: the last move was an info op
     while True:
         steps += 1
         if steps & 0xFFF == 0 and (time.monotonic() > deadline or len(cache) > max_states):
@@ -395,7 +415,7 @@ def _search(ops, initial, observed, deadline, max_memory_mb):
                     "deepest": ops[ent_op[deepest[0]]].describe() if deepest[0] >= 0 else "-"}
 
         if mode == ENTER:
-            # rule 1 (forced moves)
+            # R1 (forced moves)
             p = nxt[HEAD]
             while is_call[p]:
                 i = ent_op[p]
@@ -453,12 +473,24 @@ def _search(ops, initial, observed, deadline, max_memory_mb):
             else:                   # cas (ok or info)
                 ok = state == arg[i]
                 ns = arg2[i]
+            if ok and mode == SCAN_OK:
+                # R4: of two candidate ok ops with the same effect, the
+                # one that must return first goes first
+                p = nxt[HEAD]
+                rx = ret_pos[i]
+                while is_call[p]:
+                    j = ent_op[p]
+                    if j != i and kind[j] == kd and arg[j] == arg[i] and \
+                            arg2[j] == arg2[i] and ret_pos[j] < rx:
+                        ok = False
+                        break
+                    p = nxt[p]
             if ok and mode == SCAN_INFO:
                 if ns == state or irank[i] != iused[igroup[i]]:
                     ok = False      # no effect here (same as at the end), or
                                     # an equivalent info op comes first
                 else:
-                    # rule 2d: an ok candidate with the same effect dominates
+                    # R3d: an ok candidate with the same effect dominates
                     p = nxt[HEAD]
                     while p != limit:
                         j = ent_op[p]
@@ -470,7 +502,7 @@ def _search(ops, initial, observed, deadline, max_memory_mb):
             if ok and ns != state:
                 r = orphans(state)
                 if r >= 0:
-                    dead_end(r, cnew[i])  # rule 3
+                    dead_end(r, cnew[i])  # R5
                     ok = False
             if ok:
                 if mode == SCAN_OK:

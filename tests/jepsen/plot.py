@@ -279,6 +279,7 @@ def _timeline_png(ops, windows, out_path, title):
     _png_windows(ax, windows, t0, t1)
     ax.set_yticks(range(len(procs)))
     ax.set_yticklabels(["p%s" % p for p in procs], fontsize=7)
+    ax.invert_yaxis()  # first process on top, as in the SVG
     ax.set_xlabel("time (s)")
     ax.set_title(title, pad=14)
     fig.tight_layout()
@@ -298,8 +299,9 @@ def _latency_png(ops, windows, out_path, title):
             ax.scatter(*zip(*pts), s=4, color=COLORS[outcome], label=outcome)
     infos = [o.invoke_time - t0 for o in ops if math.isinf(o.complete_time)]
     if infos:
-        ax.scatter(infos, [1.0] * len(infos), s=10, marker="v", color=COLORS[INFO],
-                   label="info", transform=ax.get_xaxis_transform())
+        ax.scatter(infos, [0.97] * len(infos), s=14, marker="v", color=COLORS[INFO],
+                   label="info (no latency)", transform=ax.get_xaxis_transform(),
+                   clip_on=False)
     _png_windows(ax, windows, t0, t1)
     ax.set_yscale("log")
     ax.set_xlabel("time (s)")

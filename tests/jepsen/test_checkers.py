@@ -253,6 +253,25 @@ def test_failed_write_that_took_effect():
     assert valid(h) is False
 
 
+def test_unknown_writes_are_a_pool():
+    # each unknown write can explain one "comeback" of its value, not two
+    base = [W(0, 1, 0, 1), W(1, 2, 2, 3, "info"), R(4, 2, 4, 5), W(0, 1, 6, 7),
+            R(4, 1, 7.5, 7.8), R(4, 2, 8, 9)]
+    assert valid(H(*base)) is False
+    assert valid(H(*(base + [W(2, 2, 2, 3, "info")]))) is True
+    # ... also when the second unknown write was invoked before the first read
+    assert valid(H(*(base + [W(2, 2, 4.5, 4.6, "info")]))) is True
+    # ... but not when it was invoked after the read that needs it
+    assert valid(H(*(base + [W(2, 2, 9.5, 9.6, "info")]))) is False
+
+
+def test_same_value_writes_with_different_windows():
+    # the long write of 1 can be linearized after the write of 2
+    assert valid(H(W(0, 1, 0, 10), W(1, 1, 0, 3), W(2, 2, 4, 5), R(3, 1, 6, 7))) is True
+    # not if both writes of 1 completed before the write of 2 began
+    assert valid(H(W(0, 1, 0, 3.5), W(1, 1, 0, 3), W(2, 2, 4, 5), R(3, 1, 6, 7))) is False
+
+
 def test_anomaly_points_at_the_first_bad_op():
     h = H(W(0, 1, 0, 1), R(1, 1, 2, 3), W(0, 2, 4, 5), R(1, 1, 6, 7),
           W(0, 3, 8, 9), R(1, 3, 10, 11))
@@ -267,12 +286,12 @@ def test_anomaly_points_at_the_first_bad_op():
 # ---------------------------------------------------------------------------
 
 def simulate(rng, n_ops, concurrency, p_info=0.05, p_fail=0.03, p_cas=0.1,
-             reuse_after_info=False, initial=None):
+             reuse_after_info=False, initial=None, domain=None):
     """Histories of a simulated atomic register: every op takes effect at one
     instant inside [invoke, complete] (ok), never (fail), or with probability
     1/2 at an instant anywhere after its invoke, possibly long after the
-    client gave up (info).  Written values are unique.  Returns (events, ops)
-    where ops are dicts with the op's attributes."""
+    client gave up (info).  Written values are unique, or drawn from
+    range(domain).  Returns (events, recs): recs are dicts describing the ops."""
     recs = []
     next_proc = concurrency
     value = [0]
@@ -295,12 +314,12 @@ def simulate(rng, n_ops, concurrency, p_info=0.05, p_fail=0.03, p_cas=0.1,
             if f == "read" and outcome == "fail":
                 outcome = "ok"
             rec = {"process": proc, "f": f, "t0": t0, "t1": t1, "outcome": outcome}
+            value[0] += 1
+            new = value[0] if domain is None else rng.randrange(domain)
             if f == "write":
-                value[0] += 1
-                rec["value"] = value[0]
+                rec["value"] = new
             elif f == "cas":
-                value[0] += 1
-                rec["value"] = [None, value[0]]  # old filled in below
+                rec["value"] = [None, new]  # old filled in below
             if outcome == "ok":
                 rec["lin"] = rng.uniform(t0, t1)
             elif outcome == "info" and rng.random() < 0.5:
@@ -310,6 +329,9 @@ def simulate(rng, n_ops, concurrency, p_info=0.05, p_fail=0.03, p_cas=0.1,
             if outcome == "info" and not reuse_after_info:
                 proc = next_proc
                 next_proc += 1
+    def rand_old():
+        return rng.randrange(domain) if domain else rng.randint(1, max(1, value[0]))
+
     # Apply in linearization order.  cas: expect the current value with
     # probability 2/3 (so most ok), else a random old one (fails).
     state = initial
@@ -319,7 +341,7 @@ def simulate(rng, n_ops, concurrency, p_info=0.05, p_fail=0.03, p_cas=0.1,
         elif rec["f"] == "read":
             rec["result"] = state
         else:
-            old = state if rng.random() < 0.67 else rng.randint(1, max(1, value[0]))
+            old = state if rng.random() < 0.67 else rand_old()
             rec["value"][0] = old
             rec["old_set"] = True
             if old == state:
@@ -328,7 +350,7 @@ def simulate(rng, n_ops, concurrency, p_info=0.05, p_fail=0.03, p_cas=0.1,
                 rec["outcome"] = "fail"
     for rec in recs:  # cas that never took effect: arbitrary expectation
         if rec["f"] == "cas" and not rec.get("old_set"):
-            rec["value"][0] = rng.randint(1, max(1, value[0]))
+            rec["value"][0] = rand_old()
     events = []
     for rec in recs:
         inv = None if rec["f"] == "read" else rec["value"]
@@ -428,6 +450,18 @@ def test_random_swap_of_two_sequential_reads_detected():
 def test_performance_5000_ops_concurrency_10():
     rng = random.Random(7)
     events, _ = simulate(rng, 5000, 10, p_info=0.02)
+    t = time.monotonic()
+    r = check_register(events, time_limit=30)
+    el = time.monotonic() - t
+    assert r["valid"] is True, r
+    assert el < 20, el
+
+
+def test_performance_small_domain_many_unknowns():
+    """Values from range(5) (so unknown writes are never dropped as
+    unobserved), 5% unknown outcomes, 20 concurrent clients."""
+    rng = random.Random(8)
+    events, _ = simulate(rng, 10000, 20, p_info=0.05, p_cas=0.0, domain=5)
     t = time.monotonic()
     r = check_register(events, time_limit=30)
     el = time.monotonic() - t
@@ -689,6 +723,35 @@ def random_small_history(rng):
             v = [rng.choice(dom), rng.choice(dom[1:])]
         specs.append((p, f, v, t0, t1, out))
     return H(*specs)
+
+
+def random_small_history_info_heavy(rng):
+    n = rng.randint(4, 9)
+    specs = []
+    for p in range(n):
+        t0 = rng.randint(0, 20)
+        t1 = t0 + rng.randint(0, 10)
+        f = rng.choice(["read", "read", "read", "write", "write", "cas"])
+        out = rng.choice(["ok", "ok", "info"])
+        if f == "read":
+            v = rng.choice([None, 1, 2])
+        elif f == "write":
+            v = rng.choice([1, 2])
+        else:
+            v = [rng.choice([None, 1, 2]), rng.choice([1, 2])]
+        specs.append((p, f, v, t0, t1, out))
+    return H(*specs)
+
+
+def test_differential_info_heavy_against_brute_force():
+    rng = random.Random(54321)
+    seen = {True: 0, False: 0}
+    for _ in range(3000):
+        h = random_small_history_info_heavy(rng)
+        expected = brute_force_linearizable(h)
+        assert check_register(h)["valid"] is expected, json.dumps(h)
+        seen[expected] += 1
+    assert seen[True] > 500 and seen[False] > 500, seen
 
 
 def test_differential_against_brute_force():
