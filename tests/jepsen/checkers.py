@@ -16,9 +16,9 @@ import time
 from collections import Counter, defaultdict
 
 try:  # imported as a package (tests.jepsen.checkers) or from this directory
-    from .history import OK, FAIL, INFO, Op, freeze, load, pair_ops
+    from .history import OK, FAIL, INFO, freeze, load, pair_ops
 except ImportError:  # pragma: no cover
-    from history import OK, FAIL, INFO, Op, freeze, load, pair_ops
+    from history import OK, FAIL, INFO, freeze, load, pair_ops
 
 __all__ = ["check_register", "check_set", "check_monotonic_reads",
            "check_idempotent"]
@@ -103,6 +103,8 @@ def check_register(history, initial=None, time_limit=60.0, max_memory_mb=1024):
             dropped["ignored_f"] += 1
         elif op.outcome == FAIL:
             dropped["fail"] += 1
+        elif op.complete_time < op.invoke_time:
+            raise ValueError("op completes before it is invoked: %s" % op.describe())
         elif op.outcome == INFO and op.f == "read":
             dropped["info_read"] += 1
         else:

@@ -16,7 +16,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from history import HistoryWriter, Op, dump, load, pair_ops  # noqa: E402
+from history import HistoryWriter, dump, load, pair_ops  # noqa: E402
 from checkers import (check_idempotent, check_monotonic_reads,  # noqa: E402
                       check_register, check_set)
 import plot  # noqa: E402
@@ -113,6 +113,12 @@ def test_writer_threads_and_load(tmp_path):
         fh.write('{"process": 1}\nnot json\n{"process": 2}\n')
     with pytest.raises(ValueError):
         load(bad)
+
+
+def test_completion_before_invoke_is_rejected():
+    with pytest.raises(ValueError):
+        check_register([{"process": 0, "type": "invoke", "f": "write", "value": 1, "time": 5.0},
+                        {"process": 0, "type": "ok", "f": "write", "value": 1, "time": 4.0}])
 
 
 def test_check_register_accepts_path(tmp_path):
