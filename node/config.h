@@ -27,6 +27,22 @@ struct cfg_client_key {
 	char *key;    /* the key */
 };
 
+/* A Kubernetes cluster registered from cluster.toml ([[k8s_cluster]]). */
+struct cfg_k8s_cluster {
+	char name[CFG_NAME_MAX];
+	char server[CFG_ADDR_MAX];
+	char client_name[CFG_NAME_MAX], env_name[CFG_NAME_MAX];
+	char token_file[CFG_PATH_MAX];  /* files are read by each node at start */
+	char ca_file[CFG_PATH_MAX];
+	char kubeconfig[CFG_PATH_MAX];  /* a kubeconfig file instead of the above */
+	char namespaces[16][CFG_NAME_MAX];
+	size_t n_namespaces;
+	int insecure;
+	unsigned interval_s; /* 0 = [collector] interval */
+};
+
+#define CFG_MAX_K8S 16
+
 struct cfg {
 	char cluster_name[CFG_NAME_MAX];
 	struct cfg_node nodes[CFG_MAX_NODES]; /* the initial voters */
@@ -50,6 +66,8 @@ struct cfg {
 	char secret_key[256];          /* [collector] secret_key: encrypts cluster credentials */
 	unsigned max_voters;           /* [autopilot] max_voters: more joiners become standby (0 = no limit) */
 	unsigned remove_unreachable_ms; /* [autopilot] remove_unreachable_after (0 = off) */
+	struct cfg_k8s_cluster k8s[CFG_MAX_K8S]; /* [[k8s_cluster]] tables */
+	size_t n_k8s;
 	unsigned rate_anonymous;       /* [rate_limit] anonymous_per_minute */
 	unsigned rate_authenticated;   /* [rate_limit] authenticated_per_minute */
 };

@@ -139,6 +139,34 @@ void load(const char *path, struct cfg *c)
 			throw config_error("[collector] interval must be at least 1s and lease at least 500ms");
 		}
 	}
+	if (root.contains("k8s_cluster")) {
+		const auto &list = toml::find<std::vector<toml::value>>(root, "k8s_cluster");
+		if (list.size() > CFG_MAX_K8S) {
+			throw config_error("[[k8s_cluster]]: at most 16 tables");
+		}
+		for (const auto &t : list) {
+			struct cfg_k8s_cluster *k = &c->k8s[c->n_k8s++];
+			copy(k->name, sizeof(k->name), toml::find<std::string>(t, "name"), "k8s_cluster.name");
+			copy(k->client_name, sizeof(k->client_name), toml::find<std::string>(t, "client_name"), "k8s_cluster.client_name");
+			copy(k->env_name, sizeof(k->env_name), toml::find<std::string>(t, "env_name"), "k8s_cluster.env_name");
+			copy(k->server, sizeof(k->server), toml::find_or<std::string>(t, "server", ""), "k8s_cluster.server");
+			copy(k->token_file, sizeof(k->token_file), toml::find_or<std::string>(t, "token_file", ""), "k8s_cluster.token_file");
+			copy(k->ca_file, sizeof(k->ca_file), toml::find_or<std::string>(t, "ca_file", ""), "k8s_cluster.ca_file");
+			copy(k->kubeconfig, sizeof(k->kubeconfig), toml::find_or<std::string>(t, "kubeconfig", ""), "k8s_cluster.kubeconfig");
+			k->insecure = toml::find_or<bool>(t, "insecure_skip_tls_verify", false) ? 1 : 0;
+			k->interval_s = duration_ms(t, "interval", 1, 1000) / 1000; /* absent: 0, the [collector] interval */
+			auto ns = toml::find_or<std::vector<std::string>>(t, "namespaces", {});
+			if (ns.size() > 16) {
+				throw config_error("[[k8s_cluster]] namespaces: at most 16");
+			}
+			for (const auto &n : ns) {
+				copy(k->namespaces[k->n_namespaces++], CFG_NAME_MAX, n, "k8s_cluster.namespaces");
+			}
+			if (k->server[0] == '\0' && k->kubeconfig[0] == '\0') {
+				throw config_error(std::string("[[k8s_cluster]] ") + k->name + ": server or kubeconfig is required");
+			}
+		}
+	}
 	if (root.contains("autopilot")) {
 		const auto &ap = root.at("autopilot");
 		c->max_voters = count(ap, "max_voters", 0);

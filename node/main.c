@@ -197,7 +197,7 @@ int main(int argc, char **argv)
 	struct repl_config rc = {&cfg, self, st, request_url, status_url, join != NULL};
 	struct gw_config gc = {&cfg, self, st, request_url, status_url, secret_key};
 	struct collector_config cc = {&cfg, self, st, secret_key, collector_url, request_url};
-	struct scheduler_config sc = {&cfg, self, st, request_url, collector_url};
+	struct scheduler_config sc = {&cfg, self, st, request_url, collector_url, secret_key};
 	if (repl_init(&repl, &rc) != 0 || gw_init(&gw, &gc) != 0 || collector_init(&col, &cc) != 0 ||
 	    scheduler_init(&sched, &sc) != 0) {
 		fprintf(stderr, "shiplogd: out of memory\n");

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "node/bus.h"
+#include "node/cfg_clusters.h"
 #include "node/propose.h"
 
 #define SCHED_MAX_DUTIES 4096
@@ -38,6 +39,10 @@ struct scheduler {
 	size_t n_duties;
 	uint64_t seq;
 	bool stopping;
+	unsigned char key[32];
+	bool have_key;
+	int cfg_pending;     /* [[k8s_cluster]] proposals in flight */
+	bool cfg_registered; /* all of them applied */
 };
 
 int scheduler_init(struct scheduler **out, const struct scheduler_config *c)
@@ -52,6 +57,10 @@ int scheduler_init(struct scheduler **out, const struct scheduler_config *c)
 	s->store = c->store;
 	snprintf(s->raft_url, sizeof(s->raft_url), "%s", c->raft_url);
 	snprintf(s->collector_url, sizeof(s->collector_url), "%s", c->collector_url);
+	if (c->secret_key != NULL) {
+		memcpy(s->key, c->secret_key, sizeof(s->key));
+		s->have_key = true;
+	}
 	*out = s;
 	return PROTO_OK;
 }
@@ -263,10 +272,27 @@ static int on_job(void *data, const struct store_job *j)
 	return 0;
 }
 
+static void cfg_cluster_done(void *data, int status, const struct proto_result *res)
+{
+	struct scheduler *s = data;
+	(void)res;
+	s->cfg_pending--;
+	if (status != PROTO_OK) {
+		s->cfg_registered = false; /* retried at a later tick */
+	}
+}
+
 static void on_tick(uv_timer_t *h)
 {
 	struct scheduler *s = h->data;
 	struct tick t = {.s = s, .now = node_now_ms()};
+	if (!s->stopping && !s->cfg_registered && s->cfg_pending == 0 && s->cfg->n_k8s > 0) {
+		bool failed;
+		s->cfg_registered = true;
+		s->cfg_pending = cfg_clusters_register(s->cfg, s->store, s->raft, s->have_key ? s->key : NULL,
+		                                       cfg_cluster_done, s, &failed);
+		(void)failed; /* a file that cannot be read is reported once, not retried */
+	}
 	if (s->stopping || store_read_begin(s->store, &t.rd) != PROTO_OK) {
 		return;
 	}

@@ -23,6 +23,7 @@ struct scheduler_config {
 	store *store;
 	const char *raft_url;      /* the raft actor's requests */
 	const char *collector_url; /* the collector's requests */
+	const unsigned char *secret_key; /* seals [[k8s_cluster]] credentials; NULL if unset */
 };
 
 int scheduler_init(struct scheduler **out, const struct scheduler_config *c);

@@ -271,3 +271,27 @@ def test_agent_spools_while_the_cluster_is_away(cluster_factory, k8s, tmp_path):
     H.wait_until(lambda: tags()[:3] == ["1.23.0", "1.22.0", "1.21.0"], 40, what="every spooled run delivered in order")
     H.wait_until(lambda: not list(spool.glob("*.json")), 20, what="spool drained")
     stop_agent(agent)
+
+
+def test_clusters_listed_in_cluster_toml(cluster_factory, k8s, tmp_path):
+    (tmp_path / "token").write_text(TOKEN + "\n")
+    (tmp_path / "ca.pem").write_text(k8s.ca_pem)
+    c = cluster_factory(start=False)
+    c.config_path.write_text(c.config_path.read_text() + f"""
+[[k8s_cluster]]
+name = "from-config"
+server = "{k8s.url}"
+client_name = "{CLIENT}"
+env_name = "cfg-env"
+token_file = "{tmp_path / 'token'}"
+ca_file = "{tmp_path / 'ca.pem'}"
+namespaces = ["production"]
+""")
+    c.start_all()
+    n = c.names[0]
+    H.wait_until(lambda: any(x["id"] == "cfg-from-config" for x in c.get(n, "/api/v1/clusters").json()["clusters"]),
+                 20, what="the configured cluster registered")
+    doc = c.get(n, "/api/v1/clusters/cfg-from-config").json()
+    assert doc["credentials"]["token"] and doc["credentials"]["ca_cert"] and TOKEN not in str(doc)
+    H.wait_until(lambda: c.get(n, "/api/releases/current", params={"client_name": CLIENT, "env_name": "cfg-env"})
+                 .json()["total"] > 0, 30, what="the configured cluster collected")
