@@ -9,6 +9,7 @@
 
 #include "gateway/gw.h"
 #include "node/bus.h"
+#include "node/metrics.h"
 #include "protocol/proto.h"
 
 #define GW_MAX_SEGS 12
@@ -56,7 +57,19 @@ struct gw_req {
 	struct gw_req *wait_next;     /* in gw.waiters */
 	bool waiting;
 	void *ctx;                    /* handler state carried to its write callback */
+	int route;                    /* index in the route table, GW_ROUTES for none */
+	uint64_t start_ns;            /* uv_hrtime at arrival */
 };
+
+#define GW_ROUTES 40 /* room in the per-route metrics */
+#define GW_CODES 15
+
+/* Per-route request counts by status code and latency. */
+struct gw_route_stats {
+	uint64_t by_code[GW_CODES]; /* as gw_codes[], the last one for any other */
+	struct metrics_hist seconds;
+};
+extern const int gw_codes[GW_CODES];
 
 struct gw {
 	const struct cfg *cfg;
@@ -79,6 +92,7 @@ struct gw {
 	struct gw_req *waiters;
 	uint64_t request_seq;
 	bool stopping;
+	struct gw_route_stats stats[GW_ROUTES + 1]; /* +1: requests matching no route */
 	unsigned char secret_key[32]; /* seals cluster credentials */
 	bool have_secret_key;
 };
@@ -163,5 +177,8 @@ void gw_h_cluster_remove(struct gw_req *gr);
 void gw_h_cluster_transfer(struct gw_req *gr);
 void gw_h_cluster_snapshot(struct gw_req *gr);
 void gw_route(struct gw_req *gr);
+/* "METHOD /pattern" of route i, for metrics labels. */
+const char *gw_route_label(int i, char *buf, size_t cap);
+void gw_h_metrics(struct gw_req *gr);
 
 #endif

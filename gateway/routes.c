@@ -1,5 +1,6 @@
 /* The route table: method, path pattern ("*" = one non-empty segment),
  * whether a credential is required, and the handler. */
+#include <stdio.h>
 #include <string.h>
 
 #include "gateway/internal.h"
@@ -14,6 +15,7 @@ struct route {
 
 static const struct route routes[] = {
 	{"GET", {"health"}, 1, false, gw_h_health},
+	{"GET", {"metrics"}, 1, false, gw_h_metrics},
 	{"GET", {"badges", "*", "*", "*", "*", "*", "*"}, 7, false, gw_h_badge},
 	{"POST", {"api", "collect"}, 2, true, gw_h_collect_now},
 	{"PUT", {"api", "collect", "*", "*", "*", "*"}, 6, true, gw_h_collect_put},
@@ -51,6 +53,20 @@ static bool matches(const struct route *r, struct gw_req *gr)
 	return true;
 }
 
+const char *gw_route_label(int i, char *buf, size_t cap)
+{
+	size_t n_routes = sizeof(routes) / sizeof(routes[0]);
+	if (i < 0 || (size_t)i >= n_routes) {
+		snprintf(buf, cap, "unmatched");
+		return buf;
+	}
+	size_t n = (size_t)snprintf(buf, cap, "%s ", routes[i].method);
+	for (int k = 0; k < routes[i].n && n < cap; k++) {
+		n += (size_t)snprintf(buf + n, cap - n, "/%s", routes[i].pattern[k]);
+	}
+	return buf;
+}
+
 void gw_route(struct gw_req *gr)
 {
 	h2o_iovec_t method = gr->req->method;
@@ -65,6 +81,7 @@ void gw_route(struct gw_req *gr)
 		if (!head && !h2o_memis(method.base, method.len, r->method, strlen(r->method))) {
 			continue;
 		}
+		gr->route = (int)i;
 		if (r->auth) {
 			gr->auth = gw_auth_resolve(gr->gw, gr);
 			if (gr->auth.kind == GW_AUTH_NONE) {

@@ -113,6 +113,13 @@ void gw_respond_raw(struct gw_req *gr, int status, const char *content_type, con
 		return;
 	}
 	gw_pending_detach(gr);
+	struct gw_route_stats *rs = &gr->gw->stats[gr->route >= 0 && gr->route < GW_ROUTES ? gr->route : GW_ROUTES];
+	int code = 0;
+	while (code < GW_CODES - 1 && gw_codes[code] != status) {
+		code++;
+	}
+	rs->by_code[code]++;
+	metrics_observe(&rs->seconds, (double)(uv_hrtime() - gr->start_ns) / 1e9);
 	req->res.status = status;
 	req->res.reason = reason(status);
 	gw_add_header(gr, "content-type", content_type);
@@ -340,6 +347,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	memset(gr, 0, sizeof(*gr));
 	gr->gw = g;
 	gr->req = req;
+	gr->route = GW_ROUTES;
+	gr->start_ns = uv_hrtime();
 	set_request_id(gr);
 	{
 		struct store_read *rd;

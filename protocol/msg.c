@@ -14,6 +14,7 @@ static int field_count(uint32_t type)
 	case PROTO_MSG_COLLECT: return 2;
 	case PROTO_MSG_STATUS_QUERY: return 1;
 	case PROTO_MSG_MEMBER_CHANGE: return 11;
+	case PROTO_MSG_METRICS_QUERY: return 0;
 	default: return -1;
 	}
 }
@@ -133,6 +134,8 @@ static int decode_fields(struct proto_msg *m, const msgpack_object *f, struct co
 	}
 	case PROTO_MSG_STATUS_QUERY:
 		return codec_u32(&f[0], &m->u.query_hops) ? PROTO_EINVAL : PROTO_OK;
+	case PROTO_MSG_METRICS_QUERY:
+		return PROTO_OK;
 	case PROTO_MSG_MEMBER_CHANGE: {
 		struct proto_member_change *c = &m->u.member;
 		if (codec_u32(&f[0], &c->op) || c->op < PROTO_MEMBER_ADD || c->op > PROTO_MEMBER_TRANSFER ||

@@ -168,6 +168,7 @@ enum proto_msg_type {
 	PROTO_MSG_COLLECT = 5, /* scheduler -> collector: run one collection */
 	PROTO_MSG_STATUS_QUERY = 6, /* ask for the leader's status (forwarded once) */
 	PROTO_MSG_MEMBER_CHANGE = 7, /* add, remove, assign, transfer (at the leader) */
+	PROTO_MSG_METRICS_QUERY = 8, /* an actor's metrics as Prometheus text (in REPLY.result) */
 	PROTO_MSG_TYPE_MAX_
 };
 

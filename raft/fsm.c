@@ -28,6 +28,7 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 	 * does nothing with it otherwise, so it must not be heap memory. */
 	*result = &r->last_result;
 	r->status_dirty = true;
+	r->m.applies_this_turn++;
 	repl_ops_applied(r, index);
 	return 0;
 }
@@ -41,6 +42,7 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
 	if (store_snapshot_open(r->store, &r->snap) != PROTO_OK) {
 		return RAFT_IOERR;
 	}
+	r->m.snapshot_started = uv_hrtime();
 	*bufs = NULL;
 	*n_bufs = 0;
 	return 0;
@@ -79,6 +81,8 @@ static int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[
 	*n_bufs = 0;
 	store_snapshot_close(r->snap);
 	r->snap = NULL;
+	r->m.snapshots++;
+	metrics_observe(&r->m.snapshot_seconds, (double)(uv_hrtime() - r->m.snapshot_started) / 1e9);
 	return 0;
 }
 

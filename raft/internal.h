@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "node/bus.h"
+#include "node/metrics.h"
 #include "protocol/proto.h"
 #include "raft/repl.h"
 
@@ -44,6 +45,7 @@ struct op {
 	char *result;              /* encoded proto_result from the leader (owned) */
 	size_t result_len;
 	struct raft_apply apply;   /* OP_APPLYING */
+	uint64_t proposed_ns;      /* uv_hrtime when raft_apply was called */
 	struct op_forward *fwd;    /* OP_FORWARDED: the call in flight */
 	raft_id fwd_leader;        /* OP_FORWARDED: where it went */
 };
@@ -119,6 +121,14 @@ struct repl {
 	uint64_t unreachable_since[REPL_MAX_PEERS]; /* autopilot, by configuration index; 0 = reachable */
 	bool autopilot_busy;
 	bool removed; /* told by the leader that it was removed (kept in DATA/removed) */
+	struct {
+		uint64_t leader_changes, proposals, forwarded, barrier_rounds, barrier_reads, snapshots;
+		uint64_t applies_this_turn; /* entries applied since the last loop iteration */
+		struct metrics_hist apply_seconds;   /* leader: raft_apply to applied */
+		struct metrics_hist apply_batch;     /* entries applied per loop iteration */
+		struct metrics_hist snapshot_seconds;
+		uint64_t snapshot_started;           /* uv_hrtime of the snapshot in progress */
+	} m;
 	struct proto_result last_result; /* result of the entry being applied */
 	bool status_dirty;
 	uint64_t last_status_ms;
@@ -169,6 +179,9 @@ bool repl_removed_marker(struct repl *r, bool create);
 /* The leader tells a node it removed; the node records it. */
 void repl_notify_removed(struct repl *r, uint64_t id);
 void repl_on_removed_notice(struct repl *r, bus_request *req, const struct proto_node_status *leader);
+
+/* metrics.c */
+void repl_on_metrics_query(struct repl *r, bus_request *req);
 
 /* repl.c */
 /* This node's status as a STATUS message. */

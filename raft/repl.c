@@ -188,8 +188,14 @@ static void on_prepare(uv_prepare_t *h)
 		r->leader_ready = false;
 		r->status_dirty = true;
 	}
+	if (r->m.applies_this_turn > 0) {
+		r->m.apply_batch.scale = 1000; /* entries: buckets 0.25 .. 10000 */
+		metrics_observe(&r->m.apply_batch, (double)r->m.applies_this_turn);
+		r->m.applies_this_turn = 0;
+	}
 	if (leader_refresh(r)) {
 		raft_id lid = r->leader_id;
+		r->m.leader_changes++;
 		r->status_dirty = true;
 		repl_tracef("leader is now %llu", (unsigned long long)lid);
 		repl_ops_leader_changed(r, lid);

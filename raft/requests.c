@@ -136,6 +136,7 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
 	}
 	if (status == 0) {
 		const struct proto_result *res = result;
+		metrics_observe(&op->r->m.apply_seconds, (double)(uv_hrtime() - op->proposed_ns) / 1e9);
 		struct proto_buf b;
 		if (proto_result_encode(res, &b) == PROTO_OK) {
 			set_result(op, b.data, b.len);
@@ -165,6 +166,8 @@ static void propose_local(struct op *op)
 	memcpy(buf.base, op->cmd, buf.len);
 	op->apply.data = op;
 	op->state = OP_APPLYING;
+	op->proposed_ns = uv_hrtime();
+	r->m.proposals++;
 	op->busy = true;
 	int rv = raft_apply(&r->raft, &op->apply, &buf, 1, apply_cb);
 	if (rv != 0) {
@@ -177,8 +180,12 @@ static void propose_local(struct op *op)
 static void barrier_round_cb(struct raft_barrier *req, int status)
 {
 	struct repl *r = req->data;
-	uint64_t index = raft_last_applied(&r->raft);
+	/* The read point: everything committed before this barrier is applied
+	 * here now; readers need the state-changing entries up to it, not the
+	 * barrier entry itself (a follower would wait a heartbeat for that). */
+	uint64_t index = store_applied(r->store);
 	r->read_barrier_busy = false;
+	r->m.barrier_rounds++;
 	for (struct op *op = r->ops, *next; op != NULL; op = next) {
 		next = op->next;
 		if (op->state != OP_BARRIER_SENT) {
@@ -186,6 +193,7 @@ static void barrier_round_cb(struct raft_barrier *req, int status)
 		}
 		op->busy = false;
 		if (status == 0) {
+			r->m.barrier_reads++;
 			op_answer(op, PROTO_OK, index, NULL);
 		} else {
 			op_park(op);
@@ -317,6 +325,7 @@ static void forward(struct op *op, raft_id leader)
 	op->state = OP_FORWARDED;
 	op->busy = true;
 	op->fwd = fwd;
+	r->m.forwarded++;
 	op->fwd_leader = leader;
 	if (bus_call(peer, b.data, b.len, timeout, forward_cb, fwd) != PROTO_OK) {
 		free(fwd);
@@ -434,6 +443,11 @@ void repl_on_request(void *data, bus_request *req, const void *buf, size_t len)
 	int rv = proto_msg_decode(buf, len, &m);
 	if (rv == PROTO_OK && m.type == PROTO_MSG_STATUS) {
 		repl_on_removed_notice(r, req, &m.u.status);
+		proto_msg_free(&m);
+		return;
+	}
+	if (rv == PROTO_OK && m.type == PROTO_MSG_METRICS_QUERY) {
+		repl_on_metrics_query(r, req);
 		proto_msg_free(&m);
 		return;
 	}

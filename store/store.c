@@ -207,3 +207,14 @@ int store_decode_entry(const MDB_val *key, const MDB_val *val, int is_comp, stru
 	}
 	return rd.bad ? -1 : 0;
 }
+
+void store_usage(store *s, uint64_t *map_size, uint64_t *used)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	*map_size = *used = 0;
+	if (mdb_env_info(s->env, &info) == 0 && mdb_env_stat(s->env, &st) == 0) {
+		*map_size = info.me_mapsize;
+		*used = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+	}
+}

@@ -33,6 +33,9 @@ void store_close(store *s);
  * stop rather than diverge. */
 int store_apply(store *s, uint64_t index, const void *buf, size_t len, struct proto_result *res);
 
+/* LMDB's map size and the bytes in use, for metrics. */
+void store_usage(store *s, uint64_t *map_size, uint64_t *used);
+
 /* The last applied index (a fresh read transaction). */
 uint64_t store_applied(store *s);
 

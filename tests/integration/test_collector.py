@@ -242,9 +242,21 @@ def stop_agent(proc):
 
 def test_agent_spools_while_the_cluster_is_away(cluster_factory, k8s, tmp_path):
     c = cluster_factory()
+    agents = []
+    try:
+        agent_scenario(c, k8s, tmp_path, agents)
+    finally:
+        for a in agents:
+            if a.poll() is None:
+                stop_agent(a)
+        print((tmp_path / "agent.log").read_text()[-2000:])
+
+
+def agent_scenario(c, k8s, tmp_path, agents):
     n = c.names[0]
     spool = tmp_path / "spool"
     agent = start_agent(c, tmp_path, k8s, spool)
+    agents.append(agent)
     hist_path = f"/api/releases/history/{CLIENT}/agent-env/production/web/nginx"
 
     def tags():
@@ -262,15 +274,23 @@ def test_agent_spools_while_the_cluster_is_away(cluster_factory, k8s, tmp_path):
     # The agent restarts meanwhile: the spool survives it.
     stop_agent(agent)
     agent = start_agent(c, tmp_path, k8s, spool)
+    agents.append(agent)
     k8s.cluster.set_image("Deployment", "production", "web", "nginx", "nginx:1.23.0")
-    H.wait_until(lambda: any(b"1.23.0" in p.read_bytes() for p in spool.glob("*.json")), 20,
-                 what="the second rollout spooled")
+
+    def spooled(text):
+        for p in spool.glob("*.json"):
+            try:
+                if text in p.read_bytes():
+                    return True
+            except FileNotFoundError:
+                pass  # delivered meanwhile
+        return False
+    H.wait_until(lambda: spooled(b"1.23.0"), 20, what="the second rollout spooled")
     for m in c.names:
         c.start(m, wait=False)
     c.wait_leader()
     H.wait_until(lambda: tags()[:3] == ["1.23.0", "1.22.0", "1.21.0"], 40, what="every spooled run delivered in order")
     H.wait_until(lambda: not list(spool.glob("*.json")), 20, what="spool drained")
-    stop_agent(agent)
 
 
 def test_clusters_listed_in_cluster_toml(cluster_factory, k8s, tmp_path):

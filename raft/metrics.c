@@ -1,0 +1,60 @@
+/* The raft actor's metrics, rendered on request (GET /metrics asks over the bus). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "raft/internal.h"
+
+static void counter(struct metrics_text *t, const char *name, const char *help, uint64_t v)
+{
+	metrics_header(t, name, "counter", help);
+	metrics_printf(t, "%s %llu\n", name, (unsigned long long)v);
+}
+
+static void gauge(struct metrics_text *t, const char *name, const char *help, double v)
+{
+	metrics_header(t, name, "gauge", help);
+	metrics_printf(t, "%s %.17g\n", name, v);
+}
+
+void repl_on_metrics_query(struct repl *r, bus_request *req)
+{
+	struct metrics_text t = {0};
+	int st = raft_state(&r->raft);
+	uint64_t map_size, used;
+	metrics_header(&t, "shiplog_raft_state", "gauge", "1 for the node's current Raft state");
+	const char *states[] = {"unavailable", "follower", "candidate", "leader"};
+	for (int i = 0; i < 4; i++) {
+		metrics_printf(&t, "shiplog_raft_state{state=\"%s\"} %d\n", states[i], st == i);
+	}
+	gauge(&t, "shiplog_raft_term", "Current Raft term", (double)r->raft.current_term);
+	gauge(&t, "shiplog_raft_commit_index", "Highest log index known committed", (double)r->raft.commit_index);
+	gauge(&t, "shiplog_raft_applied_index", "Highest log index applied here", (double)raft_last_applied(&r->raft));
+	gauge(&t, "shiplog_raft_members", "Servers in the Raft configuration", (double)r->raft.configuration.n);
+	counter(&t, "shiplog_raft_leader_changes_total", "Leader changes seen by this node", r->m.leader_changes);
+	counter(&t, "shiplog_raft_proposals_total", "Commands proposed on this node as leader", r->m.proposals);
+	counter(&t, "shiplog_forwarded_writes_total", "Writes forwarded from this node to the leader", r->m.forwarded);
+	counter(&t, "shiplog_barrier_rounds_total", "Quorum rounds run for linearizable reads", r->m.barrier_rounds);
+	counter(&t, "shiplog_barrier_reads_total", "Linearizable reads answered by those rounds", r->m.barrier_reads);
+	counter(&t, "shiplog_raft_snapshots_total", "Snapshots taken", r->m.snapshots);
+	metrics_header(&t, "shiplog_raft_apply_duration_seconds", "histogram", "Leader: from propose to applied");
+	metrics_hist_render(&t, "shiplog_raft_apply_duration_seconds", "", &r->m.apply_seconds);
+	metrics_header(&t, "shiplog_raft_apply_batch_entries", "histogram", "Entries applied per event loop turn");
+	metrics_hist_render(&t, "shiplog_raft_apply_batch_entries", "", &r->m.apply_batch);
+	metrics_header(&t, "shiplog_raft_snapshot_duration_seconds", "histogram", "Time to take a snapshot");
+	metrics_hist_render(&t, "shiplog_raft_snapshot_duration_seconds", "", &r->m.snapshot_seconds);
+	store_usage(r->store, &map_size, &used);
+	gauge(&t, "shiplog_lmdb_map_size_bytes", "LMDB map size", (double)map_size);
+	gauge(&t, "shiplog_lmdb_used_bytes", "LMDB pages in use", (double)used);
+
+	struct proto_msg m = {.type = PROTO_MSG_REPLY};
+	struct proto_buf b;
+	m.u.reply.leader = "";
+	m.u.reply.message = "";
+	m.u.reply.result = t.p;
+	m.u.reply.result_len = t.len;
+	if (proto_msg_encode(&m, &b) == PROTO_OK) {
+		bus_reply(req, b.data, b.len);
+		proto_buf_free(&b);
+	}
+	metrics_text_free(&t);
+}

@@ -1,0 +1,46 @@
+"""GET /metrics on every node: Prometheus text with the Raft, HTTP, LMDB and
+lease metrics, counters moving with the traffic."""
+import re
+
+import harness as H
+
+
+def scrape(c, node):
+    r = c.get(node, "/metrics", key=None)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain"), H.show(r)
+    values = {}
+    for line in r.text.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$', line)
+        assert m, f"not the text format: {line!r}"
+        values[m.group(1) + (m.group(2) or "")] = float(m.group(3))
+    return r.text, values
+
+
+def test_metrics_on_every_node(cluster):
+    names = cluster.names
+    for i in range(6):
+        assert cluster.put(names[i % 3], "/api/collect/m/Deployment/w/c",
+                           json={"image_tag": f"t{i}", "image_sha": "s"}).status_code == 200
+    leader = cluster.leader()
+    follower = next(n for n in names if n != leader)
+    assert cluster.get(follower, "/api/releases/current",
+                       params={"client_name": "unknown", "env_name": "unknown",
+                               "consistency": "linearizable"}).status_code == 200
+    for n in names:
+        text, v = scrape(cluster, n)
+        for name in ("shiplog_raft_term", "shiplog_raft_commit_index", "shiplog_raft_applied_index",
+                     "shiplog_raft_leader_changes_total", "shiplog_lmdb_map_size_bytes", "shiplog_lmdb_used_bytes",
+                     "shiplog_leases_held", "shiplog_websocket_clients", "shiplog_raft_snapshots_total"):
+            assert name in v, f"{n} lacks {name}"
+        assert v[f'shiplog_raft_state{{state="{"leader" if n == leader else "follower"}"}}'] == 1
+        assert v["shiplog_raft_applied_index"] >= 6
+        assert "# TYPE shiplog_http_request_duration_seconds histogram" in text
+    _, lv = scrape(cluster, leader)
+    assert lv["shiplog_raft_proposals_total"] >= 6
+    assert lv["shiplog_raft_apply_duration_seconds_count"] >= 6
+    assert lv["shiplog_barrier_rounds_total"] >= 1 and lv["shiplog_barrier_reads_total"] >= 1
+    _, fv = scrape(cluster, follower)
+    assert fv["shiplog_forwarded_writes_total"] >= 1
+    assert fv['shiplog_http_requests_total{route="PUT /api/collect/*/*/*/*",code="200"}'] >= 1
