@@ -105,6 +105,7 @@ struct repl {
 
 	uv_prepare_t prepare; /* watches raft state once per loop iteration */
 	uv_timer_t tick;
+	uv_check_t check;     /* runs work deferred out of raft callbacks */
 	int handles_open;     /* libuv handles not yet closed */
 
 	bool was_leader;
@@ -114,6 +115,10 @@ struct repl {
 	bool read_barrier_busy;
 	struct raft_barrier read_barrier;
 	bool nudge_busy;                 /* a commit-propagating barrier is in flight */
+	/* Work asked for inside raft callbacks, done at the next loop turn:
+	 * calling raft_barrier/raft_apply re-entrantly while raft changes state
+	 * crashed 0.15.0 (found by tests/jepsen, partition nemesis). */
+	bool want_barrier_kick, want_nudge, want_ready;
 	struct raft_barrier nudge;
 
 	struct op *ops;                  /* every op not yet freed */
@@ -148,8 +153,11 @@ void repl_ops_tick(struct repl *r);
 void repl_ops_leader_changed(struct repl *r, raft_id leader);
 /* Answers ops waiting for local apply up to index. */
 void repl_ops_applied(struct repl *r, uint64_t index);
-/* Starts a shared barrier round if ops wait and this leader is ready. */
+/* Starts a shared barrier round if ops wait and this leader is ready.
+ * Never from inside a raft callback (see want_barrier_kick). */
 void repl_barrier_kick(struct repl *r);
+/* Appends a barrier so followers learn the new commit index now. */
+void repl_commit_nudge(struct repl *r);
 /* Answers every op with PROTO_ESHUTDOWN. */
 void repl_ops_shutdown(struct repl *r);
 

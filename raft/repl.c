@@ -156,12 +156,40 @@ static void leader_barrier_cb(struct raft_barrier *req, int status)
 	if (status == 0 && raft_state(&r->raft) == RAFT_LEADER) {
 		r->leader_ready = true;
 		r->status_dirty = true;
-		repl_seed_members(r);
-		repl_deferred_run(r, false);
+		r->want_ready = true; /* seeding, deferred changes and reads: at the next loop turn */
 		repl_tracef("leader ready at term %llu", (unsigned long long)r->raft.current_term);
-		repl_barrier_kick(r);
 	} else {
 		r->was_leader = false; /* try again if we are still (or again) leader */
+	}
+}
+
+/* Work raft callbacks asked for, run outside them: from the prepare handle
+ * (after timers) and the check handle (after I/O), so within the same turn. */
+static void run_wanted(struct repl *r)
+{
+	if (r->want_ready) {
+		r->want_ready = false;
+		if (raft_state(&r->raft) == RAFT_LEADER && r->leader_ready) {
+			repl_seed_members(r);
+			repl_deferred_run(r, false);
+			r->want_barrier_kick = true;
+		}
+	}
+	if (r->want_barrier_kick) {
+		r->want_barrier_kick = false;
+		repl_barrier_kick(r);
+	}
+	if (r->want_nudge) {
+		r->want_nudge = false;
+		repl_commit_nudge(r);
+	}
+}
+
+static void on_check(uv_check_t *h)
+{
+	struct repl *r = h->data;
+	if (r->raft_started && !r->stopping) {
+		run_wanted(r);
 	}
 }
 
@@ -173,6 +201,7 @@ static void on_prepare(uv_prepare_t *h)
 		return;
 	}
 	bool leader = raft_state(&r->raft) == RAFT_LEADER;
+	run_wanted(r);
 	if (leader && !r->was_leader && !r->leader_barrier_busy) {
 		r->was_leader = true;
 		r->leader_ready = false;
@@ -299,7 +328,10 @@ int repl_start(void *self, uv_loop_t *loop)
 	uv_timer_init(loop, &r->tick);
 	r->tick.data = r;
 	uv_timer_start(&r->tick, on_tick, REPL_TICK_MS, REPL_TICK_MS);
-	r->handles_open = 2;
+	uv_check_init(loop, &r->check);
+	r->check.data = r;
+	uv_check_start(&r->check, on_check);
+	r->handles_open = 3;
 	fprintf(stderr, "raft: node %s (id %llu) started at %s, last applied %llu\n", r->self->name,
 	        (unsigned long long)r->self->id, r->self->raft, (unsigned long long)raft_last_applied(&r->raft));
 	return PROTO_OK;
@@ -335,6 +367,7 @@ void repl_stop(void *self)
 	if (r->handles_open > 0) {
 		uv_close((uv_handle_t *)&r->prepare, on_handle_closed);
 		uv_close((uv_handle_t *)&r->tick, on_handle_closed);
+		uv_close((uv_handle_t *)&r->check, on_handle_closed);
 		r->handles_open = 0;
 	}
 	if (r->raft_started) {

@@ -115,7 +115,7 @@ static void nudge_cb(struct raft_barrier *req, int status)
 /* Followers learn a new commit index with the next AppendEntries: a heartbeat
  * later unless something is appended. A forwarding follower is waiting to
  * apply, so append a (coalesced) barrier to carry the commit index now. */
-static void commit_nudge(struct repl *r)
+void repl_commit_nudge(struct repl *r)
 {
 	if (r->nudge_busy || r->read_barrier_busy || raft_state(&r->raft) != RAFT_LEADER) {
 		return;
@@ -143,7 +143,7 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
 			proto_buf_free(&b);
 		}
 		if (op->hops > 0) {
-			commit_nudge(op->r);
+			op->r->want_nudge = true; /* next loop turn: not inside raft's callback */
 		}
 		op_answer(op, PROTO_OK, res->index, NULL);
 		return;
@@ -199,7 +199,7 @@ static void barrier_round_cb(struct raft_barrier *req, int status)
 			op_park(op);
 		}
 	}
-	repl_barrier_kick(r);
+	r->want_barrier_kick = true; /* next loop turn: not inside raft's callback */
 }
 
 void repl_barrier_kick(struct repl *r)
