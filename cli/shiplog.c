@@ -283,8 +283,52 @@ static int cmd_history(const struct client *c, int argc, char **argv)
 	return 0;
 }
 
+/* Downloads GET /api/v1/cluster/snapshot into path. */
+static int cmd_backup(const struct client *c, const char *path)
+{
+	FILE *f = fopen(path, "wb");
+	if (f == NULL) {
+		fprintf(stderr, "shiplog: cannot write %s\n", path);
+		return 1;
+	}
+	CURL *h = curl_easy_init();
+	struct curl_slist *hdrs = NULL;
+	char url[4096], auth[1024];
+	long status = 0;
+	snprintf(url, sizeof(url), "%s/api/v1/cluster/snapshot", c->server);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->key != NULL ? c->key : "");
+	hdrs = curl_slist_append(hdrs, auth);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, f);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 600L);
+	CURLcode rc = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(h);
+	long size = ftell(f);
+	fclose(f);
+	if (rc != CURLE_OK || status != 200) {
+		fprintf(stderr, "shiplog: backup failed: %s (HTTP %ld)\n", curl_easy_strerror(rc), status);
+		remove(path);
+		return 1;
+	}
+	printf("backup written to %s (%ld bytes); restore with: shiplogd --config FILE --node NAME --restore %s\n", path,
+	       size, path);
+	return 0;
+}
+
 static int cmd_cluster(const struct client *c, int argc, char **argv)
 {
+	if (argc == 2 && strcmp(argv[0], "backup") == 0) {
+		return cmd_backup(c, argv[1]);
+	}
+	if (argc >= 1 && strcmp(argv[0], "restore") == 0) {
+		fprintf(stderr, "restore starts a new cluster on the machine that will run it:\n"
+		                "  shiplogd --config FILE --node NAME --restore BACKUP\n"
+		                "with FILE holding that one node; grow it with shiplogd --join.\n");
+		return 2;
+	}
 	json_t *resp = NULL;
 	long st;
 	char path[256];
@@ -340,7 +384,7 @@ static int cmd_cluster(const struct client *c, int argc, char **argv)
 		st = request(c, "POST", "/api/v1/cluster/transfer", body, &resp);
 	} else {
 		fprintf(stderr, "usage: shiplog cluster status | add NAME RAFT RPC HTTP [--id N] [--role R] [--region R]\n"
-		                "                      | remove ID | transfer [ID]\n");
+		                "                      | remove ID | transfer [ID] | backup FILE | restore\n");
 		return 2;
 	}
 	if (report(c, st, resp) != 0) {
@@ -362,6 +406,7 @@ static void usage(FILE *f)
 	           "  release current --client C --env E          what runs now\n"
 	           "  release history CLIENT ENV NS WORKLOAD CONTAINER   what ran before\n"
 	           "  cluster status | add NAME RAFT RPC HTTP [--id N] [--role R] | remove ID | transfer [ID]\n"
+	           "          | backup FILE | restore\n"
 	           "Defaults: SHIPLOG_SERVER (http://127.0.0.1:8001), SHIPLOG_API_KEY.\n");
 }
 

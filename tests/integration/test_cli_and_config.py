@@ -96,3 +96,13 @@ def test_cli_cluster_status_and_transfer(cluster):
                  10)
     bad = run_cli(node, "cluster", "remove", "77")
     assert bad.returncode == 1 and "NOT_FOUND" in bad.stderr
+
+
+def test_cli_backup(cluster, tmp_path):
+    node = cluster.nodes[cluster.names[0]]
+    out = tmp_path / "b.snap"
+    r = run_cli(node, "cluster", "backup", str(out))
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes()[:8] == b"SHIPSNP1"
+    denied = run_cli(node, "cluster", "backup", str(tmp_path / "x.snap"), key=H.PROD_KEY)
+    assert denied.returncode == 1 and not (tmp_path / "x.snap").exists()
