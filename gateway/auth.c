@@ -80,6 +80,7 @@ struct gw_auth gw_auth_resolve(struct gw *g, struct gw_req *gr)
 	if (a.kind == GW_AUTH_NONE) {
 		a.kind = GW_AUTH_INVALID; /* an empty key was presented */
 	}
+	a.key = key;
 	return a;
 }
 

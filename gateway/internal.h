@@ -33,6 +33,7 @@ enum gw_auth_kind { GW_AUTH_NONE, GW_AUTH_INVALID, GW_AUTH_ADMIN, GW_AUTH_CLIENT
 struct gw_auth {
 	enum gw_auth_kind kind;
 	const char *client; /* GW_AUTH_CLIENT: the client the key is limited to */
+	const char *key;    /* the key presented, NULL if none */
 };
 
 struct gw_req;
@@ -93,6 +94,7 @@ struct gw {
 	uint64_t request_seq;
 	bool stopping;
 	struct gw_route_stats stats[GW_ROUTES + 1]; /* +1: requests matching no route */
+	void *ratelimit;                            /* ratelimit.c's table, allocated on first use */
 	unsigned char secret_key[32]; /* seals cluster credentials */
 	bool have_secret_key;
 };
@@ -127,6 +129,10 @@ struct gw_pending_call;
 struct gw_pending_call *gw_pending_call_new(struct gw_req *gr);
 struct gw_req *gw_pending_call_take(struct gw_pending_call *pc);
 int gw_raft_call(struct gw_req *gr, const struct proto_msg *m, unsigned timeout_ms, bus_reply_cb cb);
+
+/* ratelimit.c: false (and 429 answered) when over the limit. credential:
+ * the presented key, NULL for anonymous requests (limited by address). */
+bool gw_rate_limit(struct gw_req *gr, const char *credential);
 
 /* auth.c */
 struct gw_auth gw_auth_resolve(struct gw *g, struct gw_req *gr);

@@ -82,8 +82,14 @@ void gw_route(struct gw_req *gr)
 			continue;
 		}
 		gr->route = (int)i;
+		gr->auth = gw_auth_resolve(gr->gw, gr);
+		/* A valid key is limited as a credential; anything else by address.
+		 * Health, metrics and badges (always 200, by the seed) are not limited. */
+		bool valid = gr->auth.kind == GW_AUTH_ADMIN || gr->auth.kind == GW_AUTH_CLIENT;
+		if (r->auth && !gw_rate_limit(gr, valid ? gr->auth.key : NULL)) {
+			return;
+		}
 		if (r->auth) {
-			gr->auth = gw_auth_resolve(gr->gw, gr);
 			if (gr->auth.kind == GW_AUTH_NONE) {
 				gw_respond_error(gr, 401, "UNAUTHORIZED", "an API key is required (Authorization: Bearer KEY)");
 				return;

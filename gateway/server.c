@@ -30,6 +30,7 @@ int gw_init(struct gw **out, const struct gw_config *c)
 
 void gw_free(struct gw *g)
 {
+	free(g->ratelimit);
 	free(g);
 }
 

@@ -415,7 +415,7 @@ class Cluster:
         lines += ["", "[collector]"]
         lines += [f"{k} = {_toml_value(v)}" for k, v in self.collector.items()]
         lines += ["", "[rate_limit]"]
-        lines += [f"{k} = {_toml_value(v)}" for k, v in DEFAULT_RATE_LIMIT.items()]
+        lines += [f"{k} = {_toml_value(v)}" for k, v in getattr(self, "rate_limit", DEFAULT_RATE_LIMIT).items()]
         for node in self.nodes.values():
             lines += [
                 "", "[[node]]",
