@@ -125,7 +125,9 @@ void gw_waiters_check(struct gw *g)
 
 void gw_waiters_timer(uv_timer_t *t)
 {
-	gw_waiters_check(t->data);
+	struct gw *g = t->data;
+	gw_waiters_check(g);
+	gw_events_pump_all(g);
 }
 
 static void on_barrier_reply(void *data, int status, const void *buf, size_t len)

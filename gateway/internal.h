@@ -26,6 +26,7 @@ struct gw_status {
 	uint64_t received_ms;    /* uv_now when received */
 	bool known;              /* at least one status received */
 	bool removed;            /* the configuration no longer lists this node */
+	uint64_t applied_seen;   /* applied index the event streams were last pumped at */
 };
 
 enum gw_auth_kind { GW_AUTH_NONE, GW_AUTH_INVALID, GW_AUTH_ADMIN, GW_AUTH_CLIENT };
@@ -95,6 +96,8 @@ struct gw {
 	bool stopping;
 	struct gw_route_stats stats[GW_ROUTES + 1]; /* +1: requests matching no route */
 	void *ratelimit;                            /* ratelimit.c's table, allocated on first use */
+	struct gw_ws *ws;                           /* WebSocket event streams (events.c) */
+	int n_ws;
 	unsigned char secret_key[32]; /* seals cluster credentials */
 	bool have_secret_key;
 };
@@ -186,5 +189,9 @@ void gw_route(struct gw_req *gr);
 /* "METHOD /pattern" of route i, for metrics labels. */
 const char *gw_route_label(int i, char *buf, size_t cap);
 void gw_h_metrics(struct gw_req *gr);
+void gw_h_events(struct gw_req *gr);
+/* Sends new events to every WebSocket client (after applies, on the timer). */
+void gw_events_pump_all(struct gw *g);
+void gw_events_close_all(struct gw *g);
 
 #endif

@@ -32,7 +32,7 @@ static void render_http(struct gw *g, struct metrics_text *t)
 		metrics_hist_render(t, "shiplog_http_request_duration_seconds", labels, &g->stats[i].seconds);
 	}
 	metrics_header(t, "shiplog_websocket_clients", "gauge", "Open WebSocket event streams");
-	metrics_printf(t, "shiplog_websocket_clients 0\n");
+	metrics_printf(t, "shiplog_websocket_clients %d\n", g->n_ws);
 }
 
 struct lease_count {

@@ -33,6 +33,7 @@ static const struct route routes[] = {
 	{"GET", {"api", "v1", "jobs"}, 3, true, gw_h_jobs_list},
 	{"POST", {"api", "v1", "observations"}, 3, true, gw_h_observations},
 	{"GET", {"api", "v1", "cluster"}, 3, true, gw_h_cluster},
+	{"GET", {"api", "v1", "events"}, 3, true, gw_h_events},
 	{"POST", {"api", "v1", "cluster", "nodes"}, 4, true, gw_h_cluster_add},
 	{"DELETE", {"api", "v1", "cluster", "nodes", "*"}, 5, true, gw_h_cluster_remove},
 	{"POST", {"api", "v1", "cluster", "transfer"}, 4, true, gw_h_cluster_transfer},

@@ -70,6 +70,10 @@ static void on_status(void *data, const void *buf, size_t len)
 			p = strchr(p, ';');
 			p = p != NULL ? p + 1 : NULL;
 		}
+		if (s->applied != g->status.applied_seen) {
+			g->status.applied_seen = s->applied;
+			gw_events_pump_all(g); /* new entries may carry events */
+		}
 		g->status.removed = s->role == PROTO_ROLE_REMOVED || (s->members != NULL && s->members[0] != '\0' && !listed);
 		gw_waiters_check(g);
 	}
@@ -454,6 +458,7 @@ void gw_stop(void *self)
 {
 	struct gw *g = self;
 	g->stopping = true;
+	gw_events_close_all(g);
 	if (g->listening) {
 		uv_close((uv_handle_t *)&g->listener, NULL);
 		g->listening = false;

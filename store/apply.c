@@ -63,6 +63,23 @@ static int env_touch(struct apply_ctx *a, const char *client, const char *env)
 	return store_put(a, DB_ENVS, k.buf, k.len, v.buf, v.len);
 }
 
+/* The event data naming a component and its image. */
+static void obs_json(struct store_json *j, const struct proto_observation *o)
+{
+	store_json_init(j);
+	store_json_str(j, "client_name", o->client);
+	store_json_str(j, "env_name", o->env);
+	store_json_str(j, "namespace", o->ns);
+	store_json_str(j, "workload_kind", o->kind);
+	store_json_str(j, "workload_name", o->workload);
+	store_json_str(j, "container_name", o->container);
+	store_json_str(j, "image_repo", o->image_repo);
+	store_json_str(j, "image_name", o->image_name);
+	store_json_str(j, "image_tag", o->image_tag);
+	store_json_str(j, "image_sha", o->image_sha);
+	store_json_int(j, "seen_at_ms", o->seen_at_ms);
+}
+
 /* A new history entry becomes the component's current one. */
 static int open_entry(struct apply_ctx *a, const struct rec_writer *ck, const struct proto_observation *o,
                       uint64_t count)
@@ -95,7 +112,12 @@ static int open_entry(struct apply_ctx *a, const struct rec_writer *ck, const st
 		return rc;
 	}
 	a->res->created++;
-	return env_touch(a, o->client, o->env);
+	if ((rc = env_touch(a, o->client, o->env)) != 0) {
+		return rc;
+	}
+	struct store_json j;
+	obs_json(&j, o);
+	return store_event(a, "release.created", o->client, &j);
 }
 
 int store_observe(struct apply_ctx *a, const struct proto_observation *o)
@@ -145,7 +167,9 @@ int store_observe(struct apply_ctx *a, const struct proto_observation *o)
 		return rc;
 	}
 	a->res->updated++;
-	return 0;
+	struct store_json j;
+	obs_json(&j, o);
+	return store_event(a, "release.seen", o->client, &j);
 }
 
 static int apply_ping(struct apply_ctx *a, const struct proto_ping *p)
@@ -172,7 +196,16 @@ static int apply_ping(struct apply_ctx *a, const struct proto_ping *p)
 	rec_init(&v);
 	rec_put_i64(&v, last);
 	rec_put_str(&v, p->version);
-	return store_put(a, DB_ENVS, k.buf, k.len, v.buf, v.len);
+	if ((rc = store_put(a, DB_ENVS, k.buf, k.len, v.buf, v.len)) != 0) {
+		return rc;
+	}
+	struct store_json j;
+	store_json_init(&j);
+	store_json_str(&j, "client_name", p->client);
+	store_json_str(&j, "env_name", p->env);
+	store_json_str(&j, "slave_version", p->version);
+	store_json_int(&j, "at_ms", p->at_ms);
+	return store_event(a, "client.ping", p->client, &j);
 }
 
 /* Idempotency: returns 1 (and fills res) when key was seen within the TTL. */

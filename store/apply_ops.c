@@ -48,7 +48,15 @@ static int cluster_put(struct apply_ctx *a, const void *cmd_bytes, size_t cmd_le
 	memcpy(v + 16, cmd_bytes, cmd_len);
 	rc = put_str_key(a, DB_CLUSTERS, c->id, v, len);
 	free(v);
-	return rc;
+	if (rc != 0) {
+		return rc;
+	}
+	struct store_json j;
+	store_json_init(&j);
+	store_json_str(&j, "id", c->id);
+	store_json_str(&j, "name", c->name);
+	store_json_str(&j, "server", c->server);
+	return store_event(a, "cluster.updated", c->client, &j);
 }
 
 static int cluster_delete(struct apply_ctx *a)
@@ -62,10 +70,14 @@ static int cluster_delete(struct apply_ctx *a)
 	}
 	char duty[PROTO_MAX_STR + 16];
 	snprintf(duty, sizeof(duty), "collect:%s", id);
-	if (rc != 0 || (rc = del_str_key(a, DB_CLUSTERS, id)) != 0 || (rc = del_str_key(a, DB_CHEALTH, id)) != 0) {
+	if (rc != 0 || (rc = del_str_key(a, DB_CLUSTERS, id)) != 0 || (rc = del_str_key(a, DB_CHEALTH, id)) != 0 ||
+	    (rc = del_str_key(a, DB_LEASES, duty)) != 0) {
 		return rc;
 	}
-	return del_str_key(a, DB_LEASES, duty);
+	struct store_json j;
+	store_json_init(&j);
+	store_json_str(&j, "id", id);
+	return store_event(a, "cluster.deleted", "", &j);
 }
 
 static int lease(struct apply_ctx *a)
@@ -191,7 +203,16 @@ static int job_start(struct apply_ctx *a)
 	j.started_ms = a->cmd->ts_ms;
 	struct rec_writer w;
 	job_write(&w, &j);
-	return put_str_key(a, DB_JOBS, s->id, w.buf, w.len);
+	int prc = put_str_key(a, DB_JOBS, s->id, w.buf, w.len);
+	if (prc != 0) {
+		return prc;
+	}
+	struct store_json ev;
+	store_json_init(&ev);
+	store_json_str(&ev, "id", s->id);
+	store_json_str(&ev, "cluster_id", s->cluster_id);
+	store_json_int(&ev, "node", (int64_t)s->node);
+	return store_event(a, "job.started", "", &ev);
 }
 
 static int collect_result(struct apply_ctx *a)
@@ -243,6 +264,25 @@ static int collect_result(struct apply_ctx *a)
 		failures = rec_get_u64(&rd);
 	}
 	bool ok = strcmp(c->status, "success") == 0;
+	struct store_json ev;
+	store_json_init(&ev);
+	store_json_str(&ev, "id", c->job_id);
+	store_json_str(&ev, "cluster_id", c->cluster_id);
+	store_json_str(&ev, "status", c->status);
+	store_json_str(&ev, "error", c->error);
+	store_json_int(&ev, "observations", a->cmd->n_obs);
+	if ((rc = store_event(a, ok ? "job.succeeded" : "job.failed", "", &ev)) != 0) {
+		return rc;
+	}
+	if ((failures == 0) != ok) { /* healthy <-> failing */
+		store_json_init(&ev);
+		store_json_str(&ev, "cluster_id", c->cluster_id);
+		store_json_str(&ev, "status", ok ? "healthy" : "failing");
+		store_json_str(&ev, "error", c->error);
+		if ((rc = store_event(a, "cluster.health_changed", "", &ev)) != 0) {
+			return rc;
+		}
+	}
 	rec_init(&w);
 	rec_put_i64(&w, c->finished_at_ms);
 	rec_put_i64(&w, ok ? c->finished_at_ms : last_success);
@@ -281,7 +321,17 @@ static int member_put(struct apply_ctx *a)
 	rec_put_str(&v, m->raft);
 	rec_put_str(&v, m->rpc);
 	rec_put_str(&v, m->http);
-	return store_put(a, DB_MEMBERS, k.buf, k.len, v.buf, v.len);
+	int rc = store_put(a, DB_MEMBERS, k.buf, k.len, v.buf, v.len);
+	if (rc != 0) {
+		return rc;
+	}
+	struct store_json j;
+	store_json_init(&j);
+	store_json_int(&j, "id", (int64_t)m->id);
+	store_json_str(&j, "name", m->name);
+	store_json_str(&j, "region", m->region);
+	store_json_str(&j, "http", m->http);
+	return store_event(a, "node.joined", "", &j);
 }
 
 static int member_delete(struct apply_ctx *a)
@@ -291,7 +341,13 @@ static int member_delete(struct apply_ctx *a)
 	rec_put_be64(&k, a->cmd->u.member_id);
 	MDB_val key = {k.len, k.buf};
 	int rc = mdb_del(a->txn, a->s->dbi[DB_MEMBERS], &key, NULL);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		return rc;
+	}
+	struct store_json j;
+	store_json_init(&j);
+	store_json_int(&j, "id", (int64_t)a->cmd->u.member_id);
+	return store_event(a, "node.removed", "", &j);
 }
 
 int store_apply_op(struct apply_ctx *a)

@@ -3,6 +3,7 @@
 #define SHIPLOG_STORE_INTERNAL_H
 
 #include <lmdb.h>
+#include <stdbool.h>
 
 #include "store/rec.h"
 #include "store/store.h"
@@ -20,6 +21,7 @@ enum store_db {
 	DB_JOBS,     /* job id (time-ordered) -> job record */
 	DB_LEASES,   /* duty -> holder node id, expiry */
 	DB_MEMBERS,  /* be64 node id -> name, region, raft, rpc, http */
+	DB_EVENTS,   /* be64 index + be64 order -> type, ts, client, data JSON */
 	DB_COUNT_
 };
 
@@ -62,7 +64,21 @@ struct apply_ctx {
 	uint64_t index;
 	const struct proto_cmd *cmd;
 	struct proto_result *res;
+	uint64_t n_events; /* events this entry has produced so far */
 };
+
+/* A JSON object under construction (events' data). */
+struct store_json {
+	char buf[STORE_JSON_MAX];
+	size_t len;
+	bool overflow;
+};
+void store_json_init(struct store_json *j);
+void store_json_str(struct store_json *j, const char *key, const char *value);
+void store_json_int(struct store_json *j, const char *key, int64_t value);
+void store_json_end(struct store_json *j);
+/* Appends an event of the entry being applied (closes data's object). */
+int store_event(struct apply_ctx *a, const char *type, const char *client, struct store_json *data);
 
 int store_put(struct apply_ctx *a, enum store_db db, const void *k, size_t klen, const void *v, size_t vlen);
 /* Applies one observation (history + current). */

@@ -157,4 +157,21 @@ typedef int (*store_member_cb)(void *data, const struct proto_member *m);
 /* Every member recorded through MEMBER_PUT, by id. */
 int store_members_each(struct store_read *rd, store_member_cb cb, void *data);
 
+/* ---- Events ---- */
+
+#define STORE_JSON_MAX 8192 /* largest event data kept */
+
+struct store_event {
+	uint64_t index;   /* Raft index of the change */
+	uint64_t seq;     /* order within that entry */
+	const char *type; /* e.g. release.created */
+	int64_t ts_ms;    /* proposer's time of the change */
+	const char *client; /* the client the event concerns, "" for cluster-wide events */
+	const char *data; /* JSON object */
+};
+typedef int (*store_event_cb)(void *data, const struct store_event *e);
+
+/* Events strictly after (after_index, after_seq), oldest first. */
+int store_events_each(struct store_read *rd, uint64_t after_index, uint64_t after_seq, store_event_cb cb, void *data);
+
 #endif

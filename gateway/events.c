@@ -1,0 +1,209 @@
+/* GET /api/v1/events: the event log as a WebSocket stream (RFC 6455 through
+ * h2o's wslay support). ?since=INDEX replays stored events after INDEX, then
+ * the stream goes on live from the same cursor, so nothing is skipped or sent
+ * twice; ?types=a,b filters; a client key sees its client's events only.
+ * Every client is pumped from the gateway's timer and after each status
+ * update; one that does not read is cut off (1008) once its queue passes
+ * GW_WS_MAX_QUEUED, so it never holds the node back. */
+#define H2O_USE_LIBUV 1
+#include <h2o/websocket.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "gateway/internal.h"
+
+#define GW_WS_MAX_QUEUED (1u << 20) /* bytes queued for one client before it is cut off */
+#define GW_WS_BATCH 500             /* events sent per pump */
+#define GW_WS_PING_MS 15000
+
+struct gw_ws {
+	struct gw_ws *prev, *next;
+	struct gw *g;
+	h2o_websocket_conn_t *conn;
+	uint64_t after_index, after_seq; /* the last event sent (or skipped) */
+	char types[512];                 /* ",a,b," or "" for all */
+	char client[CFG_NAME_MAX];       /* non-empty: only this client's events */
+	uint64_t last_ping_ms;
+	bool backlog;                    /* the last pump stopped at its batch size */
+};
+
+static void ws_unlink(struct gw_ws *w)
+{
+	struct gw *g = w->g;
+	if (w->prev != NULL) {
+		w->prev->next = w->next;
+	} else {
+		g->ws = w->next;
+	}
+	if (w->next != NULL) {
+		w->next->prev = w->prev;
+	}
+	g->n_ws--;
+}
+
+static void ws_drop(struct gw_ws *w)
+{
+	ws_unlink(w);
+	h2o_websocket_close(w->conn);
+	free(w);
+}
+
+static void on_ws_msg(h2o_websocket_conn_t *conn, const struct wslay_event_on_msg_recv_arg *arg)
+{
+	if (arg == NULL) {
+		ws_drop(conn->data); /* closed by the peer or by an error */
+	}
+	/* Messages from clients carry nothing we act on. */
+}
+
+struct pump {
+	struct gw_ws *w;
+	int sent;
+	bool full;
+};
+
+static bool wanted(const struct gw_ws *w, const struct store_event *e)
+{
+	if (w->client[0] != '\0' && strcmp(w->client, e->client) != 0) {
+		return false;
+	}
+	if (w->types[0] != '\0') {
+		char needle[80];
+		snprintf(needle, sizeof(needle), ",%s,", e->type);
+		return strstr(w->types, needle) != NULL;
+	}
+	return true;
+}
+
+static int pump_one(void *data, const struct store_event *e)
+{
+	struct pump *p = data;
+	struct gw_ws *w = p->w;
+	if (p->sent >= GW_WS_BATCH || wslay_event_get_queued_msg_length(w->conn->ws_ctx) > GW_WS_MAX_QUEUED) {
+		p->full = true;
+		return 1;
+	}
+	w->after_index = e->index;
+	w->after_seq = e->seq;
+	if (!wanted(w, e)) {
+		return 0;
+	}
+	char when[40];
+	gw_format_time(e->ts_ms, when, sizeof(when));
+	size_t cap = strlen(e->data) + strlen(e->type) + 160;
+	char *text = malloc(cap);
+	if (text == NULL) {
+		return 1;
+	}
+	int n = snprintf(text, cap, "{\"index\":%llu,\"type\":\"%s\",\"timestamp\":\"%s\",\"data\":%s}",
+	                 (unsigned long long)e->index, e->type, when, e->data);
+	struct wslay_event_msg msg = {WSLAY_TEXT_FRAME, (const uint8_t *)text, (size_t)n};
+	wslay_event_queue_msg(w->conn->ws_ctx, &msg); /* copies the text */
+	free(text);
+	p->sent++;
+	return 0;
+}
+
+/* Sends what the store holds after the client's cursor; false if it was dropped. */
+static bool ws_pump(struct gw_ws *w)
+{
+	struct store_read *rd;
+	struct pump p = {.w = w};
+	if (store_read_begin(w->g->store, &rd) != PROTO_OK) {
+		return true;
+	}
+	store_events_each(rd, w->after_index, w->after_seq, pump_one, &p);
+	store_read_end(rd);
+	w->backlog = p.full;
+	if (wslay_event_get_queued_msg_length(w->conn->ws_ctx) > GW_WS_MAX_QUEUED) {
+		static const char reason[] = "client too slow: events not read";
+		wslay_event_queue_close(w->conn->ws_ctx, 1008, (const uint8_t *)reason, sizeof(reason) - 1);
+		if (w->conn->sock != NULL) {
+			h2o_websocket_proceed(w->conn); /* the close frame, if the socket still takes bytes */
+			int fd = h2o_socket_get_fd(w->conn->sock);
+			if (fd >= 0) {
+				/* Reset, not a graceful close: what sits in the kernel buffers is
+				 * dropped, and the write stuck on them fails so h2o closes now. */
+				struct linger lg = {1, 0};
+				setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+				shutdown(fd, SHUT_RDWR);
+			}
+		}
+		ws_drop(w); /* a reader that stalls gets no more of the node */
+		return false;
+	}
+	uint64_t now = uv_now(w->g->loop);
+	if (now - w->last_ping_ms >= GW_WS_PING_MS) {
+		struct wslay_event_msg ping = {WSLAY_PING, (const uint8_t *)"", 0};
+		wslay_event_queue_msg(w->conn->ws_ctx, &ping);
+		w->last_ping_ms = now;
+	}
+	if (w->conn->sock != NULL) { /* NULL until h2o has sent the 101 and handed the socket over */
+		h2o_websocket_proceed(w->conn);
+	}
+	return true;
+}
+
+void gw_events_pump_all(struct gw *g)
+{
+	for (struct gw_ws *w = g->ws, *next; w != NULL; w = next) {
+		next = w->next;
+		ws_pump(w);
+	}
+}
+
+void gw_events_close_all(struct gw *g)
+{
+	while (g->ws != NULL) {
+		ws_drop(g->ws);
+	}
+}
+
+void gw_h_events(struct gw_req *gr)
+{
+	const char *client_key = NULL;
+	const char *since = gw_query(gr, "since"), *types = gw_query(gr, "types");
+	if (h2o_is_websocket_handshake(gr->req, &client_key) != 0 || client_key == NULL) {
+		gw_respond_error(gr, 400, "VALIDATION_ERROR", "GET /api/v1/events is a WebSocket (Upgrade: websocket)");
+		return;
+	}
+	struct gw_ws *w = calloc(1, sizeof(*w));
+	if (w == NULL) {
+		gw_respond_status(gr, PROTO_ENOMEM, NULL);
+		return;
+	}
+	w->g = gr->gw;
+	if (since != NULL) {
+		char *end;
+		w->after_index = strtoull(since, &end, 10);
+		if (*since < '0' || *since > '9' || *end != '\0') {
+			free(w);
+			gw_respond_error(gr, 400, "VALIDATION_ERROR", "since must be a Raft index (X-Shiplog-Index)");
+			return;
+		}
+		w->after_seq = UINT64_MAX; /* everything after INDEX: events of INDEX itself were seen */
+	} else {
+		w->after_index = gr->index; /* live only: from what this node has applied now */
+		w->after_seq = UINT64_MAX;
+	}
+	if (types != NULL && strlen(types) + 3 < sizeof(w->types)) {
+		snprintf(w->types, sizeof(w->types), ",%s,", types);
+	}
+	if (gr->auth.kind == GW_AUTH_CLIENT) {
+		snprintf(w->client, sizeof(w->client), "%s", gr->auth.client);
+	}
+	w->last_ping_ms = uv_now(gr->gw->loop);
+	struct gw *g = gr->gw;
+	h2o_req_t *req = gr->req;
+	gr->req = NULL; /* h2o owns the connection from here */
+	w->conn = h2o_upgrade_to_websocket(req, client_key, w, on_ws_msg);
+	w->next = g->ws;
+	if (g->ws != NULL) {
+		g->ws->prev = w;
+	}
+	g->ws = w;
+	g->n_ws++;
+	ws_pump(w);
+}
