@@ -1,6 +1,7 @@
 /* Scheduler actor: a timer every quarter lease period reads clusters,
  * leases and jobs from the store and acts on them (see scheduler.h). */
 #include "node/scheduler.h"
+#include "node/sched_internal.h"
 
 #include <inttypes.h>
 #include <stdbool.h>
@@ -12,38 +13,6 @@
 #include "node/cfg_clusters.h"
 #include "node/propose.h"
 
-#define SCHED_MAX_DUTIES 4096
-#define SCHED_JOB_SCAN 500 /* newest jobs looked at per tick */
-
-struct duty {
-	char cluster_id[PROTO_MAX_STR + 1];
-	bool seen;           /* still registered at the last tick */
-	bool lease_pending;  /* a LEASE proposal is in flight */
-	bool running;        /* a collection is in flight here */
-	int64_t free_since;  /* when this node first saw it free (its clock), 0 if held */
-	bool held;           /* by this node, as of the last tick */
-	int64_t last_run_ms; /* from the cluster's health */
-	uint64_t interval_s;
-};
-
-struct scheduler {
-	const struct cfg *cfg;
-	const struct cfg_node *self;
-	store *store;
-	char raft_url[CFG_ADDR_MAX], collector_url[CFG_ADDR_MAX];
-	uv_loop_t *loop;
-	uv_timer_t timer;
-	bool timer_open;
-	bus_client *raft, *collector;
-	struct duty *duties;
-	size_t n_duties;
-	uint64_t seq;
-	bool stopping;
-	unsigned char key[32];
-	bool have_key;
-	int cfg_pending;     /* [[k8s_cluster]] proposals in flight */
-	bool cfg_registered; /* all of them applied */
-};
 
 int scheduler_init(struct scheduler **out, const struct scheduler_config *c)
 {
@@ -93,7 +62,7 @@ unsigned scheduler_rank(const struct cfg *cfg, const char *duty, uint64_t node_i
 	return rank;
 }
 
-static struct duty *duty_for(struct scheduler *s, const char *cluster_id)
+struct duty *duty_for(struct scheduler *s, const char *cluster_id)
 {
 	for (size_t i = 0; i < s->n_duties; i++) {
 		if (strcmp(s->duties[i].cluster_id, cluster_id) == 0) {
@@ -143,7 +112,7 @@ static void propose_lease(struct scheduler *s, struct duty *d)
 	if (p == NULL) {
 		return;
 	}
-	snprintf(duty, sizeof(duty), "collect:%s", d->cluster_id);
+	snprintf(duty, sizeof(duty), "%s", d->duty);
 	snprintf(idem, sizeof(idem), "lease:%s:%" PRIu64 ":%" PRIu64, d->cluster_id, s->self->id, ++s->seq);
 	struct proto_cmd cmd = {.type = PROTO_CMD_LEASE, .idem_key = idem};
 	cmd.u.lease = (struct proto_lease){duty, s->self->id, s->cfg->lease_ms};
@@ -189,11 +158,37 @@ static void dispatch(struct scheduler *s, struct duty *d, const char *job_id)
 	proto_buf_free(&b);
 }
 
-struct tick {
-	struct scheduler *s;
-	struct store_read *rd;
-	int64_t now;
-};
+
+/* Renews a held lease, or claims a free or expired one in rank order. */
+void scheduler_lease_step(struct tick *t, struct duty *d)
+{
+	struct scheduler *s = t->s;
+	struct store_lease l;
+	bool exists = store_lease_get(t->rd, d->duty, &l) == PROTO_OK;
+	bool live = exists && l.expires_ms > t->now;
+	d->held = live && l.holder == s->self->id;
+	if (d->lease_pending) {
+		return;
+	}
+	if (d->held) {
+		d->free_since = 0;
+		if (l.expires_ms - t->now < (int64_t)s->cfg->lease_ms / 2) {
+			propose_lease(s, d); /* renew */
+		}
+		return;
+	}
+	if (live) {
+		d->free_since = 0; /* held by another live node */
+		return;
+	}
+	if (d->free_since == 0) {
+		d->free_since = t->now;
+	}
+	int64_t wait = (int64_t)scheduler_rank(s->cfg, d->duty, s->self->id) * (int64_t)s->cfg->lease_ms / 2;
+	if (t->now >= d->free_since + wait) {
+		propose_lease(s, d);
+	}
+}
 
 static int on_cluster(void *data, const struct store_cluster *sc)
 {
@@ -208,33 +203,8 @@ static int on_cluster(void *data, const struct store_cluster *sc)
 	if (sc->last_run_ms > d->last_run_ms) {
 		d->last_run_ms = sc->last_run_ms;
 	}
-	char duty[PROTO_MAX_STR + 16];
-	struct store_lease l;
-	snprintf(duty, sizeof(duty), "collect:%s", sc->c->id);
-	bool exists = store_lease_get(t->rd, duty, &l) == PROTO_OK;
-	bool live = exists && l.expires_ms > t->now;
-	d->held = live && l.holder == s->self->id;
-	if (d->lease_pending) {
-		return 0;
-	}
-	if (d->held) {
-		d->free_since = 0;
-		if (l.expires_ms - t->now < (int64_t)s->cfg->lease_ms / 2) {
-			propose_lease(s, d); /* renew */
-		}
-		return 0;
-	}
-	if (live) {
-		d->free_since = 0; /* held by another live node */
-		return 0;
-	}
-	if (d->free_since == 0) {
-		d->free_since = t->now;
-	}
-	int64_t wait = (int64_t)scheduler_rank(s->cfg, duty, s->self->id) * (int64_t)s->cfg->lease_ms / 2;
-	if (t->now >= d->free_since + wait) {
-		propose_lease(s, d);
-	}
+	snprintf(d->duty, sizeof(d->duty), "collect:%s", sc->c->id);
+	scheduler_lease_step(t, d);
 	return 0;
 }
 
@@ -265,7 +235,7 @@ static int on_job(void *data, const struct store_job *j)
 	}
 	for (size_t i = 0; i < s->n_duties; i++) {
 		struct duty *d = &s->duties[i];
-		if (d->held && !d->running && strcmp(d->cluster_id, j->cluster_id) == 0) {
+		if (d->held && !d->running && !d->webhook && strcmp(d->cluster_id, j->cluster_id) == 0) {
 			dispatch(s, d, j->id);
 		}
 	}
@@ -279,6 +249,15 @@ static void cfg_cluster_done(void *data, int status, const struct proto_result *
 	s->cfg_pending--;
 	if (status != PROTO_OK) {
 		s->cfg_registered = false; /* retried at a later tick */
+	}
+}
+
+static void on_tick(uv_timer_t *h);
+
+void scheduler_tick_now(struct scheduler *s)
+{
+	if (!s->stopping) {
+		on_tick(&s->timer);
 	}
 }
 
@@ -300,6 +279,7 @@ static void on_tick(uv_timer_t *h)
 		s->duties[i].seen = false;
 	}
 	store_clusters_each(t.rd, on_cluster, &t);
+	deliver_tick(&t);
 	/* Forget deleted clusters (those not running anything). */
 	size_t w = 0;
 	for (size_t i = 0; i < s->n_duties; i++) {
@@ -313,7 +293,8 @@ static void on_tick(uv_timer_t *h)
 	store_read_end(t.rd);
 	for (size_t i = 0; i < s->n_duties; i++) {
 		struct duty *d = &s->duties[i];
-		if (d->seen && d->held && !d->running && t.now - d->last_run_ms >= (int64_t)d->interval_s * 1000) {
+		if (d->seen && d->held && !d->running && !d->webhook &&
+		    t.now - d->last_run_ms >= (int64_t)d->interval_s * 1000) {
 			char id[96];
 			new_job_id(s, id, sizeof(id));
 			dispatch(s, d, id);

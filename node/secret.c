@@ -151,3 +151,14 @@ int secret_base64_decode(const char *b64, void **out, size_t *len)
 	*out = bin;
 	return 0;
 }
+
+void secret_hmac_sha256_hex(const void *key, size_t key_len, const void *msg, size_t len, char out[65])
+{
+	unsigned char mac[crypto_auth_hmacsha256_BYTES];
+	crypto_auth_hmacsha256_state st;
+	secret_init();
+	crypto_auth_hmacsha256_init(&st, key, key_len);
+	crypto_auth_hmacsha256_update(&st, msg, len);
+	crypto_auth_hmacsha256_final(&st, mac);
+	sodium_bin2hex(out, 65, mac, sizeof(mac));
+}

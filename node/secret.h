@@ -38,4 +38,7 @@ int secret_open(const unsigned char key[SECRET_KEY_BYTES], const char *sealed, v
  * terminated (len excludes it); -1 if malformed or out of memory. */
 int secret_base64_decode(const char *b64, void **out, size_t *len);
 
+/* HMAC-SHA256 of msg under key, as 64 lowercase hex characters + NUL. */
+void secret_hmac_sha256_hex(const void *key, size_t key_len, const void *msg, size_t len, char out[65]);
+
 #endif

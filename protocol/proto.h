@@ -40,6 +40,9 @@ enum proto_cmd_type {
 	PROTO_CMD_COLLECT_RESULT = 9, /* a collection run: its observations and outcome */
 	PROTO_CMD_MEMBER_PUT = 10,    /* a node's name and addresses (any role) */
 	PROTO_CMD_MEMBER_DELETE = 11, /* a node left the cluster */
+	PROTO_CMD_WEBHOOK_PUT = 12,   /* register a webhook */
+	PROTO_CMD_WEBHOOK_DELETE = 13,
+	PROTO_CMD_WEBHOOK_PROGRESS = 14, /* one delivery attempt and where the webhook stands */
 	PROTO_CMD_TYPE_MAX_
 };
 
@@ -116,6 +119,25 @@ struct proto_member {
 	const char *http; /* host:port of its gateway */
 };
 
+struct proto_webhook {
+	const char *id, *url;
+	const char **events; /* event types; none = all */
+	uint32_t n_events;
+	const char *sealed_secret; /* secret_seal'd HMAC secret */
+	const char *client;        /* "": every client's events (admin); else that client's only */
+};
+
+struct proto_delivery {
+	const char *webhook_id;
+	uint64_t event_index, event_seq; /* the event attempted */
+	const char *event_type;
+	uint64_t ok;          /* 1: delivered, the cursor moves past the event */
+	uint64_t http_status; /* 0 if no answer */
+	const char *error;    /* "" on success */
+	uint64_t node;        /* the delivering node */
+	int64_t duration_ms;
+};
+
 struct proto_cmd {
 	uint32_t type;        /* enum proto_cmd_type */
 	int64_t ts_ms;        /* proposer's wall clock: apply never reads the clock */
@@ -132,6 +154,9 @@ struct proto_cmd {
 		struct proto_collect collect;     /* COLLECT_RESULT (+ obs) */
 		struct proto_member member;       /* MEMBER_PUT */
 		uint64_t member_id;               /* MEMBER_DELETE */
+		struct proto_webhook webhook;     /* WEBHOOK_PUT */
+		const char *webhook_id;           /* WEBHOOK_DELETE */
+		struct proto_delivery delivery;   /* WEBHOOK_PROGRESS */
 	} u;
 	void *mem_;                    /* owned memory of a decoded command */
 };

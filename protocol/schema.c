@@ -46,6 +46,16 @@ static const struct field member_put[] = {
 };
 static const struct field member_delete[] = {U64(member_id)};
 
+static const struct field webhook_put[] = {
+	STR(webhook.id), STR(webhook.url), STRS(webhook.events, webhook.n_events), STR(webhook.sealed_secret),
+	STR(webhook.client),
+};
+static const struct field webhook_delete[] = {STR(webhook_id)};
+static const struct field webhook_progress[] = {
+	STR(delivery.webhook_id), U64(delivery.event_index), U64(delivery.event_seq), STR(delivery.event_type),
+	U64(delivery.ok), U64(delivery.http_status), STR(delivery.error), U64(delivery.node), I64(delivery.duration_ms),
+};
+
 struct schema {
 	const struct field *fields;
 	size_t n;
@@ -62,6 +72,9 @@ static const struct schema schemas[PROTO_CMD_TYPE_MAX_] = {
 	[PROTO_CMD_COLLECT_RESULT] = SCHEMA(collect),
 	[PROTO_CMD_MEMBER_PUT] = SCHEMA(member_put),
 	[PROTO_CMD_MEMBER_DELETE] = SCHEMA(member_delete),
+	[PROTO_CMD_WEBHOOK_PUT] = SCHEMA(webhook_put),
+	[PROTO_CMD_WEBHOOK_DELETE] = SCHEMA(webhook_delete),
+	[PROTO_CMD_WEBHOOK_PROGRESS] = SCHEMA(webhook_progress),
 };
 
 #define AT(c, off, T) ((T *)((char *)(c) + (off)))

@@ -361,6 +361,9 @@ int store_apply_op(struct apply_ctx *a)
 	case PROTO_CMD_COLLECT_RESULT: return collect_result(a);
 	case PROTO_CMD_MEMBER_PUT: return member_put(a);
 	case PROTO_CMD_MEMBER_DELETE: return member_delete(a);
+	case PROTO_CMD_WEBHOOK_PUT:
+	case PROTO_CMD_WEBHOOK_DELETE:
+	case PROTO_CMD_WEBHOOK_PROGRESS: return store_apply_webhook(a);
 	default: return 0;
 	}
 }

@@ -22,6 +22,9 @@ enum store_db {
 	DB_LEASES,   /* duty -> holder node id, expiry */
 	DB_MEMBERS,  /* be64 node id -> name, region, raft, rpc, http */
 	DB_EVENTS,   /* be64 index + be64 order -> type, ts, client, data JSON */
+	DB_WEBHOOKS, /* id -> created, encoded WEBHOOK_PUT */
+	DB_WHSTATE,  /* id -> delivery cursor, failures, counts */
+	DB_DELIVERIES, /* id\0 + be64 attempt -> one delivery attempt */
 	DB_COUNT_
 };
 
@@ -83,6 +86,8 @@ int store_event(struct apply_ctx *a, const char *type, const char *client, struc
 int store_put(struct apply_ctx *a, enum store_db db, const void *k, size_t klen, const void *v, size_t vlen);
 /* Applies one observation (history + current). */
 int store_observe(struct apply_ctx *a, const struct proto_observation *o);
+/* Webhook commands (webhooks.c). */
+int store_apply_webhook(struct apply_ctx *a);
 /* Cluster, lease and job commands (apply_ops.c). */
 int store_apply_op(struct apply_ctx *a);
 

@@ -174,4 +174,31 @@ typedef int (*store_event_cb)(void *data, const struct store_event *e);
 /* Events strictly after (after_index, after_seq), oldest first. */
 int store_events_each(struct store_read *rd, uint64_t after_index, uint64_t after_seq, store_event_cb cb, void *data);
 
+/* ---- Webhooks ---- */
+
+struct store_webhook {
+	const struct proto_webhook *w;
+	int64_t created_ms;
+	uint64_t after_index, after_seq; /* delivered up to this event */
+	uint64_t failures;               /* consecutive failed attempts */
+	uint64_t delivered, attempts;
+	int64_t last_attempt_ms;
+};
+typedef int (*store_webhook_cb)(void *data, const struct store_webhook *w);
+int store_webhooks_each(struct store_read *rd, store_webhook_cb cb, void *data);
+int store_webhook_get(struct store_read *rd, const char *id, store_webhook_cb cb, void *data);
+
+struct store_delivery {
+	uint64_t attempt;
+	uint64_t event_index, event_seq;
+	const char *event_type;
+	uint64_t ok, http_status;
+	const char *error;
+	uint64_t node;
+	int64_t at_ms, duration_ms;
+};
+typedef int (*store_delivery_cb)(void *data, const struct store_delivery *d);
+/* Attempts of webhook id, newest first. */
+int store_deliveries_each(struct store_read *rd, const char *id, store_delivery_cb cb, void *data);
+
 #endif
