@@ -194,6 +194,8 @@ void gw_h_webhooks_list(struct gw_req *gr);
 void gw_h_webhook_create(struct gw_req *gr);
 void gw_h_webhook_delete(struct gw_req *gr);
 void gw_h_webhook_deliveries(struct gw_req *gr);
+void gw_h_alerts(struct gw_req *gr);
+void gw_h_alert_ack(struct gw_req *gr);
 /* Sends new events to every WebSocket client (after applies, on the timer). */
 void gw_events_pump_all(struct gw *g);
 void gw_events_close_all(struct gw *g);

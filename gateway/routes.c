@@ -38,6 +38,8 @@ static const struct route routes[] = {
 	{"POST", {"api", "v1", "webhooks"}, 3, true, gw_h_webhook_create},
 	{"DELETE", {"api", "v1", "webhooks", "*"}, 4, true, gw_h_webhook_delete},
 	{"GET", {"api", "v1", "webhooks", "*", "deliveries"}, 5, true, gw_h_webhook_deliveries},
+	{"GET", {"api", "v1", "alerts"}, 3, true, gw_h_alerts},
+	{"POST", {"api", "v1", "alerts", "*", "acknowledge"}, 5, true, gw_h_alert_ack},
 	{"POST", {"api", "v1", "cluster", "nodes"}, 4, true, gw_h_cluster_add},
 	{"DELETE", {"api", "v1", "cluster", "nodes", "*"}, 5, true, gw_h_cluster_remove},
 	{"POST", {"api", "v1", "cluster", "transfer"}, 4, true, gw_h_cluster_transfer},

@@ -167,6 +167,15 @@ void load(const char *path, struct cfg *c)
 			}
 		}
 	}
+	c->ping_warning_ms = 10 * 60 * 1000;
+	c->ping_offline_ms = 15 * 60 * 1000;
+	c->collect_failures = 3;
+	if (root.contains("alerts")) {
+		const auto &al = root.at("alerts");
+		c->ping_warning_ms = duration_ms(al, "ping_warning", c->ping_warning_ms, 1000);
+		c->ping_offline_ms = duration_ms(al, "ping_offline", c->ping_offline_ms, 1000);
+		c->collect_failures = count(al, "collection_failures", c->collect_failures);
+	}
 	if (root.contains("autopilot")) {
 		const auto &ap = root.at("autopilot");
 		c->max_voters = count(ap, "max_voters", 0);

@@ -57,6 +57,8 @@ void scheduler_lease_step(struct tick *t, struct duty *d);
 /* Webhook deliveries (deliver.c): leases for every webhook, and the next
  * event for the ones this node holds. */
 void deliver_tick(struct tick *t);
+/* Alert evaluation (alerting.c), by the holder of the "alerts" duty. */
+void alerts_tick(struct tick *t);
 /* Runs a tick now (after a delivery, so the next event need not wait). */
 void scheduler_tick_now(struct scheduler *s);
 

@@ -280,6 +280,7 @@ static void on_tick(uv_timer_t *h)
 	}
 	store_clusters_each(t.rd, on_cluster, &t);
 	deliver_tick(&t);
+	alerts_tick(&t);
 	/* Forget deleted clusters (those not running anything). */
 	size_t w = 0;
 	for (size_t i = 0; i < s->n_duties; i++) {

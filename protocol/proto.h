@@ -43,6 +43,7 @@ enum proto_cmd_type {
 	PROTO_CMD_WEBHOOK_PUT = 12,   /* register a webhook */
 	PROTO_CMD_WEBHOOK_DELETE = 13,
 	PROTO_CMD_WEBHOOK_PROGRESS = 14, /* one delivery attempt and where the webhook stands */
+	PROTO_CMD_ALERT = 15,         /* raise, resolve or acknowledge an alert */
 	PROTO_CMD_TYPE_MAX_
 };
 
@@ -138,6 +139,16 @@ struct proto_delivery {
 	int64_t duration_ms;
 };
 
+struct proto_alert {
+	const char *id;       /* e.g. ping:<client>:<env>, collect:<cluster id> */
+	const char *action;   /* raise, resolve, acknowledge */
+	const char *kind;     /* client_offline, collection_failing */
+	const char *severity; /* warning, critical */
+	const char *message;
+	const char *client;   /* the client it concerns, "" if none */
+	const char *by;       /* acknowledge: who */
+};
+
 struct proto_cmd {
 	uint32_t type;        /* enum proto_cmd_type */
 	int64_t ts_ms;        /* proposer's wall clock: apply never reads the clock */
@@ -157,6 +168,7 @@ struct proto_cmd {
 		struct proto_webhook webhook;     /* WEBHOOK_PUT */
 		const char *webhook_id;           /* WEBHOOK_DELETE */
 		struct proto_delivery delivery;   /* WEBHOOK_PROGRESS */
+		struct proto_alert alert;         /* ALERT */
 	} u;
 	void *mem_;                    /* owned memory of a decoded command */
 };

@@ -56,6 +56,11 @@ static const struct field webhook_progress[] = {
 	U64(delivery.ok), U64(delivery.http_status), STR(delivery.error), U64(delivery.node), I64(delivery.duration_ms),
 };
 
+static const struct field alert[] = {
+	STR(alert.id), STR(alert.action), STR(alert.kind), STR(alert.severity), STR(alert.message), STR(alert.client),
+	STR(alert.by),
+};
+
 struct schema {
 	const struct field *fields;
 	size_t n;
@@ -75,6 +80,7 @@ static const struct schema schemas[PROTO_CMD_TYPE_MAX_] = {
 	[PROTO_CMD_WEBHOOK_PUT] = SCHEMA(webhook_put),
 	[PROTO_CMD_WEBHOOK_DELETE] = SCHEMA(webhook_delete),
 	[PROTO_CMD_WEBHOOK_PROGRESS] = SCHEMA(webhook_progress),
+	[PROTO_CMD_ALERT] = SCHEMA(alert),
 };
 
 #define AT(c, off, T) ((T *)((char *)(c) + (off)))

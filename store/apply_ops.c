@@ -364,6 +364,7 @@ int store_apply_op(struct apply_ctx *a)
 	case PROTO_CMD_WEBHOOK_PUT:
 	case PROTO_CMD_WEBHOOK_DELETE:
 	case PROTO_CMD_WEBHOOK_PROGRESS: return store_apply_webhook(a);
+	case PROTO_CMD_ALERT: return store_apply_alert(a);
 	default: return 0;
 	}
 }

@@ -25,6 +25,7 @@ enum store_db {
 	DB_WEBHOOKS, /* id -> created, encoded WEBHOOK_PUT */
 	DB_WHSTATE,  /* id -> delivery cursor, failures, counts */
 	DB_DELIVERIES, /* id\0 + be64 attempt -> one delivery attempt */
+	DB_ALERTS,   /* alert id -> kind, severity, status, message, times */
 	DB_COUNT_
 };
 
@@ -86,6 +87,8 @@ int store_event(struct apply_ctx *a, const char *type, const char *client, struc
 int store_put(struct apply_ctx *a, enum store_db db, const void *k, size_t klen, const void *v, size_t vlen);
 /* Applies one observation (history + current). */
 int store_observe(struct apply_ctx *a, const struct proto_observation *o);
+/* Alert commands (alerts.c). */
+int store_apply_alert(struct apply_ctx *a);
 /* Webhook commands (webhooks.c). */
 int store_apply_webhook(struct apply_ctx *a);
 /* Cluster, lease and job commands (apply_ops.c). */

@@ -20,7 +20,7 @@ const char *const store_db_names[DB_COUNT_] = {
 	[DB_META] = "meta", [DB_COMP] = "comp", [DB_HIST] = "hist", [DB_ENVS] = "envs",
 	[DB_CLIREL] = "clirel", [DB_IDEM] = "idem", [DB_IDEMT] = "idemt",
 	[DB_CLUSTERS] = "clusters", [DB_CHEALTH] = "chealth", [DB_JOBS] = "jobs", [DB_LEASES] = "leases", [DB_MEMBERS] = "members", [DB_EVENTS] = "events", [DB_WEBHOOKS] = "webhooks",
-	[DB_WHSTATE] = "whstate", [DB_DELIVERIES] = "deliveries",
+	[DB_WHSTATE] = "whstate", [DB_DELIVERIES] = "deliveries", [DB_ALERTS] = "alerts",
 };
 
 static void boot_id(char *out, size_t cap)

@@ -201,4 +201,15 @@ typedef int (*store_delivery_cb)(void *data, const struct store_delivery *d);
 /* Attempts of webhook id, newest first. */
 int store_deliveries_each(struct store_read *rd, const char *id, store_delivery_cb cb, void *data);
 
+/* ---- Alerts ---- */
+
+struct store_alert {
+	const char *id, *kind, *severity;
+	const char *status; /* firing, acknowledged, resolved */
+	const char *message, *client, *acked_by;
+	int64_t raised_ms, resolved_ms, acked_ms;
+};
+typedef int (*store_alert_cb)(void *data, const struct store_alert *a);
+int store_alerts_each(struct store_read *rd, store_alert_cb cb, void *data);
+
 #endif
