@@ -45,7 +45,7 @@ static void read_alerts(struct gw_req *gr)
 		gw_respond_status(gr, PROTO_EIO, NULL);
 		return;
 	}
-	gr->index = store_read_index(rd);
+	gr->index = gw_state_index(gr->gw, rd);
 	store_alerts_each(rd, alert_row, &l);
 	store_read_end(rd);
 	size_t n = json_array_size(l.list);

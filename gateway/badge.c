@@ -84,7 +84,7 @@ void gw_h_badge(struct gw_req *gr)
 		badge(gr, env, "error", BADGE_RED);
 		return;
 	}
-	gr->index = store_read_index(rd);
+	gr->index = gw_state_index(gr->gw, rd);
 	int rv = store_find_workload(rd, client, env, kind, workload, container, badge_row, &acc);
 	store_read_end(rd);
 	if (rv != PROTO_OK) {

@@ -57,7 +57,7 @@ static void read_clients(struct gw_req *gr)
 		gw_respond_status(gr, PROTO_EIO, "cannot read the store");
 		return;
 	}
-	gr->index = store_read_index(rd);
+	gr->index = gw_state_index(gr->gw, rd);
 	int rv = store_envs_each(rd, only, clients_row, &acc);
 	uint64_t releases = store_release_count(rd, only);
 	store_read_end(rd);

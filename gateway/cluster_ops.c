@@ -74,7 +74,7 @@ static void cluster_status(struct gw_req *gr, int status, const struct proto_msg
 	json_t *info = json_object();
 	struct store_read *rd;
 	if (store_read_begin(g->store, &rd) == PROTO_OK) {
-		gr->index = store_read_index(rd);
+		gr->index = gw_state_index(gr->gw, rd);
 		store_members_each(rd, add_member_info, info);
 		store_read_end(rd);
 	}

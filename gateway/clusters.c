@@ -74,7 +74,7 @@ static void read_clusters(struct gw_req *gr)
 		gw_respond_status(gr, PROTO_EIO, "cannot read the store");
 		return;
 	}
-	gr->index = store_read_index(rd);
+	gr->index = gw_state_index(gr->gw, rd);
 	int rv = store_clusters_each(rd, list_row, &acc);
 	store_read_end(rd);
 	if (rv != PROTO_OK) {
@@ -136,7 +136,7 @@ static void read_one(struct gw_req *gr, bool health)
 		gw_respond_status(gr, PROTO_EIO, "cannot read the store");
 		return;
 	}
-	gr->index = store_read_index(rd);
+	gr->index = gw_state_index(gr->gw, rd);
 	int rv = store_cluster_get(rd, id, one_row, &acc);
 	if (rv == PROTO_OK && health && acc.out != NULL) {
 		char duty[PROTO_MAX_STR + 16];

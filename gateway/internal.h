@@ -113,6 +113,10 @@ void gw_respond_raw(struct gw_req *gr, int status, const char *content_type, con
 /* Maps a proto_status from the raft actor to an HTTP error answer. */
 void gw_respond_status(struct gw_req *gr, int status, const char *message);
 const char *gw_query(struct gw_req *gr, const char *key);
+/* The index a read transaction reflects: its last state change, or the Raft
+ * applied index the status reported before the read began (entries such as
+ * barriers change no state but are reflected too). */
+uint64_t gw_state_index(struct gw *g, struct store_read *rd);
 /* Adds a response header (copied into the request pool) before answering. */
 void gw_add_header(struct gw_req *gr, const char *name, const char *value);
 /* Current leader name and last contact in ms (-1 unknown). */

@@ -96,7 +96,7 @@ static void read_jobs(struct gw_req *gr)
 		gw_respond_status(gr, PROTO_EIO, NULL);
 		return;
 	}
-	gr->index = store_read_index(rd);
+	gr->index = gw_state_index(gr->gw, rd);
 	int rv = PROTO_OK;
 	if (gr->auth.kind != GW_AUTH_ADMIN) {
 		acc.clients = json_object();
@@ -149,7 +149,7 @@ static void read_job(struct gw_req *gr)
 		gw_respond_status(gr, PROTO_EIO, NULL);
 		return;
 	}
-	gr->index = store_read_index(rd);
+	gr->index = gw_state_index(gr->gw, rd);
 	int rv = store_job_get(rd, gr->seg[3], j);
 	bool allowed = gr->auth.kind == GW_AUTH_ADMIN;
 	if (rv == PROTO_OK && !allowed) {

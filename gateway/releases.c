@@ -220,7 +220,7 @@ static void read_current(struct gw_req *gr)
 		gw_respond_status(gr, PROTO_EIO, "cannot read the store");
 		return;
 	}
-	gr->index = store_read_index(rd);
+	gr->index = gw_state_index(gr->gw, rd);
 	int rv = store_current_each(rd, gw_query(gr, "client_name"), gw_query(gr, "env_name"), current_row, &acc);
 	if (rv == PROTO_OK) {
 		acc.ordered = order_namespaces(rd, gw_query(gr, "client_name"), gw_query(gr, "env_name"), acc.ordered);
@@ -270,7 +270,7 @@ static void read_history(struct gw_req *gr)
 		gw_respond_status(gr, PROTO_EIO, "cannot read the store");
 		return;
 	}
-	gr->index = store_read_index(rd);
+	gr->index = gw_state_index(gr->gw, rd);
 	json_t *releases = json_array();
 	int rv = store_history_each(rd, client, env, ns, workload, container, history_row, releases);
 	store_read_end(rd);

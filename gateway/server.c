@@ -220,6 +220,12 @@ void gw_respond_status(struct gw_req *gr, int status, const char *message)
 	}
 }
 
+uint64_t gw_state_index(struct gw *g, struct store_read *rd)
+{
+	uint64_t idx = store_read_index(rd);
+	return g->status.applied > idx ? g->status.applied : idx;
+}
+
 const char *gw_query(struct gw_req *gr, const char *key)
 {
 	for (int i = 0; i < gr->n_query; i++) {
@@ -358,7 +364,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	{
 		struct store_read *rd;
 		if (store_read_begin(g->store, &rd) == PROTO_OK) {
-			gr->index = store_read_index(rd);
+			gr->index = gw_state_index(gr->gw, rd);
 			store_read_end(rd);
 		}
 	}

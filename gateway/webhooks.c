@@ -53,7 +53,7 @@ static void read_webhooks(struct gw_req *gr)
 		gw_respond_status(gr, PROTO_EIO, NULL);
 		return;
 	}
-	gr->index = store_read_index(rd);
+	gr->index = gw_state_index(gr->gw, rd);
 	store_webhooks_each(rd, list_row, &l);
 	store_read_end(rd);
 	size_t n = json_array_size(l.list);
@@ -205,7 +205,7 @@ static void read_deliveries(struct gw_req *gr)
 		gw_respond_status(gr, PROTO_EIO, NULL);
 		return;
 	}
-	gr->index = store_read_index(rd);
+	gr->index = gw_state_index(gr->gw, rd);
 	if (!may_see(gr, rd, gr->seg[3])) {
 		store_read_end(rd);
 		return;

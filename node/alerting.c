@@ -111,8 +111,30 @@ static int on_cluster(void *data, const struct store_cluster *sc)
 	return 0;
 }
 
+static int any_ping(void *data, const struct store_env *env)
+{
+	*(bool *)data = env->last_ping_ms > 0;
+	return *(bool *)data;
+}
+
+static int any_cluster(void *data, const struct store_cluster *sc)
+{
+	(void)sc;
+	*(bool *)data = true;
+	return 1;
+}
+
 void alerts_tick(struct tick *t)
 {
+	/* Nothing can alert (no pings, no clusters): hold no lease, write nothing. */
+	bool sources = false;
+	store_envs_each(t->rd, NULL, any_ping, &sources);
+	if (!sources) {
+		store_clusters_each(t->rd, any_cluster, &sources);
+	}
+	if (!sources) {
+		return;
+	}
 	struct duty *d = duty_for(t->s, "alerts");
 	if (d == NULL) {
 		return;
