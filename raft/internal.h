@@ -125,6 +125,8 @@ struct repl {
 	struct deferred_change *deferred; /* membership requests waiting for leader_ready */
 	uint64_t unreachable_since[REPL_MAX_PEERS]; /* autopilot, by configuration index; 0 = reachable */
 	bool autopilot_busy;
+	uint64_t silent_since[REPL_MAX_PEERS]; /* node alerts, by configuration index */
+	bool node_alerted[REPL_MAX_PEERS];
 	bool removed; /* told by the leader that it was removed (kept in DATA/removed) */
 	struct {
 		uint64_t leader_changes, proposals, forwarded, barrier_rounds, barrier_reads, snapshots;
@@ -170,6 +172,8 @@ void repl_defer_change(struct repl *r, bus_request *req, const void *buf, size_t
 void repl_deferred_run(struct repl *r, bool expire_only);
 /* Removes members unreachable longer than [autopilot] remove_unreachable_after. */
 void repl_autopilot(struct repl *r);
+/* Raises "node unreachable" alerts (and resolves them), on the leader. */
+void repl_node_alerts(struct repl *r);
 
 /* members.c */
 bool repl_member(struct repl *r, uint64_t id, struct repl_member *out);

@@ -5,6 +5,7 @@
  * Raft too. Followers forward these requests once to the leader and relay
  * its answer. Also: the status query behind GET /api/v1/cluster. */
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -440,6 +441,53 @@ static void autopilot_removed_cb(struct raft_change *req, int status)
 	}
 	c->r->autopilot_busy = false;
 	free(c);
+}
+
+/* Raises or resolves the "node unreachable" alert of server i (leader only;
+ * only on a change, kept in node_alerted). */
+static void node_alert(struct repl *r, unsigned i, bool unreachable)
+{
+	const struct raft_server *sv = &r->raft.configuration.servers[i];
+	if (i >= REPL_MAX_PEERS || r->node_alerted[i] == unreachable) {
+		return;
+	}
+	struct repl_member m;
+	char id[64], idem[128], msg[CFG_NAME_MAX + 96];
+	bool known = repl_member(r, sv->id, &m);
+	snprintf(id, sizeof(id), "node:%llu", (unsigned long long)sv->id);
+	snprintf(idem, sizeof(idem), "%s:%s:%llu", id, unreachable ? "raise" : "resolve", (unsigned long long)uv_now(r->loop));
+	snprintf(msg, sizeof(msg), "node %s (id %llu) does not answer the leader", known ? m.name : "?",
+	         (unsigned long long)sv->id);
+	struct proto_cmd cmd = {.type = PROTO_CMD_ALERT, .idem_key = idem, .ts_ms = (int64_t)time(NULL) * 1000};
+	cmd.u.alert = (struct proto_alert){id, unreachable ? "raise" : "resolve", "node_unreachable",
+	                                   unreachable ? "critical" : "", unreachable ? msg : "", "", ""};
+	if (repl_propose_internal(r, &cmd) == PROTO_OK) {
+		r->node_alerted[i] = unreachable;
+	}
+}
+
+/* Node alerts: a member silent for three election timeouts is unreachable. */
+void repl_node_alerts(struct repl *r)
+{
+	uint64_t now = uv_now(r->loop);
+	if (raft_state(&r->raft) != RAFT_LEADER || !r->leader_ready || r->raft.leader_state.progress == NULL) {
+		memset(r->silent_since, 0, sizeof(r->silent_since));
+		memset(r->node_alerted, 0, sizeof(r->node_alerted));
+		return;
+	}
+	for (unsigned i = 0; i < r->raft.configuration.n && i < REPL_MAX_PEERS; i++) {
+		if (r->raft.configuration.servers[i].id == r->self->id || r->raft.leader_state.progress[i].recent_recv) {
+			r->silent_since[i] = 0;
+			node_alert(r, i, false);
+			continue;
+		}
+		if (r->silent_since[i] == 0) {
+			r->silent_since[i] = now;
+		}
+		if (now - r->silent_since[i] >= 3 * (uint64_t)r->cfg->election_timeout_ms) {
+			node_alert(r, i, true);
+		}
+	}
 }
 
 void repl_autopilot(struct repl *r)

@@ -246,6 +246,7 @@ static void on_tick(uv_timer_t *h)
 		repl_deferred_run(r, true);
 	}
 	repl_autopilot(r);
+	repl_node_alerts(r);
 	if (uv_now(r->loop) - r->last_status_ms >= REPL_STATUS_EVERY_MS) {
 		publish_status(r);
 	}

@@ -47,3 +47,16 @@ def test_ping_alert_raised_escalated_and_resolved(cluster_factory):
             seen.append(ev["type"])
     ws.close()
     assert seen[0] == "alert.raised" and "alert.acknowledged" in seen and seen[-1] == "alert.resolved", seen
+
+
+def test_node_unreachable_alert(cluster_factory):
+    c = cluster_factory()
+    leader = c.leader()
+    victim = next(n for n in c.names if n != leader)
+    vid = next(m["id"] for m in c.get(leader, "/api/v1/cluster").json()["members"] if m["name"] == victim)
+    c.kill9(victim)
+    aid = f"node:{vid}"
+    H.wait_until(lambda: alerts(c, leader).get(aid, {}).get("status") == "firing", 15, what="node alert raised")
+    assert alerts(c, leader)[aid]["severity"] == "critical" and victim in alerts(c, leader)[aid]["message"]
+    c.restart(victim)
+    H.wait_until(lambda: alerts(c, leader)[aid]["status"] == "resolved", 15, what="node alert resolved")
