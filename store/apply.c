@@ -226,7 +226,7 @@ static int idem_lookup(struct apply_ctx *a, int *found)
 		return MDB_CORRUPTED;
 	}
 	memcpy(&ts, v.mv_data, sizeof(ts));
-	if (a->cmd->ts_ms - ts > STORE_IDEM_TTL_MS) {
+	if (a->clock_ms - ts > STORE_IDEM_TTL_MS) {
 		return 0; /* expired but not yet purged: treat as new */
 	}
 	if (proto_result_decode((const char *)v.mv_data + sizeof(ts), v.mv_size - sizeof(ts), a->res) != 0) {
@@ -242,7 +242,7 @@ static int idem_record(struct apply_ctx *a)
 	const char *key = a->cmd->idem_key;
 	struct proto_buf rb;
 	unsigned char v[256];
-	int64_t ts = a->cmd->ts_ms;
+	int64_t ts = a->clock_ms;
 	if (proto_result_encode(a->res, &rb) != PROTO_OK || rb.len + sizeof(ts) > sizeof(v)) {
 		proto_buf_free(&rb);
 		return MDB_PANIC;
@@ -274,7 +274,7 @@ static int idem_purge(struct apply_ctx *a)
 		if ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) != 0) {
 			break;
 		}
-		if (k.mv_size < 9 || (int64_t)rec_be64(k.mv_data) >= a->cmd->ts_ms - STORE_IDEM_TTL_MS) {
+		if (k.mv_size < 9 || (int64_t)rec_be64(k.mv_data) >= a->clock_ms - STORE_IDEM_TTL_MS) {
 			break;
 		}
 		MDB_val ik = {k.mv_size - 9, (char *)k.mv_data + 8};
@@ -324,6 +324,20 @@ static int apply_cmd(struct apply_ctx *a)
 	return rc;
 }
 
+/* The cluster's clock for expiries: it follows the proposers' clocks but
+ * never goes back and moves at most STORE_CLOCK_STEP_MS per entry, so a node
+ * whose clock jumps days ahead cannot expire every idempotency key at once
+ * (found by tests/jepsen, clock-jump nemesis: retries applied twice). */
+static int64_t cluster_clock(MDB_txn *txn, store *s, int64_t proposed)
+{
+	int64_t prev = (int64_t)store_meta_get(txn, s, "clock");
+	if (prev == 0) {
+		return proposed;
+	}
+	int64_t step = proposed - prev;
+	return prev + (step < 0 ? 0 : step > STORE_CLOCK_STEP_MS ? STORE_CLOCK_STEP_MS : step);
+}
+
 int store_apply(store *s, uint64_t index, const void *buf, size_t len, struct proto_result *res)
 {
 	struct proto_cmd cmd;
@@ -342,6 +356,9 @@ int store_apply(store *s, uint64_t index, const void *buf, size_t len, struct pr
 	struct apply_ctx a = {.s = s, .txn = txn, .index = index, .cmd = &cmd, .res = res};
 	int rc = 0;
 	int drc = proto_cmd_decode(buf, len, &cmd);
+	if (drc == PROTO_OK) {
+		a.clock_ms = cluster_clock(txn, s, cmd.ts_ms);
+	}
 	if (drc != PROTO_OK) {
 		res->code = drc; /* a bad entry is a no-op, identically on every node */
 	} else {
@@ -365,6 +382,9 @@ int store_apply(store *s, uint64_t index, const void *buf, size_t len, struct pr
 	}
 	if (rc == 0) {
 		rc = meta_put(&a, "applied", index);
+	}
+	if (rc == 0 && drc == PROTO_OK) {
+		rc = meta_put(&a, "clock", (uint64_t)a.clock_ms);
 	}
 	if (rc != 0 || mdb_txn_commit(txn) != 0) {
 		if (rc != 0) {

@@ -69,7 +69,10 @@ struct apply_ctx {
 	const struct proto_cmd *cmd;
 	struct proto_result *res;
 	uint64_t n_events; /* events this entry has produced so far */
+	int64_t clock_ms;  /* the cluster clock at this entry (expiries use it) */
 };
+
+#define STORE_CLOCK_STEP_MS 60000 /* the most the cluster clock moves per entry */
 
 /* A JSON object under construction (events' data). */
 struct store_json {
