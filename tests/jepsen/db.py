@@ -95,6 +95,7 @@ class Node:
         self.data_dir = Path(run_dir) / "data" / name
         self.log_path = Path(run_dir) / f"{name}.log"
         self.clock_path = Path(run_dir) / "clock" / name
+        self.config_path = None
         self.proc = None
         self.paused = False
         self.expected_down = True
@@ -117,11 +118,19 @@ class Node:
 
 
 class DB:
-    def __init__(self, run_dir, names, *, clock=False, raft=None, api=None, log=None,
+    """names: the initial voters (the [[node]] tables of cluster.toml).
+    spares: further nodes (namespaces exist) that only the membership
+    nemesis starts, each time with a fresh data directory, a fresh raft id
+    and a config of its own holding just its table, through --join."""
+
+    def __init__(self, run_dir, names, *, spares=(), clock=False, raft=None, api=None, log=None,
                  binary=None):
         self.run_dir = Path(run_dir)
-        self.names = list(names)
+        self.voters = list(names)
+        self.names = list(names) + list(spares)   # every node that may ever run
         self.nodes = {n: Node(n, run_dir) for n in self.names}
+        self.members = set(self.voters)           # as far as the nemesis knows
+        self._next_id = 100
         self.log = log or (lambda msg: None)
         self.raft = {"election_timeout_ms": 300, "heartbeat_ms": 60,
                      "snapshot_threshold": 1024, "snapshot_trailing": 128}
@@ -152,6 +161,21 @@ class DB:
 
     # ----------------------------------------------------------- config
     def write_config(self):
+        for n in self.voters:
+            self.nodes[n].config_path = self.config_path
+        self.config_path.write_text(self._config_text(self.voters), encoding="utf-8")
+
+    def write_joiner_config(self, name):
+        """A fresh identity for `name`: new raft id, own config, empty data."""
+        node = self.nodes[name]
+        self._next_id += 1
+        node.id = self._next_id
+        node.config_path = self.run_dir / f"join-{name}-id{node.id}.toml"
+        node.config_path.write_text(self._config_text([name]), encoding="utf-8")
+        shutil.rmtree(node.data_dir, ignore_errors=True)
+        return node.config_path
+
+    def _config_text(self, table_nodes):
         lines = ["[cluster]", 'name = "jepsen"', "", "[raft]"]
         lines += [f"{k} = {toml_value(v)}" for k, v in self.raft.items()]
         lines += ["", "[api]"]
@@ -161,7 +185,7 @@ class DB:
                   'interval = "60s"', 'lease = "10s"', 'timeout = "10s"',
                   "", "[rate_limit]", "anonymous_per_minute = 0",
                   "authenticated_per_minute = 0"]
-        for node in self.nodes.values():
+        for node in (self.nodes[n] for n in table_nodes):
             lines += ["", "[[node]]", f"id = {node.id}",
                       f"name = {toml_value(node.name)}", 'region = "jepsen"',
                       f'raft = "{node.addr}:{RAFT_PORT}"',
@@ -171,7 +195,7 @@ class DB:
         lines += ["", "[auth]", f"admin_keys = {toml_value([ADMIN_KEY])}",
                   'admin_user = "admin"', 'admin_password = "jepsen-admin-password"',
                   "", "[auth.client_keys]"]
-        self.config_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return "\n".join(lines) + "\n"
 
     # -------------------------------------------------------- processes
     def _env(self, node):
@@ -193,7 +217,9 @@ class DB:
     def note(self, node, what):
         self.events.append((time.monotonic(), node, what))
 
-    def start(self, name, wait=True, timeout=START_TIMEOUT_S):
+    def start(self, name, wait=True, timeout=START_TIMEOUT_S, join_via=None):
+        """Start a node (its own config); join_via: a member's http address
+        to --join through (a fresh identity: see write_joiner_config)."""
         node = self.nodes[name]
         with self._lock:
             if node.running():
@@ -206,9 +232,14 @@ class DB:
                 log.write(f"\n===== jepsen: start #{node.epoch} of {name} at "
                           f"{time.strftime('%Y-%m-%dT%H:%M:%S')} =====\n".encode())
                 log.flush()
+                args = ["ip", "netns", "exec", netmod.node_ns(name), self.binary,
+                        "--config", str(node.config_path), "--node", name]
+                if join_via:
+                    args += ["--join", join_via]
+                    log.write(f"===== jepsen: joining through {join_via} as id {node.id} =====\n".encode())
+                    log.flush()
                 node.proc = subprocess.Popen(
-                    ["ip", "netns", "exec", netmod.node_ns(name), self.binary,
-                     "--config", str(self.config_path), "--node", name],
+                    args,
                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                     env=self._env(node), start_new_session=True)
             node.paused = False
@@ -218,10 +249,14 @@ class DB:
             self.wait_ready(name, timeout)
 
     def start_all(self, timeout=START_TIMEOUT_S):
-        for n in self.names:
+        for n in self.voters:
             self.start(n, wait=False)
-        for n in self.names:
+        for n in self.voters:
             self.wait_ready(n, timeout)
+
+    def client_nodes(self):
+        """Nodes clients talk to: the current members."""
+        return sorted(self.members)
 
     def wait_ready(self, name, timeout=START_TIMEOUT_S):
         node = self.nodes[name]
@@ -372,6 +407,19 @@ class DB:
                     all(v.get("leader") == leaders[0] for v in views.values()):
                 return leaders[0]
             time.sleep(0.1)
+        return None
+
+    def cluster_doc(self, via=None, timeout=3.0):
+        """GET /api/v1/cluster from `via` or the first live member answering."""
+        for n in ([via] if via else [m for m in self.client_nodes() if m in self.live()]):
+            try:
+                r = requests.get(self.nodes[n].url + "/api/v1/cluster",
+                                 headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+                                 timeout=(1.0, timeout))
+                if r.status_code == 200:
+                    return r.json()
+            except (requests.RequestException, ValueError):
+                continue
         return None
 
     def applied(self):

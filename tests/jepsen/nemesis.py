@@ -23,24 +23,24 @@ Names (see NEMESES):
   packet-loss                random packet loss between some nodes and peers
   packet-delay               egress delay with jitter on some nodes
   mixed                      each window a random one of the above
-  membership                 skipped: needs issue C's membership API in this
-                             harness (shrink/grow during the run)
+  membership                 shrink/grow through the membership API: remove a
+                             random member (the leader included) / add a node
+                             with a fresh identity through --join
 Partitions only ever separate nodes from nodes; the client reaches every node.
 """
 
 from __future__ import annotations
 
 import json
-import random
 import threading
 import time
 
+import requests
+
+from db import ADMIN_KEY
 from net import random_halves
 
-SKIPPED = {
-    "membership": "needs issue C's API (membership shrink/grow during the run is not "
-                  "driven by this harness yet)",
-}
+SKIPPED = {}
 
 
 class Timeline:
@@ -150,7 +150,7 @@ class PartitionNemesis(Nemesis):
         self.name = kind
 
     def start(self, ctx):
-        names = ctx.db.names
+        names = ctx.db.client_nodes()
         if self.kind == "partition-random-halves":
             comps = random_halves(names, ctx.rng)
             grudge = ctx.net.complete_grudge(comps)
@@ -326,7 +326,7 @@ class PacketNemesis(Nemesis):
         self.targets = []
 
     def start(self, ctx):
-        names = ctx.db.names
+        names = ctx.db.client_nodes()
         k = ctx.rng.randint(1, len(names))
         self.targets = sorted(ctx.rng.sample(names, k))
         if self.kind == "packet-loss":
@@ -349,6 +349,107 @@ class PacketNemesis(Nemesis):
                 ctx.net.clear_delay(n)
         t, self.targets = self.targets, []
         return {"nodes": t}
+
+
+class MembershipNemesis(Nemesis):
+    """Shrink and grow the cluster through the membership API (issue C).
+
+    Each window start is a random change, the window stop the opposite one:
+      grow:   a node outside the cluster (a spare, or one removed earlier)
+              gets a fresh identity (new raft id, empty data directory, a
+              config with only its own table) and is started with
+              --join <a random member's http address>; it is a member once
+              GET /api/v1/cluster lists it as a voter (bounded wait).
+      shrink: DELETE /api/v1/cluster/nodes/{id} of a random member (the
+              leader included: leadership moves first), sent to a random
+              member; the removed node is then stopped (SIGTERM).
+    The cluster never shrinks below `min_members` voters nor grows beyond
+    the nodes that have namespaces.  Clients talk to the current members."""
+    name = "membership"
+
+    def __init__(self, min_members=2):
+        self.min_members = min_members
+        self.last = None
+
+    def _id_of(self, ctx, name):
+        doc = ctx.db.cluster_doc()
+        for m in (doc or {}).get("members", []):
+            if m.get("name") == name:
+                return m.get("id"), doc
+        return None, doc
+
+    def grow(self, ctx):
+        outside = [n for n in ctx.db.names if n not in ctx.db.members]
+        live_members = [m for m in ctx.db.client_nodes() if m in ctx.db.live()]
+        if not outside or not live_members:
+            return {"action": "grow", "skipped": "no node outside the cluster" if not outside
+                    else "no live member"}
+        node = ctx.rng.choice(outside)
+        via = ctx.rng.choice(live_members)
+        ctx.db.stop(node)
+        ctx.db.write_joiner_config(node)
+        nid = ctx.db.nodes[node].id
+        ctx.db.start(node, wait=True, timeout=30,
+                     join_via=f"{ctx.db.nodes[via].addr}:8000")
+        ctx.db.members.add(node)
+        deadline = time.monotonic() + 30
+        joined = False
+        while time.monotonic() < deadline and not joined:
+            doc = ctx.db.cluster_doc()
+            joined = any(m.get("id") == nid and m.get("role") == "voter"
+                         for m in (doc or {}).get("members", []))
+            if not joined:
+                time.sleep(0.3)
+        return {"action": "grow", "node": node, "id": nid, "via": via, "joined": joined,
+                "members": ctx.db.client_nodes()}
+
+    def shrink(self, ctx):
+        members = ctx.db.client_nodes()
+        if len(members) <= self.min_members:
+            return {"action": "shrink", "skipped": f"only {len(members)} members"}
+        victim = ctx.rng.choice(members)
+        nid, doc = self._id_of(ctx, victim)
+        if nid is None:
+            return {"action": "shrink", "skipped": f"{victim} not in GET /api/v1/cluster"}
+        via = ctx.rng.choice([m for m in members if m in ctx.db.live()] or members)
+        status = None
+        try:
+            r = requests.delete(f"{ctx.db.nodes[via].url}/api/v1/cluster/nodes/{nid}",
+                                headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+                                timeout=(1.0, 30.0))
+            status = f"{r.status_code} {r.text[:200]}"
+            removed = r.status_code == 200
+        except requests.RequestException as e:
+            status = repr(e)
+            removed = False
+        if not removed:
+            # unknown outcome: look at the membership as the cluster sees it
+            time.sleep(1.0)
+            now_id, _ = self._id_of(ctx, victim)
+            removed = now_id is None or now_id != nid
+        if removed:
+            ctx.db.members.discard(victim)
+            ctx.db.stop(victim)
+        return {"action": "shrink", "node": victim, "id": nid, "via": via,
+                "answer": status, "removed": removed, "members": ctx.db.client_nodes()}
+
+    def start(self, ctx):
+        outside = [n for n in ctx.db.names if n not in ctx.db.members]
+        can_grow = bool(outside)
+        can_shrink = len(ctx.db.members) > self.min_members
+        if can_grow and (not can_shrink or ctx.rng.random() < 0.5):
+            self.last = "grow"
+            return self.grow(ctx)
+        self.last = "shrink"
+        return self.shrink(ctx)
+
+    def stop(self, ctx):
+        last, self.last = self.last, None
+        if last == "grow":
+            return self.shrink(ctx)
+        if last == "shrink":
+            return self.grow(ctx)
+        return {}
 
 
 class MixedNemesis(Nemesis):
@@ -398,6 +499,7 @@ def make(name, clock_available=True):
         "clock-strobe": ClockStrobeNemesis,
         "packet-loss": lambda: PacketNemesis("packet-loss"),
         "packet-delay": lambda: PacketNemesis("packet-delay"),
+        "membership": MembershipNemesis,
     }
     if name == "mixed":
         members = [simple[n]() for n in simple if n != "none"
@@ -487,7 +589,7 @@ def heal_all(ctx):
             ctx.db.resume(n)
         except Exception as e:  # noqa: BLE001
             problems.append(f"{n}: {e!r}")
-    for n in ctx.db.names:
+    for n in ctx.db.client_nodes():
         node = ctx.db.nodes[n]
         if not node.running():
             try:

@@ -249,16 +249,6 @@ class Net:
             in_ns(node_ns(name), ["iptables-restore", "--noflush"], input="\n".join(rules) + "\n")
         self.grudge = {n: p for n, p in grudge.items() if p}
 
-    def partition_one_way(self, drops_from):
-        """Asymmetric: drops_from {node: peers whose *incoming* packets it drops}."""
-        for name in self.names:
-            rules = ["*filter", f":{PART_CHAIN} - [0:0]"]
-            for peer in sorted(drops_from.get(name, ())):
-                rules.append(f"-A {PART_CHAIN} -s {node_addr(peer)}/32 -j DROP")
-            rules.append("COMMIT")
-            in_ns(node_ns(name), ["iptables-restore", "--noflush"], input="\n".join(rules) + "\n")
-        self.grudge = {n: set(p) for n, p in drops_from.items() if p}
-
     def heal(self):
         for name in self.names:
             in_ns(node_ns(name), ["iptables", "-F", PART_CHAIN], check=False)

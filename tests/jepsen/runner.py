@@ -18,10 +18,8 @@ Phases (times relative to the clients' start):
 from __future__ import annotations
 
 import argparse
-import atexit
 import fcntl
 import json
-import math
 import os
 import random
 import shutil
@@ -44,7 +42,8 @@ import net as netmod  # noqa: E402
 import plot  # noqa: E402
 import workloads as wlmod  # noqa: E402
 
-LOCK_PATH = "/run/lock/shiplog-jepsen.lock"
+LOCK_PATH = "/run/lock/shiplog-jepsen.lock" if os.path.isdir("/run/lock") \
+    else "/tmp/shiplog-jepsen.lock"
 WRITE_FS = ("write", "add", "write-idem")
 
 
@@ -213,11 +212,15 @@ def main(argv):
     # one run at a time on this machine: the namespace names are fixed
     lock_fh = open(LOCK_PATH, "w")
     deadline = time.monotonic() + 600
+    waited = False
     while True:
         try:
             fcntl.flock(lock_fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             break
         except BlockingIOError:
+            if not waited:
+                log(f"waiting for {LOCK_PATH} (another jepsen run is in progress)")
+                waited = True
             if time.monotonic() > deadline:
                 print("another jepsen run holds " + LOCK_PATH, file=sys.stderr)
                 return 2
@@ -238,7 +241,10 @@ def main(argv):
     ctx.clients_go, ctx.clients_stop = threading.Event(), threading.Event()
     ctx.hard_deadline = time.monotonic() + a.time + a.recovery + 120
     names = [f"n{i}" for i in range(1, a.nodes + 1)]
-    ctx.net = netmod.Net(names, log=log)
+    # nodes the membership nemesis may add (namespaces exist for them)
+    spares = [f"n{i}" for i in range(a.nodes + 1, netmod.MAX_NODES + 1)] \
+        if a.nemesis in ("membership", "mixed") else []
+    ctx.net = netmod.Net(names + spares, log=log)
     ctx.db = None
     ctx.history = hist.HistoryWriter(str(run_dir / "history.jsonl"))
     timeline = nemmod.Timeline(str(run_dir / "nemesis.jsonl"))
@@ -250,7 +256,7 @@ def main(argv):
         log(f"run {run_dir.name}: workload {a.workload}, nemesis {a.nemesis}, {a.nodes} nodes, "
             f"{a.time}s, rate {a.rate}/s, seed {seed}")
         ctx.net.setup()
-        ctx.db = dbmod.DB(run_dir, names, clock=nem.needs_clock, log=log,
+        ctx.db = dbmod.DB(run_dir, names, spares=spares, clock=nem.needs_clock, log=log,
                           raft={"snapshot_threshold": a.snapshot_threshold,
                                 "snapshot_trailing": a.snapshot_trailing})
         verdict["binary"] = ctx.db.binary_src
@@ -309,7 +315,8 @@ def main(argv):
         verdict["ops"] = op_counts(events)
         verdict["failover"] = failover_gaps(events, timeline.plot_windows(), t_start, t_end)
         verdict["nemesis_windows"] = len(timeline.windows)
-        verdict["node_restarts"] = {n: ctx.db.nodes[n].epoch - 1 for n in names}
+        verdict["node_starts"] = {n: ctx.db.nodes[n].epoch for n in ctx.db.names}
+        verdict["final_members"] = ctx.db.client_nodes()
         verdict["valid"] = all(_valid(c.get("valid")) for c in checks.values())
         title = f"{a.workload} / {a.nemesis} ({a.nodes} nodes, {a.time:g}s) - " \
                 f"{'valid' if verdict['valid'] is True else 'INVALID'}"

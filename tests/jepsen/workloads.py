@@ -38,7 +38,9 @@ Workloads (NAMES):
               moving.  Checker: checkers.check_monotonic_reads.  Reads are
               attributed to the node's incarnation ("n2#3"), so a restart
               starts a new sequence; a read during which the node restarted
-              is recorded as info.
+              is recorded as info; a reader whose node is not a member (the
+              membership nemesis) issues nothing until it is one again.
+Clients pick nodes among the current members (db.client_nodes()).
 """
 
 from __future__ import annotations
@@ -205,7 +207,7 @@ class Workload:
         self.ctx = ctx
 
     def threads(self, ctx):
-        n = max(2, len(ctx.db.names))
+        n = max(2, len(ctx.db.voters))
         return [Thread(ctx, self, i, n, ctx.rate) for i in range(n)]
 
     def step(self, ctx, th):
@@ -220,7 +222,7 @@ class Workload:
     # shared: read a component's history on every node after healing
     def final_histories(self, ctx, comp, min_index, tries=4):
         out, info = {}, {}
-        for n in ctx.db.names:
+        for n in ctx.db.client_nodes():
             vals = None
             for _ in range(tries):
                 params = {"index": str(max(min_index, 0)), "wait": "10s"} if min_index else {}
@@ -256,7 +258,7 @@ class Register(Workload):
         self.seq = itertools.count()
 
     def step(self, ctx, th):
-        node = th.rng.choice(ctx.db.names)
+        node = th.rng.choice(ctx.db.client_nodes())
         if th.rng.random() < 0.5:
             v = th.rng.randrange(5)
             n = next(self.seq)
@@ -301,7 +303,7 @@ class SetWorkload(Workload):
 
     def step(self, ctx, th):
         v = next(self.seq)
-        node = th.rng.choice(ctx.db.names)
+        node = th.rng.choice(ctx.db.client_nodes())
         th.write("add", v, node, self.comp.put_path,
                  self.comp.body(v, sha(ctx.run_id, "set", v)),
                  headers={"Idempotency-Key": f"{ctx.run_id}-set-{v}"})
@@ -349,7 +351,7 @@ class Idempotent(Workload):
         n = next(self.seq)
         key = self.key(n)
         for attempt in range(self.MAX_ATTEMPTS):
-            node = th.rng.choice(ctx.db.names)
+            node = th.rng.choice(ctx.db.client_nodes())
             out, _ = th.write("write-idem", [key, attempt], node, self.comp.put_path,
                               self.comp.body(n, sha(key, attempt)),
                               headers={"Idempotency-Key": key})
@@ -357,7 +359,7 @@ class Idempotent(Workload):
                 if attempt < self.MAX_ATTEMPTS - 1 and th.rng.random() < self.RESEND_P:
                     # a client whose acknowledgement got lost retries anyway:
                     # send the same key once more, through another random node
-                    node = th.rng.choice(ctx.db.names)
+                    node = th.rng.choice(ctx.db.client_nodes())
                     th.write("write-idem", [key, attempt + 1], node, self.comp.put_path,
                              self.comp.body(n, sha(key, attempt + 1)),
                              headers={"Idempotency-Key": key})
@@ -409,10 +411,12 @@ class Stale(Workload):
     def step(self, ctx, th):
         if th.role == "writer":
             v = next(self.seq)
-            node = th.rng.choice(ctx.db.names)
+            node = th.rng.choice(ctx.db.client_nodes())
             th.write("write", v, node, self.comp.put_path,
                      self.comp.body(v, sha(ctx.run_id, "stale", v)))
             return
+        if th.node not in ctx.db.members:
+            return  # not in the cluster now (membership nemesis): nothing to read
         node = ctx.db.nodes[th.node]
         tag = node.tag()
         ctx.history.invoke(th.process, "read", None, node=tag)
