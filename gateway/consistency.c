@@ -130,41 +130,27 @@ void gw_waiters_timer(uv_timer_t *t)
 	gw_events_pump_all(g);
 }
 
-static void on_barrier_reply(void *data, int status, const void *buf, size_t len)
+static void on_barrier_reply(void *data, int status, const struct proto_reply *rep, const struct proto_result *res)
 {
 	struct gw_req *gr = pending_take(data);
-	struct proto_msg m;
+	(void)res;
 	if (gr == NULL || gr->req == NULL) {
 		return;
 	}
-	if (status != PROTO_OK || proto_msg_decode(buf, len, &m) != PROTO_OK) {
+	if (status != PROTO_OK) {
 		gw_respond_status(gr, PROTO_ENOLEADER, NULL);
 		return;
 	}
-	int st = m.type == PROTO_MSG_REPLY ? m.u.reply.status : PROTO_EINTERNAL;
-	uint64_t index = m.u.reply.index;
-	proto_msg_free(&m);
-	if (st != PROTO_OK) {
-		gw_respond_status(gr, st == PROTO_EUNKNOWN ? PROTO_ENOLEADER : st, NULL);
+	if (rep->status != PROTO_OK) {
+		gw_respond_status(gr, rep->status == PROTO_EUNKNOWN ? PROTO_ENOLEADER : rep->status, NULL);
 		return;
 	}
-	if (index > gr->wait_index) {
-		gr->wait_index = index;
+	if (rep->index > gr->wait_index) {
+		gr->wait_index = rep->index;
 	}
 	/* The read point must be reached, however long ?wait= says. */
 	gr->wait_deadline = UINT64_MAX;
 	run_or_wait(gr);
-}
-
-static bool send_to_raft(struct gw_req *gr, const struct proto_msg *m, bus_reply_cb cb, struct gw_pending *p)
-{
-	struct proto_buf b;
-	if (proto_msg_encode(m, &b) != PROTO_OK) {
-		return false;
-	}
-	int rv = bus_call(gr->gw->raft, b.data, b.len, gr->gw->cfg->write_timeout_ms + 1500, cb, p);
-	proto_buf_free(&b);
-	return rv == PROTO_OK;
 }
 
 void gw_read(struct gw_req *gr, gw_read_fn fn)
@@ -208,9 +194,7 @@ void gw_read(struct gw_req *gr, gw_read_fn fn)
 		return;
 	}
 	struct gw_pending *p = pending_new(gr);
-	struct proto_msg m = {.type = PROTO_MSG_BARRIER};
-	m.u.barrier.timeout_ms = g->cfg->write_timeout_ms;
-	if (p == NULL || !send_to_raft(gr, &m, on_barrier_reply, p)) {
+	if (p == NULL || gw_outbox_barrier(g, on_barrier_reply, p) != PROTO_OK) {
 		if (p != NULL) {
 			pending_take(p);
 		}
@@ -218,39 +202,28 @@ void gw_read(struct gw_req *gr, gw_read_fn fn)
 	}
 }
 
-static void on_propose_reply(void *data, int status, const void *buf, size_t len)
+static void on_propose_reply(void *data, int status, const struct proto_reply *rep, const struct proto_result *res)
 {
 	gw_write_cb done = ((struct gw_pending *)data)->done;
 	struct gw_req *gr = pending_take(data);
-	struct proto_msg m;
 	if (gr == NULL || gr->req == NULL) {
 		return;
 	}
-	if (status != PROTO_OK || proto_msg_decode(buf, len, &m) != PROTO_OK || m.type != PROTO_MSG_REPLY) {
-		if (status == PROTO_OK) {
-			proto_msg_free(&m);
-		}
+	if (status != PROTO_OK) {
 		gw_respond_status(gr, PROTO_EUNKNOWN, NULL);
-		return;
-	}
-	const struct proto_reply *rep = &m.u.reply;
-	struct proto_result res;
-	if (rep->status != PROTO_OK) {
+	} else if (rep->status != PROTO_OK) {
 		gw_respond_status(gr, rep->status, rep->message);
-	} else if (proto_result_decode(rep->result, rep->result_len, &res) != PROTO_OK) {
-		gw_respond_status(gr, PROTO_EINTERNAL, "malformed apply result");
 	} else {
 		gr->index = rep->index;
-		if (res.code != PROTO_OK) {
-			gw_respond_status(gr, res.code, "the command was refused by the state machine");
+		if (res->code != PROTO_OK) {
+			gw_respond_status(gr, res->code, "the command was refused by the state machine");
 		} else {
-			if (res.replay) {
-				gr->index = res.index; /* the index the first attempt applied at */
+			if (res->replay) {
+				gr->index = res->index; /* the index the first attempt applied at */
 			}
-			done(gr, &res);
+			done(gr, res);
 		}
 	}
-	proto_msg_free(&m);
 }
 
 void gw_propose(struct gw_req *gr, struct proto_cmd *cmd, gw_write_cb done)
@@ -282,15 +255,11 @@ void gw_propose(struct gw_req *gr, struct proto_cmd *cmd, gw_write_cb done)
 		gw_respond_status(gr, rv, "the request does not fit a command");
 		return;
 	}
-	struct proto_msg m = {.type = PROTO_MSG_PROPOSE};
-	m.u.propose.timeout_ms = g->cfg->write_timeout_ms;
-	m.u.propose.cmd = cb.data;
-	m.u.propose.cmd_len = cb.len;
 	struct gw_pending *p = pending_new(gr);
 	if (p != NULL) {
 		p->done = done;
 	}
-	if (p == NULL || !send_to_raft(gr, &m, on_propose_reply, p)) {
+	if (p == NULL || gw_outbox_propose(g, &cb, on_propose_reply, p) != PROTO_OK) {
 		if (p != NULL) {
 			pending_take(p);
 		}

@@ -73,6 +73,14 @@ struct gw_route_stats {
 };
 extern const int gw_codes[GW_CODES];
 
+/* outbox.c: the turn's requests to the raft actor, not yet sent */
+struct gw_outbox {
+	struct outbox_item *proposals, **proposals_tail;
+	struct outbox_item *barriers, **barriers_tail;
+	uv_check_t check; /* runs after I/O: sends what this turn queued */
+	bool inited;
+};
+
 struct gw {
 	const struct cfg *cfg;
 	const struct cfg_node *self;
@@ -92,6 +100,7 @@ struct gw {
 	bus_sub *sub;
 	struct gw_status status;
 	struct gw_req *waiters;
+	struct gw_outbox outbox;
 	uint64_t request_seq;
 	bool stopping;
 	struct gw_route_stats stats[GW_ROUTES + 1]; /* +1: requests matching no route */
@@ -121,6 +130,19 @@ uint64_t gw_state_index(struct gw *g, struct store_read *rd);
 void gw_add_header(struct gw_req *gr, const char *name, const char *value);
 /* Current leader name and last contact in ms (-1 unknown). */
 int64_t gw_last_contact(struct gw *g);
+
+/* outbox.c: requests to the raft actor, sent once per loop turn. cb gets
+ * PROTO_OK and the raft actor's reply (rep->status may be an error), or a
+ * failure to reach it (rep NULL). res: a proposal's own result, when
+ * rep->status is PROTO_OK. cb fires exactly once, also at close. */
+typedef void (*gw_outbox_cb)(void *data, int status, const struct proto_reply *rep, const struct proto_result *res);
+void gw_outbox_init(struct gw *g);
+/* Queues a proposal of an encoded command (stolen). */
+int gw_outbox_propose(struct gw *g, struct proto_buf *cmd, gw_outbox_cb cb, void *data);
+/* Queues a linearizable read point. */
+int gw_outbox_barrier(struct gw *g, gw_outbox_cb cb, void *data);
+/* Answers what is queued with PROTO_ESHUTDOWN and closes the handle. */
+void gw_outbox_close(struct gw *g);
 
 /* consistency.c: reads at the requested consistency; writes through raft */
 void gw_read(struct gw_req *gr, gw_read_fn fn);

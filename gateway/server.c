@@ -443,6 +443,7 @@ int gw_start(void *self, uv_loop_t *loop)
 	g->wait_timer.data = g;
 	g->timer_inited = true;
 	uv_timer_start(&g->wait_timer, gw_waiters_timer, 25, 25);
+	gw_outbox_init(g);
 
 	if (split_host_port(g->self->http, host, sizeof(host), &port) != 0 || uv_ip4_addr(host, port, &addr) != 0) {
 		fprintf(stderr, "gateway: bad http address %s\n", g->self->http);
@@ -477,6 +478,7 @@ void gw_stop(void *self)
 		bus_sub_close(g->sub);
 		g->sub = NULL;
 	}
+	gw_outbox_close(g);
 	if (g->raft != NULL) {
 		bus_client_close(g->raft);
 		g->raft = NULL;

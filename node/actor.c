@@ -32,6 +32,9 @@ static void on_stop(uv_async_t *h)
 static void *actor_main(void *arg)
 {
 	struct node_actor *a = arg;
+	char tname[16];
+	snprintf(tname, sizeof(tname), "sl-%s", a->name); /* shows in top and perf */
+	pthread_setname_np(pthread_self(), tname);
 	uv_loop_init(&a->loop);
 	a->stop_async.data = a;
 	uv_async_init(&a->loop, &a->stop_async, on_stop);

@@ -8,6 +8,7 @@
 #ifndef SHIPLOG_PROTOCOL_PROTO_H
 #define SHIPLOG_PROTOCOL_PROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -194,6 +195,36 @@ struct proto_result {
 
 int proto_result_encode(const struct proto_result *r, struct proto_buf *out);
 int proto_result_decode(const void *buf, size_t len, struct proto_result *r);
+
+/* ---- Batches: several commands in one Raft entry (batch.c) ---- */
+
+#define PROTO_CMD_BATCH 64     /* entry type of a batch (not a proto_cmd) */
+#define PROTO_MAX_BATCH 4096u  /* most commands in one batch */
+
+/* A command's bytes inside some buffer. */
+struct proto_slice {
+	const void *data;
+	size_t len;
+};
+
+/* A decoded batch: n encoded commands (copies owned by the batch). */
+struct proto_batch {
+	uint32_t n;
+	struct proto_slice *cmds;
+	void *mem_;
+};
+
+/* Encodes n (1..PROTO_MAX_BATCH) encoded commands as one padded entry. */
+int proto_batch_encode(const struct proto_slice *cmds, uint32_t n, struct proto_buf *out);
+/* True if buf starts like a batch (a cheap test; decoding still validates). */
+bool proto_is_batch(const void *buf, size_t len);
+/* Decodes a batch; on success free it with proto_batch_free. */
+int proto_batch_decode(const void *buf, size_t len, struct proto_batch *b);
+void proto_batch_free(struct proto_batch *b);
+/* The results of a batch, one per command in order. Decoding requires
+ * exactly n results. */
+int proto_results_encode(const struct proto_result *r, uint32_t n, struct proto_buf *out);
+int proto_results_decode(const void *buf, size_t len, struct proto_result *r, uint32_t n);
 
 /* ---- Actor messages (gateway <-> raft actor, node <-> node) ---- */
 

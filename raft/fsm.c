@@ -18,7 +18,27 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 {
 	struct repl *r = fsm->data;
 	uint64_t index = raft_last_applied(&r->raft) + 1;
-	int rv = store_apply(r->store, index, buf->base, buf->len, &r->last_result);
+	struct proto_batch batch = {0};
+	struct proto_slice one = {buf->base, buf->len};
+	const struct proto_slice *cmds = &one;
+	uint32_t n = 1;
+	/* A batch that does not decode is applied as one bad command: a no-op
+	 * with an error result, identically on every node. */
+	if (proto_is_batch(buf->base, buf->len) && proto_batch_decode(buf->base, buf->len, &batch) == PROTO_OK) {
+		cmds = batch.cmds;
+		n = batch.n;
+	}
+	if (n > r->results_cap) {
+		struct proto_result *grown = realloc(r->results, n * sizeof(*grown));
+		if (grown == NULL) {
+			fprintf(stderr, "FATAL: out of memory applying entry %llu\n", (unsigned long long)index);
+			abort();
+		}
+		r->results = grown;
+		r->results_cap = n;
+	}
+	int rv = store_apply_batch(r->store, index, cmds, n, r->results);
+	proto_batch_free(&batch);
 	if (rv != PROTO_OK) {
 		fprintf(stderr, "FATAL: store apply of entry %llu failed (%s); stopping to avoid divergence\n",
 		        (unsigned long long)index, proto_strerror(rv));
@@ -26,9 +46,12 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 	}
 	/* raft hands this pointer to a local proposer's callback right away and
 	 * does nothing with it otherwise, so it must not be heap memory. */
-	*result = &r->last_result;
+	r->last_results.n = n;
+	r->last_results.res = r->results;
+	*result = &r->last_results;
 	r->status_dirty = true;
 	r->m.applies_this_turn++;
+	r->m.commands_applied += n;
 	repl_ops_applied(r, index);
 	return 0;
 }

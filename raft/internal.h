@@ -19,11 +19,19 @@ enum op_kind { OP_PROPOSE, OP_BARRIER };
 
 enum op_state {
 	OP_PARKED,        /* waiting for a leader or a retry */
+	OP_APPLY_QUEUED,  /* leader: joins this loop turn's entry (repl_ops_flush) */
+	OP_FORWARD_QUEUED,/* follower: joins this loop turn's message to the leader */
 	OP_APPLYING,      /* raft_apply in flight on this (leader) node */
 	OP_FORWARDED,     /* sent to the leader, awaiting its reply */
 	OP_WAIT_APPLY,    /* done at the leader; waiting for local apply */
 	OP_BARRIER_QUEUED,/* waiting for the next shared barrier round */
 	OP_BARRIER_SENT,  /* part of the barrier round in flight */
+};
+
+/* The results of an applied entry (one per command; n = 1 unless a batch). */
+struct repl_results {
+	uint32_t n;
+	const struct proto_result *res;
 };
 
 /* One request being served. Answered exactly once (answered = true); freed
@@ -36,23 +44,29 @@ struct op {
 	enum op_state state;
 	uint32_t hops;             /* > 0 when this node was forwarded to */
 	uint64_t deadline;         /* uv_now() ms after which we give up */
-	char *cmd;                 /* PROPOSE: encoded command (owned) */
+	char *cmd;                 /* PROPOSE: encoded command or batch (owned) */
 	size_t cmd_len;
+	uint32_t n_cmds;           /* PROPOSE: commands in cmd (> 1: a follower's batch) */
+	bool multi;                /* cmd is a batch: the result is proto_results */
+	uint32_t first;            /* OP_APPLYING: its first command's place in the entry */
 	bool unknown;              /* an earlier attempt may have been applied */
 	bool answered;             /* the reply was sent; waiting for callbacks */
 	bool busy;                 /* a raft or bus callback will still fire */
 	uint64_t wait_index;       /* OP_WAIT_APPLY: local index to reach */
 	char *result;              /* encoded proto_result from the leader (owned) */
 	size_t result_len;
-	struct raft_apply apply;   /* OP_APPLYING */
-	uint64_t proposed_ns;      /* uv_hrtime when raft_apply was called */
 	struct op_forward *fwd;    /* OP_FORWARDED: the call in flight */
+	uint32_t fwd_slot;         /* OP_FORWARDED: its place in fwd->ops */
 	raft_id fwd_leader;        /* OP_FORWARDED: where it went */
 };
 
-/* A forwarding call in flight; outlives its op if the op gives up on it. */
+/* A forwarding call in flight, for one op or a loop turn's group of them;
+ * outlives its ops if they give up on it. */
 struct op_forward {
-	struct op *op; /* NULL once abandoned or freed */
+	uint32_t n;
+	bool batch;        /* the PROPOSE carried a batch: the reply has n_results */
+	uint32_t n_results;
+	struct op *ops[];  /* NULL once abandoned or freed */
 };
 
 #define REPL_MAX_PEERS 64
@@ -118,7 +132,7 @@ struct repl {
 	/* Work asked for inside raft callbacks, done at the next loop turn:
 	 * calling raft_barrier/raft_apply re-entrantly while raft changes state
 	 * crashed 0.15.0 (found by tests/jepsen, partition nemesis). */
-	bool want_barrier_kick, want_nudge, want_ready;
+	bool want_barrier_kick, want_nudge, want_ready, want_flush;
 	struct raft_barrier nudge;
 
 	struct op *ops;                  /* every op not yet freed */
@@ -130,13 +144,16 @@ struct repl {
 	bool removed; /* told by the leader that it was removed (kept in DATA/removed) */
 	struct {
 		uint64_t leader_changes, proposals, forwarded, barrier_rounds, barrier_reads, snapshots;
+		uint64_t entries_proposed, commands_applied, forward_messages;
 		uint64_t applies_this_turn; /* entries applied since the last loop iteration */
 		struct metrics_hist apply_seconds;   /* leader: raft_apply to applied */
 		struct metrics_hist apply_batch;     /* entries applied per loop iteration */
 		struct metrics_hist snapshot_seconds;
 		uint64_t snapshot_started;           /* uv_hrtime of the snapshot in progress */
 	} m;
-	struct proto_result last_result; /* result of the entry being applied */
+	struct proto_result *results;    /* results of the entry being applied, one per command */
+	uint32_t results_cap;
+	struct repl_results last_results; /* what fsm_apply hands to raft_apply callbacks */
 	bool status_dirty;
 	uint64_t last_status_ms;
 	bool stopping;
@@ -162,6 +179,9 @@ void repl_barrier_kick(struct repl *r);
 void repl_commit_nudge(struct repl *r);
 /* Answers every op with PROTO_ESHUTDOWN. */
 void repl_ops_shutdown(struct repl *r);
+/* Sends what this loop turn queued: the leader's proposals as one entry (a
+ * batch when more than one command), a follower's forwards as one message. */
+void repl_ops_flush(struct repl *r);
 
 /* membership.c */
 void repl_on_status_query(struct repl *r, bus_request *req, uint32_t hops);

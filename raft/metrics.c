@@ -32,7 +32,13 @@ void repl_on_metrics_query(struct repl *r, bus_request *req)
 	gauge(&t, "shiplog_raft_members", "Servers in the Raft configuration", (double)r->raft.configuration.n);
 	counter(&t, "shiplog_raft_leader_changes_total", "Leader changes seen by this node", r->m.leader_changes);
 	counter(&t, "shiplog_raft_proposals_total", "Commands proposed on this node as leader", r->m.proposals);
+	counter(&t, "shiplog_raft_entries_proposed_total", "Log entries proposed for those commands (a batch is one)",
+	        r->m.entries_proposed);
+	counter(&t, "shiplog_raft_commands_applied_total", "Commands applied here (entries hold one or a batch)",
+	        r->m.commands_applied);
 	counter(&t, "shiplog_forwarded_writes_total", "Writes forwarded from this node to the leader", r->m.forwarded);
+	counter(&t, "shiplog_forward_messages_total", "Messages to the leader carrying those writes and reads",
+	        r->m.forward_messages);
 	counter(&t, "shiplog_barrier_rounds_total", "Quorum rounds run for linearizable reads", r->m.barrier_rounds);
 	counter(&t, "shiplog_barrier_reads_total", "Linearizable reads answered by those rounds", r->m.barrier_reads);
 	counter(&t, "shiplog_raft_snapshots_total", "Snapshots taken", r->m.snapshots);

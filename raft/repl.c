@@ -45,6 +45,7 @@ int repl_init(struct repl **out, const struct repl_config *c)
 
 void repl_free(struct repl *r)
 {
+	free(r->results);
 	free(r);
 }
 
@@ -178,6 +179,10 @@ static void run_wanted(struct repl *r)
 	if (r->want_barrier_kick) {
 		r->want_barrier_kick = false;
 		repl_barrier_kick(r);
+	}
+	if (r->want_flush) {
+		r->want_flush = false;
+		repl_ops_flush(r);
 	}
 	if (r->want_nudge) {
 		r->want_nudge = false;

@@ -38,7 +38,7 @@ static void op_free(struct op *op)
 		op->next->prev = op->prev;
 	}
 	if (op->fwd != NULL) {
-		op->fwd->op = NULL;
+		op->fwd->ops[op->fwd_slot] = NULL;
 	}
 	free(op->cmd);
 	free(op->result);
@@ -126,54 +126,171 @@ void repl_commit_nudge(struct repl *r)
 	}
 }
 
+/* One raft_apply: the ops whose commands make up one entry. */
+struct entry {
+	struct raft_apply apply;
+	uint64_t proposed_ns; /* uv_hrtime when raft_apply was called */
+	uint32_t n_ops;
+	struct op *ops[];
+};
+
+/* Sets op's result from its commands' results in the entry. */
+static int take_result(struct op *op, const struct repl_results *rs)
+{
+	struct proto_buf b;
+	if (op->first + op->n_cmds > rs->n) {
+		return -1; /* cannot happen: the entry holds every command of its ops */
+	}
+	int rv = op->multi ? proto_results_encode(&rs->res[op->first], op->n_cmds, &b)
+	                   : proto_result_encode(&rs->res[op->first], &b);
+	if (rv != PROTO_OK) {
+		return -1;
+	}
+	rv = set_result(op, b.data, b.len);
+	proto_buf_free(&b);
+	return rv;
+}
+
 static void apply_cb(struct raft_apply *req, int status, void *result)
 {
-	struct op *op = req->data;
-	op->busy = false;
-	if (op->answered) {
-		op_free(op);
-		return;
-	}
-	if (status == 0) {
-		const struct proto_result *res = result;
-		metrics_observe(&op->r->m.apply_seconds, (double)(uv_hrtime() - op->proposed_ns) / 1e9);
-		struct proto_buf b;
-		if (proto_result_encode(res, &b) == PROTO_OK) {
-			set_result(op, b.data, b.len);
-			proto_buf_free(&b);
+	struct entry *e = req->data;
+	for (uint32_t i = 0; i < e->n_ops; i++) {
+		struct op *op = e->ops[i];
+		op->busy = false;
+		if (op->answered) {
+			op_free(op);
+			continue;
+		}
+		if (status != 0) {
+			/* Leadership lost or shutdown: the entry may still commit later. */
+			op->unknown = true;
+			op_park(op);
+			continue;
+		}
+		const struct repl_results *rs = result;
+		metrics_observe(&op->r->m.apply_seconds, (double)(uv_hrtime() - e->proposed_ns) / 1e9);
+		if (take_result(op, rs) != 0) {
+			op_answer(op, PROTO_ENOMEM, 0, NULL);
+			continue;
 		}
 		if (op->hops > 0) {
 			op->r->want_nudge = true; /* next loop turn: not inside raft's callback */
 		}
-		op_answer(op, PROTO_OK, res->index, NULL);
-		return;
+		op_answer(op, PROTO_OK, rs->res[op->first].index, NULL);
 	}
-	/* Leadership lost or shutdown: the entry may still commit later. */
-	op->unknown = true;
-	op_park(op);
+	free(e);
 }
 
-static void propose_local(struct op *op)
+#define ENTRY_MAX_BYTES (4u << 20) /* a turn's proposals beyond this wait for the next entry */
+
+/* The commands of the queued ops, flattened (a follower's batch is opened). */
+struct cmd_list {
+	struct proto_slice *v;
+	uint32_t n, cap;
+	struct proto_batch *opened; /* one per batch op, freed after encoding */
+	uint32_t n_opened;
+};
+
+static int cmd_list_add(struct cmd_list *l, const void *data, size_t len)
 {
-	struct repl *r = op->r;
-	struct raft_buffer buf;
-	buf.len = op->cmd_len; /* already padded to 8 bytes by the encoder */
-	buf.base = raft_malloc(buf.len);
-	if (buf.base == NULL) {
-		op_park(op);
-		return;
+	if (l->n == l->cap) {
+		uint32_t cap = l->cap ? 2 * l->cap : 64;
+		struct proto_slice *v = realloc(l->v, cap * sizeof(*v));
+		if (v == NULL) {
+			return -1;
+		}
+		l->v = v;
+		l->cap = cap;
 	}
-	memcpy(buf.base, op->cmd, buf.len);
-	op->apply.data = op;
-	op->state = OP_APPLYING;
-	op->proposed_ns = uv_hrtime();
-	r->m.proposals++;
-	op->busy = true;
-	int rv = raft_apply(&r->raft, &op->apply, &buf, 1, apply_cb);
+	l->v[l->n++] = (struct proto_slice){data, len};
+	return 0;
+}
+
+static void cmd_list_free(struct cmd_list *l)
+{
+	for (uint32_t i = 0; i < l->n_opened; i++) {
+		proto_batch_free(&l->opened[i]);
+	}
+	free(l->opened);
+	free(l->v);
+}
+
+/* Appends op's commands; -1 on no memory. */
+static int cmd_list_add_op(struct cmd_list *l, const struct op *op, uint32_t max_opened)
+{
+	if (!op->multi) {
+		return cmd_list_add(l, op->cmd, op->cmd_len);
+	}
+	if (l->opened == NULL && (l->opened = calloc(max_opened, sizeof(*l->opened))) == NULL) {
+		return -1;
+	}
+	struct proto_batch *b = &l->opened[l->n_opened];
+	if (proto_batch_decode(op->cmd, op->cmd_len, b) != PROTO_OK) {
+		return -1; /* validated on receipt: cannot happen */
+	}
+	l->n_opened++;
+	for (uint32_t i = 0; i < b->n; i++) {
+		if (cmd_list_add(l, b->cmds[i].data, b->cmds[i].len) != 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Proposes ops[0..n) as one entry: an op's own bytes when it is alone,
+ * otherwise a batch of every command. */
+static void propose_entry(struct repl *r, struct op **ops, uint32_t n)
+{
+	struct raft_buffer buf = {0};
+	struct entry *e = malloc(sizeof(*e) + n * sizeof(e->ops[0]));
+	struct cmd_list l = {0};
+	int ok = e != NULL;
+	if (ok && n == 1) {
+		ops[0]->first = 0;
+		buf.len = ops[0]->cmd_len; /* already padded to 8 bytes by the encoder */
+		ok = (buf.base = raft_malloc(buf.len)) != NULL;
+		if (ok) {
+			memcpy(buf.base, ops[0]->cmd, buf.len);
+		}
+	} else if (ok) {
+		for (uint32_t i = 0; i < n && ok; i++) {
+			ops[i]->first = l.n;
+			ok = cmd_list_add_op(&l, ops[i], n) == 0;
+		}
+		struct proto_buf b = {0};
+		ok = ok && proto_batch_encode(l.v, l.n, &b) == PROTO_OK;
+		if (ok && (buf.base = raft_malloc(b.len)) != NULL) {
+			memcpy(buf.base, b.data, b.len);
+			buf.len = b.len;
+		} else {
+			ok = 0;
+		}
+		proto_buf_free(&b);
+	}
+	cmd_list_free(&l);
+	int rv = ok ? 0 : RAFT_NOMEM;
+	if (ok) {
+		e->apply.data = e;
+		e->n_ops = n;
+		e->proposed_ns = uv_hrtime();
+		for (uint32_t i = 0; i < n; i++) {
+			e->ops[i] = ops[i];
+			ops[i]->state = OP_APPLYING;
+			ops[i]->busy = true;
+			r->m.proposals += ops[i]->n_cmds;
+		}
+		r->m.entries_proposed++;
+		rv = raft_apply(&r->raft, &e->apply, &buf, 1, apply_cb);
+	}
 	if (rv != 0) {
-		raft_free(buf.base);
-		op->busy = false;
-		op_park(op); /* RAFT_NOTLEADER and friends: nothing was appended */
+		if (buf.base != NULL) {
+			raft_free(buf.base);
+		}
+		free(e);
+		for (uint32_t i = 0; i < n; i++) {
+			ops[i]->busy = false;
+			op_park(ops[i]); /* RAFT_NOTLEADER and friends: nothing was appended */
+		}
 	}
 }
 
@@ -233,38 +350,14 @@ void repl_barrier_kick(struct repl *r)
 
 /* ---- on a follower ---- */
 
-static void forward_cb(void *data, int status, const void *buf, size_t len)
+/* The leader's answer for one forwarded op; its result is already set. */
+static void forward_done(struct op *op, const struct proto_reply *rep)
 {
-	struct op_forward *fwd = data;
-	struct op *op = fwd->op;
-	free(fwd);
-	if (op == NULL) {
-		return; /* abandoned: the op was retried elsewhere or is gone */
-	}
-	op->fwd = NULL;
 	struct repl *r = op->r;
-	struct proto_msg m;
-	op->busy = false;
-	if (op->answered || r->stopping) {
-		op_answer(op, PROTO_ESHUTDOWN, 0, NULL);
-		return;
-	}
-	if (status != PROTO_OK || proto_msg_decode(buf, len, &m) != PROTO_OK || m.type != PROTO_MSG_REPLY) {
-		op->unknown = op->unknown || op->kind == OP_PROPOSE; /* it may have reached the leader */
-		op_park(op);
-		return;
-	}
-	const struct proto_reply *rep = &m.u.reply;
 	switch (rep->status) {
 	case PROTO_OK:
-		if (set_result(op, rep->result, rep->result_len) != 0) {
-			proto_msg_free(&m);
-			op_answer(op, PROTO_ENOMEM, 0, NULL);
-			return;
-		}
 		op->wait_index = rep->index;
 		op->state = OP_WAIT_APPLY;
-		proto_msg_free(&m);
 		if (raft_last_applied(&r->raft) >= op->wait_index) {
 			op_answer(op, PROTO_OK, op->wait_index, NULL);
 		}
@@ -272,68 +365,210 @@ static void forward_cb(void *data, int status, const void *buf, size_t len)
 	case PROTO_ENOTLEADER:
 	case PROTO_ENOLEADER:
 	case PROTO_ESHUTDOWN:
-		proto_msg_free(&m);
 		op_park(op);
 		return;
 	case PROTO_EUNKNOWN:
 		op->unknown = true;
-		proto_msg_free(&m);
 		op_park(op);
 		return;
-	default: {
-		int st = rep->status;
-		proto_msg_free(&m);
-		op_answer(op, st, 0, NULL);
+	default:
+		op_answer(op, rep->status, 0, NULL);
 		return;
-	}
 	}
 }
 
-static void forward(struct op *op, raft_id leader)
+static void forward_cb(void *data, int status, const void *buf, size_t len)
 {
-	struct repl *r = op->r;
-	bus_client *peer = repl_peer(r, leader);
-	if (peer == NULL) {
-		op_park(op); /* a leader we have no address for (yet) */
-		return;
+	struct op_forward *fwd = data;
+	struct proto_msg m;
+	struct proto_result *res = NULL;
+	bool have = status == PROTO_OK && proto_msg_decode(buf, len, &m) == PROTO_OK;
+	if (have && m.type != PROTO_MSG_REPLY) {
+		proto_msg_free(&m);
+		have = false;
 	}
-	uint64_t now = uv_now(r->loop);
-	uint64_t left = op->deadline > now ? op->deadline - now : 1;
-	unsigned timeout = (unsigned)(left < REPL_FORWARD_MAX_MS ? left : REPL_FORWARD_MAX_MS);
-	struct proto_msg m = {.type = op->kind == OP_PROPOSE ? PROTO_MSG_PROPOSE : PROTO_MSG_BARRIER};
-	if (op->kind == OP_PROPOSE) {
-		m.u.propose.timeout_ms = timeout;
-		m.u.propose.hops = op->hops + 1;
-		m.u.propose.cmd = op->cmd;
-		m.u.propose.cmd_len = op->cmd_len;
-	} else {
-		m.u.barrier.timeout_ms = timeout;
-		m.u.barrier.hops = op->hops + 1;
+	if (have && fwd->batch && m.u.reply.status == PROTO_OK &&
+	    ((res = calloc(fwd->n_results, sizeof(*res))) == NULL ||
+	     proto_results_decode(m.u.reply.result, m.u.reply.result_len, res, fwd->n_results) != PROTO_OK)) {
+		proto_msg_free(&m);
+		have = false; /* a malformed answer (or no memory): as if lost */
 	}
-	struct proto_buf b;
-	if (proto_msg_encode(&m, &b) != PROTO_OK) {
-		op_answer(op, PROTO_EINTERNAL, 0, "cannot encode forward");
-		return;
-	}
-	struct op_forward *fwd = malloc(sizeof(*fwd));
-	if (fwd == NULL) {
-		proto_buf_free(&b);
-		op_park(op);
-		return;
-	}
-	fwd->op = op;
-	op->state = OP_FORWARDED;
-	op->busy = true;
-	op->fwd = fwd;
-	r->m.forwarded++;
-	op->fwd_leader = leader;
-	if (bus_call(peer, b.data, b.len, timeout, forward_cb, fwd) != PROTO_OK) {
-		free(fwd);
+	struct repl_results rs = {fwd->n_results, res};
+	for (uint32_t i = 0; i < fwd->n; i++) {
+		struct op *op = fwd->ops[i];
+		if (op == NULL) {
+			continue; /* abandoned: the op was retried elsewhere or is gone */
+		}
 		op->fwd = NULL;
 		op->busy = false;
-		op_park(op);
+		if (op->answered || op->r->stopping) {
+			op_answer(op, PROTO_ESHUTDOWN, 0, NULL);
+		} else if (!have) {
+			op->unknown = op->unknown || op->kind == OP_PROPOSE; /* it may have reached the leader */
+			op_park(op);
+		} else if (m.u.reply.status == PROTO_OK &&
+		           (res != NULL ? take_result(op, &rs) : set_result(op, m.u.reply.result, m.u.reply.result_len)) != 0) {
+			op_answer(op, PROTO_ENOMEM, 0, NULL);
+		} else {
+			forward_done(op, &m.u.reply);
+		}
+	}
+	free(res);
+	if (have) {
+		proto_msg_free(&m);
+	}
+	free(fwd);
+}
+
+/* Sends ops[0..n) (all PROPOSE or all BARRIER) to the leader in one
+ * message: a PROPOSE carries every command as one batch unless it is a
+ * single op's own command. */
+static void forward_group(struct repl *r, struct op **ops, uint32_t n, raft_id leader)
+{
+	bus_client *peer = repl_peer(r, leader);
+	struct op_forward *fwd = peer != NULL ? malloc(sizeof(*fwd) + n * sizeof(fwd->ops[0])) : NULL;
+	struct proto_buf cmds = {0}, b = {0};
+	struct cmd_list l = {0};
+	uint64_t now = uv_now(r->loop), left = 1;
+	bool propose = ops[0]->kind == OP_PROPOSE;
+	int ok = fwd != NULL;
+	for (uint32_t i = 0; i < n; i++) {
+		left = ops[i]->deadline > now && ops[i]->deadline - now > left ? ops[i]->deadline - now : left;
+	}
+	unsigned timeout = (unsigned)(left < REPL_FORWARD_MAX_MS ? left : REPL_FORWARD_MAX_MS);
+	struct proto_msg m = {.type = propose ? PROTO_MSG_PROPOSE : PROTO_MSG_BARRIER};
+	if (ok && propose) {
+		m.u.propose.timeout_ms = timeout;
+		m.u.propose.hops = ops[0]->hops + 1;
+		ops[0]->first = 0;
+		if (n == 1) {
+			m.u.propose.cmd = ops[0]->cmd;
+			m.u.propose.cmd_len = ops[0]->cmd_len;
+			fwd->batch = ops[0]->multi;
+			fwd->n_results = ops[0]->n_cmds;
+		} else {
+			for (uint32_t i = 0; ok && i < n; i++) {
+				ops[i]->first = l.n;
+				ok = cmd_list_add_op(&l, ops[i], n) == 0;
+			}
+			ok = ok && proto_batch_encode(l.v, l.n, &cmds) == PROTO_OK;
+			m.u.propose.cmd = cmds.data;
+			m.u.propose.cmd_len = cmds.len;
+			fwd->batch = true;
+			fwd->n_results = l.n;
+		}
+	} else if (ok) {
+		m.u.barrier.timeout_ms = timeout;
+		m.u.barrier.hops = ops[0]->hops + 1;
+		fwd->batch = false;
+		fwd->n_results = 0;
+	}
+	cmd_list_free(&l);
+	ok = ok && proto_msg_encode(&m, &b) == PROTO_OK;
+	proto_buf_free(&cmds);
+	if (ok) {
+		fwd->n = n;
+		for (uint32_t i = 0; i < n; i++) {
+			fwd->ops[i] = ops[i];
+			ops[i]->state = OP_FORWARDED;
+			ops[i]->busy = true;
+			ops[i]->fwd = fwd;
+			ops[i]->fwd_slot = i;
+			ops[i]->fwd_leader = leader;
+		}
+		r->m.forwarded += n;
+		r->m.forward_messages++;
+		ok = bus_call(peer, b.data, b.len, timeout, forward_cb, fwd) == PROTO_OK;
+		if (!ok) {
+			for (uint32_t i = 0; i < n; i++) {
+				ops[i]->fwd = NULL;
+				ops[i]->busy = false;
+			}
+		}
 	}
 	proto_buf_free(&b);
+	if (!ok) {
+		free(fwd);
+		for (uint32_t i = 0; i < n; i++) {
+			op_park(ops[i]); /* a leader we have no address for (yet), or no memory */
+		}
+	}
+}
+
+/* ---- a loop turn's queued work ---- */
+
+#define FLUSH_MAX_OPS 1024 /* ops taken per flush; the rest go at the next turn */
+
+/* The ops in state st, oldest first (r->ops is newest first). */
+static uint32_t collect(struct repl *r, enum op_state st, enum op_kind kind, struct op **out, uint32_t max)
+{
+	uint32_t n = 0;
+	for (struct op *op = r->ops; op != NULL; op = op->next) {
+		if (op->state == st && op->kind == kind && !op->answered) {
+			if (n == max) {
+				r->want_flush = true;
+				memmove(out, out + 1, (max - 1) * sizeof(*out)); /* keep the oldest */
+				n--;
+			}
+			out[n++] = op;
+		}
+	}
+	for (uint32_t i = 0; i < n / 2; i++) {
+		struct op *t = out[i];
+		out[i] = out[n - 1 - i];
+		out[n - 1 - i] = t;
+	}
+	return n;
+}
+
+void repl_ops_flush(struct repl *r)
+{
+	static struct op *ops[FLUSH_MAX_OPS]; /* only the raft actor's thread flushes */
+	uint32_t n = collect(r, OP_APPLY_QUEUED, OP_PROPOSE, ops, FLUSH_MAX_OPS);
+	if (n > 0 && raft_state(&r->raft) != RAFT_LEADER) {
+		for (uint32_t i = 0; i < n; i++) {
+			op_dispatch(ops[i]); /* leadership moved on: forward them instead */
+		}
+	} else {
+		uint32_t start = 0;
+		size_t bytes = 0;
+		for (uint32_t i = 0; i < n; i++) {
+			bytes += ops[i]->cmd_len;
+			if (i > start && (bytes > ENTRY_MAX_BYTES || i - start >= PROTO_MAX_BATCH / 8)) {
+				propose_entry(r, ops + start, i - start);
+				start = i;
+				bytes = ops[i]->cmd_len;
+			}
+		}
+		if (n > start) {
+			propose_entry(r, ops + start, n - start);
+		}
+	}
+	raft_id leader;
+	repl_leader_name(r, &leader);
+	for (int kind = OP_PROPOSE; kind <= OP_BARRIER; kind++) {
+		n = collect(r, OP_FORWARD_QUEUED, (enum op_kind)kind, ops, FLUSH_MAX_OPS);
+		if (n == 0) {
+			continue;
+		}
+		if (leader == 0 || leader == r->self->id) {
+			for (uint32_t i = 0; i < n; i++) {
+				op_park(ops[i]);
+			}
+			continue;
+		}
+		uint32_t start = 0;
+		size_t bytes = 0;
+		for (uint32_t i = 0; i < n; i++) {
+			bytes += ops[i]->cmd_len;
+			if (i > start && (bytes > ENTRY_MAX_BYTES || i - start >= PROTO_MAX_BATCH / 8)) {
+				forward_group(r, ops + start, i - start, leader);
+				start = i;
+				bytes = ops[i]->cmd_len;
+			}
+		}
+		forward_group(r, ops + start, n - start, leader);
+	}
 }
 
 /* ---- dispatch ---- */
@@ -357,7 +592,8 @@ static void op_dispatch(struct op *op)
 	}
 	if (raft_state(&r->raft) == RAFT_LEADER) {
 		if (op->kind == OP_PROPOSE) {
-			propose_local(op);
+			op->state = OP_APPLY_QUEUED; /* proposed with this turn's others */
+			r->want_flush = true;
 		} else {
 			op->state = OP_BARRIER_QUEUED;
 			repl_barrier_kick(r);
@@ -370,7 +606,8 @@ static void op_dispatch(struct op *op)
 		return;
 	}
 	if (leader != 0 && leader != r->self->id) {
-		forward(op, leader);
+		op->state = OP_FORWARD_QUEUED; /* sent with this turn's others */
+		r->want_flush = true;
 		return;
 	}
 	op_park(op);
@@ -404,7 +641,7 @@ void repl_ops_leader_changed(struct repl *r, raft_id leader)
 		if (op->state != OP_FORWARDED || op->fwd == NULL || op->fwd_leader == leader) {
 			continue;
 		}
-		op->fwd->op = NULL; /* its reply, if any, is ignored */
+		op->fwd->ops[op->fwd_slot] = NULL; /* its reply, if any, is ignored */
 		op->fwd = NULL;
 		op->unknown = op->unknown || op->kind == OP_PROPOSE;
 		op->busy = false;
@@ -427,13 +664,43 @@ void repl_ops_shutdown(struct repl *r)
 	for (struct op *op = r->ops, *next; op != NULL; op = next) {
 		next = op->next;
 		if (op->state == OP_FORWARDED && op->fwd != NULL) {
-			op->fwd->op = NULL; /* closed bus clients fire no callbacks */
+			op->fwd->ops[op->fwd_slot] = NULL; /* closed bus clients fire no callbacks */
 			op->fwd = NULL;
 			op->busy = false;
 		}
 		/* Ops inside raft stay until raft_close fails their callbacks. */
 		op_answer(op, op->unknown || op->state == OP_APPLYING ? PROTO_EUNKNOWN : PROTO_ESHUTDOWN, 0, NULL);
 	}
+}
+
+/* A command, or a follower's batch of them: every one must decode. Sets
+ * op->n_cmds and op->multi. */
+static int validate_cmds(const void *buf, size_t len, struct op *op)
+{
+	struct proto_cmd cmd;
+	struct proto_batch b = {0};
+	struct proto_slice one = {buf, len};
+	const struct proto_slice *v = &one;
+	uint32_t n = 1;
+	op->multi = proto_is_batch(buf, len);
+	if (op->multi) {
+		if (proto_batch_decode(buf, len, &b) != PROTO_OK) {
+			return PROTO_EINVAL;
+		}
+		v = b.cmds;
+		n = b.n;
+	}
+	int rv = PROTO_OK;
+	for (uint32_t i = 0; i < n && rv == PROTO_OK; i++) {
+		rv = v[i].len % 8 == 0 && !proto_is_batch(v[i].data, v[i].len) ? proto_cmd_decode(v[i].data, v[i].len, &cmd)
+		                                                                : PROTO_EINVAL;
+		if (rv == PROTO_OK) {
+			proto_cmd_free(&cmd);
+		}
+	}
+	proto_batch_free(&b);
+	op->n_cmds = n;
+	return rv;
 }
 
 void repl_on_request(void *data, bus_request *req, const void *buf, size_t len)
@@ -486,14 +753,12 @@ void repl_on_request(void *data, bus_request *req, const void *buf, size_t len)
 		op->kind = OP_PROPOSE;
 		op->hops = m.u.propose.hops;
 		timeout = m.u.propose.timeout_ms;
-		struct proto_cmd cmd;
 		/* Validate before it enters the log, and keep the padded bytes. */
-		if (m.u.propose.cmd_len % 8 != 0 || proto_cmd_decode(m.u.propose.cmd, m.u.propose.cmd_len, &cmd) != PROTO_OK) {
+		if (m.u.propose.cmd_len % 8 != 0 || validate_cmds(m.u.propose.cmd, m.u.propose.cmd_len, op) != PROTO_OK) {
 			proto_msg_free(&m);
 			op_answer(op, PROTO_EINVAL, 0, "malformed command");
 			return;
 		}
-		proto_cmd_free(&cmd);
 		op->cmd = malloc(m.u.propose.cmd_len);
 		if (op->cmd == NULL) {
 			proto_msg_free(&m);

@@ -338,53 +338,68 @@ static int64_t cluster_clock(MDB_txn *txn, store *s, int64_t proposed)
 	return prev + (step < 0 ? 0 : step > STORE_CLOCK_STEP_MS ? STORE_CLOCK_STEP_MS : step);
 }
 
-int store_apply(store *s, uint64_t index, const void *buf, size_t len, struct proto_result *res)
+/* Applies one command of entry a->index in a child transaction of the
+ * entry's: a business error leaves nothing behind. */
+static int apply_one(struct apply_ctx *a, const struct proto_slice *c, MDB_txn *txn)
 {
 	struct proto_cmd cmd;
+	int rc = 0;
+	int drc = proto_cmd_decode(c->data, c->len, &cmd);
+	if (drc != PROTO_OK) {
+		a->res->code = drc; /* a bad command is a no-op, identically on every node */
+		return 0;
+	}
+	a->cmd = &cmd;
+	a->clock_ms = cluster_clock(txn, a->s, cmd.ts_ms);
+	MDB_txn *child;
+	if ((rc = mdb_txn_begin(a->s->env, txn, 0, &child)) == 0) {
+		a->txn = child;
+		rc = apply_cmd(a);
+		if (rc == 0 && a->res->code != PROTO_OK) {
+			mdb_txn_abort(child);
+			a->res->created = a->res->updated = 0;
+		} else if (rc == 0) {
+			rc = mdb_txn_commit(child);
+		} else {
+			mdb_txn_abort(child);
+		}
+	}
+	proto_cmd_free(&cmd);
+	a->cmd = NULL;
+	a->txn = txn;
+	if (rc == 0) {
+		rc = meta_put(a, "clock", (uint64_t)a->clock_ms);
+	}
+	return rc;
+}
+
+int store_apply_batch(store *s, uint64_t index, const struct proto_slice *cmds, uint32_t n, struct proto_result *res)
+{
 	MDB_txn *txn;
-	memset(res, 0, sizeof(*res));
-	res->index = index;
+	memset(res, 0, n * sizeof(*res));
+	for (uint32_t i = 0; i < n; i++) {
+		res[i].index = index;
+	}
 	if (mdb_txn_begin(s->env, NULL, 0, &txn) != 0) {
 		return PROTO_EIO;
 	}
 	uint64_t applied = store_meta_get(txn, s, "applied");
 	if (index <= applied) {
 		mdb_txn_abort(txn); /* replay of an entry LMDB already holds */
-		res->replay = 1;
+		for (uint32_t i = 0; i < n; i++) {
+			res[i].replay = 1;
+		}
 		return PROTO_OK;
 	}
-	struct apply_ctx a = {.s = s, .txn = txn, .index = index, .cmd = &cmd, .res = res};
+	/* One context for the entry: its events keep counting across commands. */
+	struct apply_ctx a = {.s = s, .txn = txn, .index = index};
 	int rc = 0;
-	int drc = proto_cmd_decode(buf, len, &cmd);
-	if (drc == PROTO_OK) {
-		a.clock_ms = cluster_clock(txn, s, cmd.ts_ms);
-	}
-	if (drc != PROTO_OK) {
-		res->code = drc; /* a bad entry is a no-op, identically on every node */
-	} else {
-		/* Business errors must not leave half an entry: run it in a child txn. */
-		MDB_txn *child;
-		a.txn = NULL;
-		if ((rc = mdb_txn_begin(s->env, txn, 0, &child)) == 0) {
-			a.txn = child;
-			rc = apply_cmd(&a);
-			if (rc == 0 && res->code != PROTO_OK) {
-				mdb_txn_abort(child);
-				res->created = res->updated = 0;
-			} else if (rc == 0) {
-				rc = mdb_txn_commit(child);
-			} else {
-				mdb_txn_abort(child);
-			}
-		}
-		proto_cmd_free(&cmd);
-		a.txn = txn;
+	for (uint32_t i = 0; i < n && rc == 0; i++) {
+		a.res = &res[i];
+		rc = apply_one(&a, &cmds[i], txn);
 	}
 	if (rc == 0) {
 		rc = meta_put(&a, "applied", index);
-	}
-	if (rc == 0 && drc == PROTO_OK) {
-		rc = meta_put(&a, "clock", (uint64_t)a.clock_ms);
 	}
 	if (rc != 0 || mdb_txn_commit(txn) != 0) {
 		if (rc != 0) {
@@ -393,4 +408,10 @@ int store_apply(store *s, uint64_t index, const void *buf, size_t len, struct pr
 		return PROTO_EIO;
 	}
 	return PROTO_OK;
+}
+
+int store_apply(store *s, uint64_t index, const void *buf, size_t len, struct proto_result *res)
+{
+	struct proto_slice c = {buf, len};
+	return store_apply_batch(s, index, &c, 1, res);
 }

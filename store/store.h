@@ -33,6 +33,12 @@ void store_close(store *s);
  * stop rather than diverge. */
 int store_apply(store *s, uint64_t index, const void *buf, size_t len, struct proto_result *res);
 
+/* Applies Raft entry index holding n commands (a batch) in one LMDB
+ * transaction, each command in a child transaction of its own: res[i] is
+ * command i's result (all share the index). Same rules as store_apply. */
+int store_apply_batch(store *s, uint64_t index, const struct proto_slice *cmds, uint32_t n,
+                      struct proto_result *res);
+
 /* LMDB's map size and the bytes in use, for metrics. */
 void store_usage(store *s, uint64_t *map_size, uint64_t *used);
 

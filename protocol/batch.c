@@ -1,0 +1,128 @@
+/* Batches: several encoded commands proposed as one Raft entry, and the
+ * results of such an entry (one per command, in order). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol/codec.h"
+
+int proto_batch_encode(const struct proto_slice *cmds, uint32_t n, struct proto_buf *out)
+{
+	if (n == 0 || n > PROTO_MAX_BATCH) {
+		return PROTO_EINVAL;
+	}
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 3);
+	msgpack_pack_uint32(&pk, PROTO_VERSION);
+	msgpack_pack_uint32(&pk, PROTO_CMD_BATCH);
+	msgpack_pack_array(&pk, n);
+	for (uint32_t i = 0; i < n; i++) {
+		codec_pack_bin(&pk, cmds[i].data, cmds[i].len);
+	}
+	return codec_finish(&sb, out);
+}
+
+bool proto_is_batch(const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	/* [version, PROTO_CMD_BATCH, ...]: msgpack-c packs both as positive fixints */
+	return len >= 3 && p[0] == 0x93 && p[1] == PROTO_VERSION && p[2] == PROTO_CMD_BATCH;
+}
+
+int proto_batch_decode(const void *buf, size_t len, struct proto_batch *b)
+{
+	msgpack_unpacked up;
+	struct codec_arena a;
+	uint32_t version, type;
+	memset(b, 0, sizeof(*b));
+	/* extra: the slice array (16 bytes per command of at least 8 bytes) */
+	int rv = codec_unpack(buf, len, &up, &a, 2 * len);
+	if (rv != PROTO_OK) {
+		return rv;
+	}
+	const msgpack_object *o = &up.data;
+	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 3 ||
+	    codec_u32(&o->via.array.ptr[0], &version) != 0 || version != PROTO_VERSION ||
+	    codec_u32(&o->via.array.ptr[1], &type) != 0 || type != PROTO_CMD_BATCH ||
+	    o->via.array.ptr[2].type != MSGPACK_OBJECT_ARRAY || o->via.array.ptr[2].via.array.size == 0 ||
+	    o->via.array.ptr[2].via.array.size > PROTO_MAX_BATCH) {
+		rv = PROTO_EINVAL;
+	}
+	const msgpack_object_array *cmds = &o->via.array.ptr[2].via.array;
+	if (rv == PROTO_OK && (b->cmds = codec_alloc(&a, cmds->size * sizeof(*b->cmds))) == NULL) {
+		rv = PROTO_ENOMEM;
+	}
+	for (uint32_t i = 0; rv == PROTO_OK && i < cmds->size; i++) {
+		const void *p;
+		rv = codec_bin(&cmds->ptr[i], &a, &p, &b->cmds[i].len);
+		b->cmds[i].data = p;
+	}
+	msgpack_unpacked_destroy(&up);
+	if (rv != PROTO_OK) {
+		free(a.base);
+		memset(b, 0, sizeof(*b));
+		return rv;
+	}
+	b->n = cmds->size;
+	b->mem_ = a.base;
+	return PROTO_OK;
+}
+
+void proto_batch_free(struct proto_batch *b)
+{
+	free(b->mem_);
+	memset(b, 0, sizeof(*b));
+}
+
+int proto_results_encode(const struct proto_result *r, uint32_t n, struct proto_buf *out)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, 2);
+	msgpack_pack_uint32(&pk, PROTO_VERSION);
+	msgpack_pack_array(&pk, n);
+	for (uint32_t i = 0; i < n; i++) {
+		msgpack_pack_array(&pk, 5);
+		msgpack_pack_int32(&pk, r[i].code);
+		msgpack_pack_uint64(&pk, r[i].index);
+		msgpack_pack_uint32(&pk, r[i].replay);
+		msgpack_pack_uint32(&pk, r[i].created);
+		msgpack_pack_uint32(&pk, r[i].updated);
+	}
+	return codec_finish(&sb, out);
+}
+
+int proto_results_decode(const void *buf, size_t len, struct proto_result *r, uint32_t n)
+{
+	msgpack_unpacked up;
+	struct codec_arena a;
+	uint32_t version;
+	memset(r, 0, n * sizeof(*r));
+	int rv = codec_unpack(buf, len, &up, &a, 0);
+	if (rv != PROTO_OK) {
+		return rv;
+	}
+	free(a.base);
+	const msgpack_object *o = &up.data;
+	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 2 ||
+	    codec_u32(&o->via.array.ptr[0], &version) != 0 || version != PROTO_VERSION ||
+	    o->via.array.ptr[1].type != MSGPACK_OBJECT_ARRAY || o->via.array.ptr[1].via.array.size != n) {
+		rv = PROTO_EINVAL;
+	}
+	for (uint32_t i = 0; rv == PROTO_OK && i < n; i++) {
+		const msgpack_object *e = &o->via.array.ptr[1].via.array.ptr[i];
+		if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 5 ||
+		    codec_i32(&e->via.array.ptr[0], &r[i].code) != 0 || codec_u64(&e->via.array.ptr[1], &r[i].index) != 0 ||
+		    codec_u32(&e->via.array.ptr[2], &r[i].replay) != 0 ||
+		    codec_u32(&e->via.array.ptr[3], &r[i].created) != 0 ||
+		    codec_u32(&e->via.array.ptr[4], &r[i].updated) != 0) {
+			rv = PROTO_EINVAL;
+		}
+	}
+	msgpack_unpacked_destroy(&up);
+	return rv;
+}
