@@ -66,6 +66,7 @@ struct cfg {
 	char secret_key[256];          /* [collector] secret_key: encrypts cluster credentials */
 	unsigned max_voters;           /* [autopilot] max_voters: more joiners become standby (0 = no limit) */
 	unsigned remove_unreachable_ms; /* [autopilot] remove_unreachable_after (0 = off) */
+	int spread_regions;            /* [autopilot] spread_regions: keep max_voters voters, one per region first (default: max_voters > 0) */
 	unsigned ping_warning_ms;      /* [alerts] ping_warning: no ping for this long raises a warning (10 min) */
 	unsigned ping_offline_ms;      /* [alerts] ping_offline: ... a critical alert (15 min) */
 	unsigned collect_failures;     /* [alerts] collection_failures: consecutive failed runs that alert (3) */

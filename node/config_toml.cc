@@ -182,6 +182,13 @@ void load(const char *path, struct cfg *c)
 		if (ap.contains("remove_unreachable_after")) {
 			c->remove_unreachable_ms = duration_ms(ap, "remove_unreachable_after", 0, 1000);
 		}
+		c->spread_regions = c->max_voters > 0; // on by default once voters are capped
+		if (ap.contains("spread_regions")) {
+			c->spread_regions = toml::get<bool>(ap.at("spread_regions")) ? 1 : 0;
+			if (c->spread_regions && c->max_voters == 0) {
+				throw config_error(toml::format_error("[error] spread_regions needs max_voters > 0", ap.at("spread_regions"), "here"));
+			}
+		}
 	}
 	if (root.contains("rate_limit")) {
 		const auto &rl = root.at("rate_limit");

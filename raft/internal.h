@@ -192,6 +192,10 @@ void repl_defer_change(struct repl *r, bus_request *req, const void *buf, size_t
 void repl_deferred_run(struct repl *r, bool expire_only);
 /* Removes members unreachable longer than [autopilot] remove_unreachable_after. */
 void repl_autopilot(struct repl *r);
+/* [autopilot] spread_regions: takes the next placement step (placement.h)
+ * with raft_assign, one change at a time (autopilot_busy). From the tick
+ * timer only, after repl_node_alerts (it reads silent_since). */
+void repl_autopilot_place(struct repl *r);
 /* Raises "node unreachable" alerts (and resolves them), on the leader. */
 void repl_node_alerts(struct repl *r);
 

@@ -3,13 +3,16 @@
  * (moving leadership away first when the leader itself goes), assign, and
  * transfer. The MEMBERS table gets the node's name and addresses through
  * Raft too. Followers forward these requests once to the leader and relay
- * its answer. Also: the status query behind GET /api/v1/cluster. */
+ * its answer. Also: the status query behind GET /api/v1/cluster, and the
+ * autopilot (leader only): it removes long unreachable members and spreads
+ * voters over regions (placement.h decides, one step per tick). */
 #include <stdio.h>
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "raft/internal.h"
+#include "raft/placement.h"
 
 struct mchange {
 	struct repl *r;
@@ -526,5 +529,95 @@ void repl_autopilot(struct repl *r)
 			free(c);
 		}
 		return;
+	}
+}
+
+/* ---- autopilot: spread voters over regions (leader only) ---- */
+
+/* A standby at most this many entries behind counts as caught up:
+ * raft_assign replicates the rest before it promotes. */
+#define REPL_PLACE_MAX_LAG 256
+
+struct place_regions {
+	struct repl_place_member *m;
+	size_t n;
+	char (*region)[CFG_NAME_MAX]; /* one per member, filled from MEMBERS */
+};
+
+static int place_region_found(void *data, const struct proto_member *pm)
+{
+	struct place_regions *pr = data;
+	for (size_t i = 0; i < pr->n; i++) {
+		if (pr->m[i].id == pm->id) {
+			snprintf(pr->region[i], CFG_NAME_MAX, "%s", pm->region);
+		}
+	}
+	return 0;
+}
+
+static void autopilot_assigned_cb(struct raft_change *req, int status)
+{
+	struct mchange *c = req->data;
+	if (status == 0) {
+		fprintf(stderr, "autopilot: node %llu is now a %s, to spread voters over regions\n",
+		        (unsigned long long)c->id, c->role == RAFT_VOTER ? "voter" : "standby");
+	}
+	c->r->autopilot_busy = false; /* no raft call here: the next tick takes the next step */
+	free(c);
+}
+
+/* The configuration as placement input; regions from MEMBERS, else cluster.toml. */
+static size_t place_members(struct repl *r, struct repl_place_member *m, char (*region)[CFG_NAME_MAX])
+{
+	uint64_t now = uv_now(r->loop), silent_max = 3 * (uint64_t)r->cfg->election_timeout_ms;
+	raft_index last = raft_last_index(&r->raft);
+	size_t n = 0;
+	for (unsigned i = 0; i < r->raft.configuration.n && i < REPL_MAX_PEERS; i++, n++) {
+		const struct raft_server *sv = &r->raft.configuration.servers[i];
+		const struct raft_progress *p = &r->raft.leader_state.progress[i];
+		const struct cfg_node *cn = cfg_find_node_id(r->cfg, sv->id);
+		bool self = sv->id == r->self->id;
+		snprintf(region[i], CFG_NAME_MAX, "%s", cn != NULL ? cn->region : "");
+		/* reachable as for the node alert (debounced); caught up: answering right now */
+		m[i] = (struct repl_place_member){sv->id, sv->role, region[i],
+		                                  self || r->silent_since[i] == 0 || now - r->silent_since[i] < silent_max,
+		                                  self || (p->recent_recv && p->match_index + REPL_PLACE_MAX_LAG >= last)};
+	}
+	struct store_read *rd;
+	struct place_regions pr = {m, n, region};
+	if (store_read_begin(r->store, &rd) == PROTO_OK) {
+		store_members_each(rd, place_region_found, &pr);
+		store_read_end(rd);
+	}
+	return n;
+}
+
+void repl_autopilot_place(struct repl *r)
+{
+	struct repl_place_member m[REPL_MAX_PEERS];
+	char region[REPL_MAX_PEERS][CFG_NAME_MAX];
+	if (!r->cfg->spread_regions || r->cfg->max_voters == 0 || r->autopilot_busy ||
+	    raft_state(&r->raft) != RAFT_LEADER || !r->leader_ready || r->raft.leader_state.progress == NULL) {
+		return;
+	}
+	size_t n = place_members(r, m, region);
+	struct repl_place_step step = repl_place_next(m, n, r->cfg->max_voters, r->self->id);
+	if (step.action == REPL_PLACE_NONE) {
+		return;
+	}
+	struct mchange *c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		return;
+	}
+	c->r = r;
+	c->id = step.id;
+	c->role = step.action == REPL_PLACE_PROMOTE ? RAFT_VOTER : RAFT_STANDBY;
+	c->change.data = c;
+	r->autopilot_busy = true;
+	repl_tracef("autopilot: %s node %llu", step.action == REPL_PLACE_PROMOTE ? "promote" : "demote",
+	            (unsigned long long)step.id);
+	if (raft_assign(&r->raft, &c->change, c->id, c->role, autopilot_assigned_cb) != 0) {
+		r->autopilot_busy = false; /* e.g. another change in progress: try again next tick */
+		free(c);
 	}
 }

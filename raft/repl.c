@@ -252,6 +252,7 @@ static void on_tick(uv_timer_t *h)
 	}
 	repl_autopilot(r);
 	repl_node_alerts(r);
+	repl_autopilot_place(r); /* after the alerts: uses their silent_since */
 	if (uv_now(r->loop) - r->last_status_ms >= REPL_STATUS_EVERY_MS) {
 		publish_status(r);
 	}

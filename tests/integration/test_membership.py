@@ -10,7 +10,7 @@ import time
 import harness as H
 
 
-def joiner_config(c, name, nid):
+def joiner_config(c, name, nid, region="local"):
     """A config file for a node that joins: its own [[node]] table only."""
     ports = H.free_ports(3)
     data = c.workdir / name
@@ -21,7 +21,7 @@ def joiner_config(c, name, nid):
     cfg.write_text(head + f"""[[node]]
 id = {nid}
 name = "{name}"
-region = "local"
+region = "{region}"
 raft = "127.0.0.1:{ports[0]}"
 rpc = "tcp://127.0.0.1:{ports[1]}"
 http = "127.0.0.1:{ports[2]}"
@@ -31,8 +31,8 @@ data = "{data}"
     return cfg, f"http://127.0.0.1:{ports[2]}", f"127.0.0.1:{ports[0]}"
 
 
-def start_joiner(c, name, nid, via):
-    cfg, url, raft = joiner_config(c, name, nid)
+def start_joiner(c, name, nid, via, region="local"):
+    cfg, url, raft = joiner_config(c, name, nid, region)
     c.joiner_tables = getattr(c, "joiner_tables", {})
     c.joiner_tables[name] = cfg
     log = open(c.workdir / f"{name}.log", "ab")
@@ -206,3 +206,29 @@ def test_autopilot_removes_a_dead_node_from_five(cluster_factory):
     H.wait_until(lambda: len(cluster_doc(c, leader)["members"]) == 4, 15, what="autopilot removal")
     print(f"autopilot removed {dead} {time.monotonic() - t0:.1f} s after kill -9 (threshold 2 s)")
     assert c.put(leader, "/api/collect/a/Deployment/b/c", json={"image_tag": "x", "image_sha": "y"}).status_code == 200
+
+
+def test_autopilot_spreads_voters_to_a_new_region(cluster_factory):
+    """[autopilot] max_voters = 3 (spread_regions is on by default then): three
+    voters in region "local"; a node joining in region "r2" becomes a standby,
+    is promoted, and then one "local" voter, never the leader, steps down."""
+    c = cluster_factory(n=3, start=False)
+    c.extra_tables = {"autopilot": {"max_voters": 3}}
+    c.write_config()
+    c.start_all()
+    leader = c.leader()
+    p4, _, _ = start_joiner(c, "n4", 4, c.nodes[leader].http_addr, region="r2")
+
+    def roles():
+        return {m["name"]: (m["role"], m["region"]) for m in cluster_doc(c, leader)["members"]}
+
+    t0 = time.monotonic()
+    H.wait_until(lambda: roles().get("n4", ("",))[0] == "voter" and
+                 sum(r == "voter" for r, _ in roles().values()) == 3, 30, what="n4 (region r2) voter, 3 voters")
+    print(f"voters spread to r2 in {time.monotonic() - t0:.1f} s: {roles()}")
+    r = roles()
+    assert r["n4"] == ("voter", "r2") and r[leader][0] == "voter"
+    assert sorted(role for role, _ in r.values()) == ["standby", "voter", "voter", "voter"]
+    assert c.put(leader, "/api/collect/a/Deployment/b/c", json={"image_tag": "x", "image_sha": "y"}).status_code == 200
+    p4.terminate()
+    p4.wait(timeout=10)
