@@ -416,11 +416,12 @@ def _run(net, d, cl, run_dir, results_path, log, t_start):
     runtime = round(time.monotonic() - t_start, 1)
     out = {"regions": {r: list(ns) for r, ns in REGIONS.items()}, "standby": STANDBY,
            "delay_method": "nfqueue (tests/jepsen/nfqdelay.py), egress to other regions",
-           "binary": d.binary_src, "write_latency_through_n1": table,
+           "binary": d.binary_src, "raft": d.raft, "write_latency_through_n1": table,
            "transfer_answers": transfers, "standby_reads": reads, "cut": cut, "acknowledged_writes": len(acked),
            "runtime_s_before_teardown": runtime}
     results_path.write_text(json.dumps(out, indent=2) + "\n")
-    print("\nwrite latency, sequential PUT /api/collect through n1 (east, leader)")
+    print(f"\nwrite latency, sequential PUT /api/collect through n1 (east, leader); "
+          f"raft heartbeat {d.raft['heartbeat_ms']} ms, election timeout {d.raft['election_timeout_ms']} ms")
     print(f"{'delay one-way':>14} {'writes':>7} {'median ms':>10} {'p99 ms':>8} {'max ms':>8} {'leader':>7}")
     for row in table:
         print(f"{row['inter_region_delay_ms']:>11} ms {row['writes']:>7} {row['median_ms']:>10.2f} "
