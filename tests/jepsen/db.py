@@ -88,10 +88,11 @@ def toml_value(v):
 
 
 class Node:
-    def __init__(self, name, run_dir):
+    def __init__(self, name, run_dir, layout=netmod.DEFAULT_LAYOUT, region="jepsen"):
         self.name = name
         self.id = int(name.lstrip("n"))
-        self.addr = netmod.node_addr(name)
+        self.addr = layout.node_addr(name)
+        self.region = region
         self.data_dir = Path(run_dir) / "data" / name
         self.log_path = Path(run_dir) / f"{name}.log"
         self.clock_path = Path(run_dir) / "clock" / name
@@ -121,14 +122,21 @@ class DB:
     """names: the initial voters (the [[node]] tables of cluster.toml).
     spares: further nodes (namespaces exist) that only the membership
     nemesis starts, each time with a fresh data directory, a fresh raft id
-    and a config of its own holding just its table, through --join."""
+    and a config of its own holding just its table, through --join.
+    layout: the net.Layout of the namespaces (default the jepsen one);
+    regions: {node: region} for the `region` of each [[node]] table
+    (default "jepsen"); autopilot: the [autopilot] table, if any."""
 
     def __init__(self, run_dir, names, *, spares=(), clock=False, raft=None, api=None, log=None,
-                 binary=None):
+                 binary=None, layout=None, regions=None, autopilot=None):
         self.run_dir = Path(run_dir)
+        self.layout = layout or netmod.DEFAULT_LAYOUT
         self.voters = list(names)
         self.names = list(names) + list(spares)   # every node that may ever run
-        self.nodes = {n: Node(n, run_dir) for n in self.names}
+        regions = regions or {}
+        self.nodes = {n: Node(n, run_dir, self.layout, regions.get(n, "jepsen"))
+                      for n in self.names}
+        self.autopilot = dict(autopilot or {})
         self.members = set(self.voters)           # as far as the nemesis knows
         self._next_id = 100
         self.log = log or (lambda msg: None)
@@ -185,9 +193,12 @@ class DB:
                   'interval = "60s"', 'lease = "10s"', 'timeout = "10s"',
                   "", "[rate_limit]", "anonymous_per_minute = 0",
                   "authenticated_per_minute = 0"]
+        if self.autopilot:
+            lines += ["", "[autopilot]"]
+            lines += [f"{k} = {toml_value(v)}" for k, v in self.autopilot.items()]
         for node in (self.nodes[n] for n in table_nodes):
             lines += ["", "[[node]]", f"id = {node.id}",
-                      f"name = {toml_value(node.name)}", 'region = "jepsen"',
+                      f"name = {toml_value(node.name)}", f"region = {toml_value(node.region)}",
                       f'raft = "{node.addr}:{RAFT_PORT}"',
                       f'rpc = "tcp://{node.addr}:{RPC_PORT}"',
                       f'http = "{node.addr}:{HTTP_PORT}"',
@@ -232,7 +243,7 @@ class DB:
                 log.write(f"\n===== jepsen: start #{node.epoch} of {name} at "
                           f"{time.strftime('%Y-%m-%dT%H:%M:%S')} =====\n".encode())
                 log.flush()
-                args = ["ip", "netns", "exec", netmod.node_ns(name), self.binary,
+                args = ["ip", "netns", "exec", self.layout.node_ns(name), self.binary,
                         "--config", str(node.config_path), "--node", name]
                 if join_via:
                     args += ["--join", join_via]

@@ -32,7 +32,10 @@ Faults (all reversible, all inside the node namespaces):
     packets pass undelayed.
 
 Only addresses of the namespaces created here (10.77.0.0/24) and loopback
-are used.
+are used.  All names and the subnet above are those of DEFAULT_LAYOUT; a
+Layout(prefix, subnet, max_nodes) passed to Net gives another harness
+(tests/regions: "slr", 10.78.0.0/24) a separate set that can run at the same
+time.
 """
 
 from __future__ import annotations
@@ -59,6 +62,46 @@ CLIENT_ADDR = f"{SUBNET}.100"
 NODE_NS_PREFIX = "slj-"
 MAX_NODES = 5
 
+
+class Layout:
+    """Names and addresses of one set of namespaces.  The default is the
+    jepsen harness's (prefix "slj", subnet 10.77.0.0/24, n1..n5); another
+    harness that must run at the same time (tests/regions) passes its own
+    prefix and subnet so that the two never touch each other's namespaces,
+    links or addresses.  prefix: at most 6 characters (interface names)."""
+
+    def __init__(self, prefix="slj", subnet=SUBNET, max_nodes=MAX_NODES):
+        if not 1 <= len(prefix) <= 6 or not prefix.isalnum():
+            raise ValueError(f"bad namespace prefix {prefix!r}")
+        if not 1 <= max_nodes <= 89:
+            raise ValueError(f"bad max_nodes {max_nodes}")
+        self.prefix = prefix
+        self.subnet = subnet
+        self.max_nodes = max_nodes
+        self.bridge_ns = f"{prefix}br"
+        self.client_if = f"{prefix}c0"
+        self.client_br_if = f"{prefix}cb"
+        self.client_addr = f"{subnet}.100"
+        self.node_ns_prefix = f"{prefix}-"
+
+    def node_ns(self, name):
+        return self.node_ns_prefix + name
+
+    def node_addr(self, name):
+        """n1 -> <subnet>.11"""
+        i = int(name.lstrip("n"))
+        if not 1 <= i <= self.max_nodes:
+            raise ValueError(name)
+        return f"{self.subnet}.{10 + i}"
+
+    def veth_names(self, name):
+        """(root-side end later moved into the node namespace, bridge end)"""
+        i = int(name.lstrip("n"))
+        return f"{self.prefix}v{i}", f"{self.prefix}b{i}"
+
+
+DEFAULT_LAYOUT = Layout()
+
 PART_CHAIN = "SLJ-PART"
 LOSS_CHAIN = "SLJ-LOSS"
 DELAY_CHAIN = "SLJ-DELAY"
@@ -70,16 +113,13 @@ class NetError(RuntimeError):
     pass
 
 
-def node_ns(name):
-    return NODE_NS_PREFIX + name
+def node_ns(name, layout=DEFAULT_LAYOUT):
+    return layout.node_ns(name)
 
 
-def node_addr(name):
-    """n1 -> 10.77.0.11"""
-    i = int(name.lstrip("n"))
-    if not 1 <= i <= MAX_NODES:
-        raise ValueError(name)
-    return f"{SUBNET}.{10 + i}"
+def node_addr(name, layout=DEFAULT_LAYOUT):
+    """n1 -> 10.77.0.11 (with the default layout)"""
+    return layout.node_addr(name)
 
 
 def sh(args, check=True, input=None, timeout=CMD_TIMEOUT_S):
@@ -118,15 +158,16 @@ def available():
     return True, None
 
 
-def cleanup_leftovers():
+def cleanup_leftovers(layout=DEFAULT_LAYOUT):
     """Remove namespaces/links left by an earlier run of this harness that
     died without tearing down (names are ours alone)."""
+    L = layout
     for ns in existing_namespaces():
-        if ns == BRIDGE_NS or (ns.startswith(NODE_NS_PREFIX) and ns[len(NODE_NS_PREFIX):] in
-                               [f"n{i}" for i in range(1, MAX_NODES + 1)]):
+        if ns == L.bridge_ns or (ns.startswith(L.node_ns_prefix) and ns[len(L.node_ns_prefix):] in
+                                 [f"n{i}" for i in range(1, L.max_nodes + 1)]):
             _kill_ns_pids(ns)
             sh(["ip", "netns", "del", ns], check=False)
-    sh(["ip", "link", "del", CLIENT_IF], check=False)
+    sh(["ip", "link", "del", L.client_if], check=False)
 
 
 def _kill_ns_pids(ns):
@@ -147,10 +188,11 @@ def _kill_ns_pids(ns):
 class Net:
     """The namespaces, the bridge, and the network faults."""
 
-    def __init__(self, names, log=None):
+    def __init__(self, names, log=None, layout=None):
+        self.L = layout or DEFAULT_LAYOUT
         self.names = list(names)
         for n in self.names:
-            node_addr(n)  # validates
+            self.L.node_addr(n)  # validates
         self.log = log or (lambda msg: None)
         self.up = False
         self._lock = threading.Lock()
@@ -162,27 +204,26 @@ class Net:
 
     # ------------------------------------------------------------ topology
     def setup(self):
-        cleanup_leftovers()
+        cleanup_leftovers(self.L)
         self.up = True  # from here on teardown has something to do
-        sh(["ip", "netns", "add", BRIDGE_NS])
-        in_ns(BRIDGE_NS, ["ip", "link", "set", "lo", "up"])
-        in_ns(BRIDGE_NS, ["ip", "link", "add", BRIDGE, "type", "bridge"])
+        sh(["ip", "netns", "add", self.L.bridge_ns])
+        in_ns(self.L.bridge_ns, ["ip", "link", "set", "lo", "up"])
+        in_ns(self.L.bridge_ns, ["ip", "link", "add", BRIDGE, "type", "bridge"])
         # no STP, forward at once
-        in_ns(BRIDGE_NS, ["ip", "link", "set", BRIDGE, "type", "bridge",
+        in_ns(self.L.bridge_ns, ["ip", "link", "set", BRIDGE, "type", "bridge",
                           "forward_delay", "0", "stp_state", "0"], check=False)
-        in_ns(BRIDGE_NS, ["ip", "link", "set", BRIDGE, "up"])
+        in_ns(self.L.bridge_ns, ["ip", "link", "set", BRIDGE, "up"])
         for name in self.names:
-            ns = node_ns(name)
-            i = int(name.lstrip("n"))
-            host_if, br_if = f"sljv{i}", f"sljb{i}"
+            ns = self.L.node_ns(name)
+            host_if, br_if = self.L.veth_names(name)
             sh(["ip", "netns", "add", ns])
             sh(["ip", "link", "add", host_if, "type", "veth", "peer", "name", br_if])
-            sh(["ip", "link", "set", br_if, "netns", BRIDGE_NS])
-            in_ns(BRIDGE_NS, ["ip", "link", "set", br_if, "master", BRIDGE])
-            in_ns(BRIDGE_NS, ["ip", "link", "set", br_if, "up"])
+            sh(["ip", "link", "set", br_if, "netns", self.L.bridge_ns])
+            in_ns(self.L.bridge_ns, ["ip", "link", "set", br_if, "master", BRIDGE])
+            in_ns(self.L.bridge_ns, ["ip", "link", "set", br_if, "up"])
             sh(["ip", "link", "set", host_if, "netns", ns])
             in_ns(ns, ["ip", "link", "set", host_if, "name", "eth0"])
-            in_ns(ns, ["ip", "addr", "add", f"{node_addr(name)}/24", "dev", "eth0"])
+            in_ns(ns, ["ip", "addr", "add", f"{self.L.node_addr(name)}/24", "dev", "eth0"])
             in_ns(ns, ["ip", "link", "set", "eth0", "up"])
             in_ns(ns, ["ip", "link", "set", "lo", "up"])
             for chain, hooks in ((PART_CHAIN, ("INPUT", "OUTPUT")),
@@ -192,15 +233,15 @@ class Net:
                 for h in hooks:
                     in_ns(ns, ["iptables", "-A", h, "-j", chain])
         # the client's veth, in the root namespace
-        sh(["ip", "link", "add", CLIENT_IF, "type", "veth", "peer", "name", CLIENT_BR_IF])
-        sh(["ip", "link", "set", CLIENT_BR_IF, "netns", BRIDGE_NS])
-        in_ns(BRIDGE_NS, ["ip", "link", "set", CLIENT_BR_IF, "master", BRIDGE])
-        in_ns(BRIDGE_NS, ["ip", "link", "set", CLIENT_BR_IF, "up"])
-        sh(["ip", "addr", "add", f"{CLIENT_ADDR}/24", "dev", CLIENT_IF])
-        sh(["ip", "link", "set", CLIENT_IF, "up"])
+        sh(["ip", "link", "add", self.L.client_if, "type", "veth", "peer", "name", self.L.client_br_if])
+        sh(["ip", "link", "set", self.L.client_br_if, "netns", self.L.bridge_ns])
+        in_ns(self.L.bridge_ns, ["ip", "link", "set", self.L.client_br_if, "master", BRIDGE])
+        in_ns(self.L.bridge_ns, ["ip", "link", "set", self.L.client_br_if, "up"])
+        sh(["ip", "addr", "add", f"{self.L.client_addr}/24", "dev", self.L.client_if])
+        sh(["ip", "link", "set", self.L.client_if, "up"])
         self._wait_reachable()
-        self.log(f"net: namespaces {', '.join(node_ns(n) for n in self.names)} on bridge "
-                 f"{BRIDGE_NS}/{BRIDGE}; client {CLIENT_ADDR} in the root namespace")
+        self.log(f"net: namespaces {', '.join(self.L.node_ns(n) for n in self.names)} on bridge "
+                 f"{self.L.bridge_ns}/{BRIDGE}; client {self.L.client_addr} in the root namespace")
 
     def _wait_reachable(self, timeout=10.0):
         """Until every node answers from the client (bounded): a TCP connect to
@@ -209,7 +250,7 @@ class Net:
         pending = set(self.names)
         while pending and time.monotonic() < deadline:
             for n in sorted(pending):
-                if tcp_probe(node_addr(n), 9, timeout=0.5) in ("refused", "open"):
+                if tcp_probe(self.L.node_addr(n), 9, timeout=0.5) in ("refused", "open"):
                     pending.discard(n)
             if pending:
                 time.sleep(0.1)
@@ -226,11 +267,11 @@ class Net:
         if not self.up:
             return
         for name in self.names:
-            ns = node_ns(name)
+            ns = self.L.node_ns(name)
             _kill_ns_pids(ns)
             sh(["ip", "netns", "del", ns], check=False)
-        sh(["ip", "link", "del", CLIENT_IF], check=False)
-        sh(["ip", "netns", "del", BRIDGE_NS], check=False)
+        sh(["ip", "link", "del", self.L.client_if], check=False)
+        sh(["ip", "netns", "del", self.L.bridge_ns], check=False)
         self.up = False
 
     # ---------------------------------------------------------- partitions
@@ -242,16 +283,16 @@ class Net:
             peers = sorted(grudge.get(name, ()))
             rules = ["*filter", f":{PART_CHAIN} - [0:0]"]
             for peer in peers:
-                a = node_addr(peer)
+                a = self.L.node_addr(peer)
                 rules.append(f"-A {PART_CHAIN} -s {a}/32 -j DROP")
                 rules.append(f"-A {PART_CHAIN} -d {a}/32 -j DROP")
             rules.append("COMMIT")
-            in_ns(node_ns(name), ["iptables-restore", "--noflush"], input="\n".join(rules) + "\n")
+            in_ns(self.L.node_ns(name), ["iptables-restore", "--noflush"], input="\n".join(rules) + "\n")
         self.grudge = {n: p for n, p in grudge.items() if p}
 
     def heal(self):
         for name in self.names:
-            in_ns(node_ns(name), ["iptables", "-F", PART_CHAIN], check=False)
+            in_ns(self.L.node_ns(name), ["iptables", "-F", PART_CHAIN], check=False)
         self.grudge = {}
 
     @staticmethod
@@ -275,14 +316,14 @@ class Net:
                 if peer == name:
                     continue
                 for d in ("-s", "-d"):
-                    rules.append(f"-A {LOSS_CHAIN} {d} {node_addr(peer)}/32 "
+                    rules.append(f"-A {LOSS_CHAIN} {d} {self.L.node_addr(peer)}/32 "
                                  f"-m statistic --mode random --probability {prob:.4f} -j DROP")
         rules.append("COMMIT")
-        in_ns(node_ns(name), ["iptables-restore", "--noflush"], input="\n".join(rules) + "\n")
+        in_ns(self.L.node_ns(name), ["iptables-restore", "--noflush"], input="\n".join(rules) + "\n")
 
     def netem_available(self):
         if self._netem is None:
-            ns = node_ns(self.names[0])
+            ns = self.L.node_ns(self.names[0])
             p = in_ns(ns, ["tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"],
                       check=False)
             self._netem = p.returncode == 0
@@ -293,13 +334,15 @@ class Net:
     def delay_method(self):
         return "tc-netem" if self.netem_available() else "nfqueue (nfqdelay.py)"
 
-    def set_delay(self, name, delay_ms, jitter_ms=0, run_dir=None):
-        """Delay the node's egress packets to peers by delay_ms +- jitter_ms."""
+    def set_delay(self, name, delay_ms, jitter_ms=0, run_dir=None, peers=None):
+        """Delay the node's egress packets to peers by delay_ms +- jitter_ms.
+        peers: only the packets to these nodes (default: every other node);
+        always through nfqdelay.py (tc netem would delay all of eth0)."""
         self.clear_delay(name)
         if delay_ms <= 0:
             return
-        ns = node_ns(name)
-        if self.netem_available():
+        ns = self.L.node_ns(name)
+        if peers is None and self.netem_available():
             args = ["tc", "qdisc", "add", "dev", "eth0", "root", "netem", "delay",
                     f"{int(delay_ms)}ms"]
             if jitter_ms:
@@ -324,15 +367,15 @@ class Net:
             self._delayers.pop(name, None)
             raise NetError(f"nfqdelay for {name} exited with {proc.returncode}")
         rules = ["*filter", f":{DELAY_CHAIN} - [0:0]"]
-        for peer in self.names:
+        for peer in (self.names if peers is None else peers):
             if peer != name:
-                rules.append(f"-A {DELAY_CHAIN} -o eth0 -d {node_addr(peer)}/32 "
+                rules.append(f"-A {DELAY_CHAIN} -o eth0 -d {self.L.node_addr(peer)}/32 "
                              f"-j NFQUEUE --queue-num {qnum} --queue-bypass")
         rules.append("COMMIT")
         in_ns(ns, ["iptables-restore", "--noflush"], input="\n".join(rules) + "\n")
 
     def clear_delay(self, name):
-        ns = node_ns(name)
+        ns = self.L.node_ns(name)
         if self._netem:
             in_ns(ns, ["tc", "qdisc", "del", "dev", "eth0", "root"], check=False)
         in_ns(ns, ["iptables", "-F", DELAY_CHAIN], check=False)
