@@ -57,6 +57,8 @@ struct cfg {
 	unsigned heartbeat_ms;        /* [raft] heartbeat_ms (default 60) */
 	unsigned snapshot_threshold;  /* [raft] snapshot_threshold (default 8192) */
 	unsigned snapshot_trailing;   /* [raft] snapshot_trailing (default 2048) */
+	unsigned snapshot_log_mb;     /* [raft] snapshot_log_mb: also snapshot once the log since the last one holds this much (default 16) */
+	unsigned trailing_log_mb;     /* [raft] trailing_log_mb: trailing entries kept within this much (default 4) */
 	unsigned write_timeout_ms;    /* [api] write_timeout_ms: wait for a leader (default 2000) */
 	size_t max_body_bytes;        /* [api] max_body_bytes (default 1 MiB) */
 	size_t map_size_mb;           /* [store] map_size_mb (default 4096) */

@@ -101,6 +101,8 @@ void load(const char *path, struct cfg *c)
 	c->heartbeat_ms = 60;
 	c->snapshot_threshold = 8192;
 	c->snapshot_trailing = 2048;
+	c->snapshot_log_mb = 16;
+	c->trailing_log_mb = 4;
 	c->write_timeout_ms = 2000;
 	c->max_body_bytes = 1u << 20;
 	c->map_size_mb = 4096;
@@ -115,6 +117,8 @@ void load(const char *path, struct cfg *c)
 		c->heartbeat_ms = duration_ms(r, "heartbeat_ms", c->heartbeat_ms, 1);
 		c->snapshot_threshold = count(r, "snapshot_threshold", c->snapshot_threshold);
 		c->snapshot_trailing = count(r, "snapshot_trailing", c->snapshot_trailing);
+		c->snapshot_log_mb = count(r, "snapshot_log_mb", c->snapshot_log_mb);
+		c->trailing_log_mb = count(r, "trailing_log_mb", c->trailing_log_mb);
 		if (c->heartbeat_ms * 2 > c->election_timeout_ms) {
 			throw config_error("[raft] heartbeat_ms must be at most half of election_timeout_ms");
 		}

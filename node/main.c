@@ -3,6 +3,7 @@
  * on SIGINT/SIGTERM. */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -109,6 +110,12 @@ int main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	int c;
+	/* Memory freed after a big request body, batch or snapshot goes back to
+	 * the system: large blocks are mapped on their own, free heap tops are
+	 * trimmed, and the actors' threads share two arenas. */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
+	mallopt(M_ARENA_MAX, 2);
 	while ((c = getopt_long(argc, argv, "c:n:j:r:ahV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r': restore = optarg; break;

@@ -50,7 +50,8 @@ int proto_batch_decode(const void *buf, size_t len, struct proto_batch *b)
 	    o->via.array.ptr[2].via.array.size > PROTO_MAX_BATCH) {
 		rv = PROTO_EINVAL;
 	}
-	const msgpack_object_array *cmds = &o->via.array.ptr[2].via.array;
+	const msgpack_object_array *cmds = rv == PROTO_OK ? &o->via.array.ptr[2].via.array : NULL;
+	uint32_t n = cmds != NULL ? cmds->size : 0;
 	if (rv == PROTO_OK && (b->cmds = codec_alloc(&a, cmds->size * sizeof(*b->cmds))) == NULL) {
 		rv = PROTO_ENOMEM;
 	}
@@ -65,7 +66,7 @@ int proto_batch_decode(const void *buf, size_t len, struct proto_batch *b)
 		memset(b, 0, sizeof(*b));
 		return rv;
 	}
-	b->n = cmds->size;
+	b->n = n;
 	b->mem_ = a.base;
 	return PROTO_OK;
 }

@@ -52,6 +52,7 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 	r->status_dirty = true;
 	r->m.applies_this_turn++;
 	r->m.commands_applied += n;
+	r->log_bytes += buf->len;
 	repl_ops_applied(r, index);
 	return 0;
 }
@@ -66,6 +67,7 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
 		return RAFT_IOERR;
 	}
 	r->m.snapshot_started = uv_hrtime();
+	r->log_bytes = 0; /* entries applied from now on count toward the next snapshot */
 	*bufs = NULL;
 	*n_bufs = 0;
 	return 0;
@@ -106,6 +108,11 @@ static int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[
 	r->snap = NULL;
 	r->m.snapshots++;
 	metrics_observe(&r->m.snapshot_seconds, (double)(uv_hrtime() - r->m.snapshot_started) / 1e9);
+	if (r->budget_snapshot) {
+		r->budget_snapshot = false;
+		raft_set_snapshot_threshold(&r->raft, r->cfg->snapshot_threshold);
+		raft_set_snapshot_trailing(&r->raft, r->cfg->snapshot_trailing);
+	}
 	return 0;
 }
 
@@ -121,8 +128,32 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 		return RAFT_MALFORMED;
 	}
 	raft_free(buf->base); /* on success the FSM owns the buffer */
+	r->log_bytes = 0;
 	r->status_dirty = true;
 	return 0;
+}
+
+/* The log is bounded in bytes too: raft 0.15.0 counts entries only, and a
+ * few batches of 10000 observations hold hundreds of MiB in memory. Once the
+ * entries applied since the last snapshot exceed snapshot_log_mb, the
+ * threshold is lowered so the next apply takes a snapshot, keeping only the
+ * trailing entries that fit in trailing_log_mb at the average entry size;
+ * both settings are restored when that snapshot is done. */
+void repl_log_budget(struct repl *r)
+{
+	uint64_t since = raft_last_applied(&r->raft) - r->raft.log.snapshot.last_index;
+	if (r->cfg->snapshot_log_mb == 0 || r->budget_snapshot || r->snap != NULL || since == 0 ||
+	    r->log_bytes < ((uint64_t)r->cfg->snapshot_log_mb << 20)) {
+		return;
+	}
+	uint64_t avg = r->log_bytes / since + 1;
+	uint64_t trailing = ((uint64_t)r->cfg->trailing_log_mb << 20) / avg;
+	if (trailing > r->cfg->snapshot_trailing) {
+		trailing = r->cfg->snapshot_trailing;
+	}
+	r->budget_snapshot = true;
+	raft_set_snapshot_trailing(&r->raft, (unsigned)(trailing > 0 ? trailing : 1));
+	raft_set_snapshot_threshold(&r->raft, (unsigned)since);
 }
 
 /* raft_uv in 0.15.0 predates io->async_work, which FSM v3 needs to run

@@ -158,10 +158,17 @@ struct repl {
 	uint64_t last_status_ms;
 	bool stopping;
 	struct store_snapshot *snap;     /* snapshot being taken */
+	uint64_t log_bytes;              /* bytes of the entries applied since the last snapshot */
+	bool budget_snapshot;            /* threshold/trailing lowered by repl_log_budget */
 };
+
+/* nodelay.c: wraps a raft_uv TCP transport so its connections set TCP_NODELAY. */
+void repl_transport_nodelay(struct raft_uv_transport *t);
 
 /* fsm.c */
 void repl_fsm_init(struct repl *r);
+/* Asks for a snapshot once the log since the last one exceeds its byte budget. */
+void repl_log_budget(struct repl *r);
 
 /* requests.c */
 void repl_on_request(void *data, bus_request *req, const void *buf, size_t len);

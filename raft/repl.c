@@ -253,6 +253,9 @@ static void on_tick(uv_timer_t *h)
 	repl_autopilot(r);
 	repl_node_alerts(r);
 	repl_autopilot_place(r); /* after the alerts: uses their silent_since */
+	if (r->raft_started) {
+		repl_log_budget(r);
+	}
 	if (uv_now(r->loop) - r->last_status_ms >= REPL_STATUS_EVERY_MS) {
 		publish_status(r);
 	}
@@ -301,6 +304,7 @@ int repl_start(void *self, uv_loop_t *loop)
 		fprintf(stderr, "raft: transport: %s\n", raft_strerror(rv));
 		return PROTO_EIO;
 	}
+	repl_transport_nodelay(&r->transport);
 	if ((rv = raft_uv_init(&r->io, loop, r->raft_dir, &r->transport)) != 0) {
 		fprintf(stderr, "raft: io %s: %s\n", r->raft_dir, r->io.errmsg);
 		return PROTO_EIO;

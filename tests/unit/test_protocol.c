@@ -353,6 +353,59 @@ static void test_schema_commands_round_trip(void **state)
 	assert_int_equal(proto_cmd_encode(&bad, &b), PROTO_EINVAL);
 }
 
+
+static void test_batch_round_trip_and_rejects(void **state)
+{
+	(void)state;
+	struct proto_observation o = sample_obs("2.0");
+	struct proto_cmd c1 = {.type = PROTO_CMD_OBSERVE, .ts_ms = 1, .idem_key = "a", .n_obs = 1, .obs = &o};
+	struct proto_cmd c2 = {.type = PROTO_CMD_PING, .ts_ms = 2, .idem_key = "b"};
+	c2.ping.client = "c";
+	c2.ping.env = "e";
+	c2.ping.version = "v";
+	struct proto_buf b1, b2, batch;
+	assert_int_equal(proto_cmd_encode(&c1, &b1), PROTO_OK);
+	assert_int_equal(proto_cmd_encode(&c2, &b2), PROTO_OK);
+	struct proto_slice v[2] = {{b1.data, b1.len}, {b2.data, b2.len}};
+	assert_int_equal(proto_batch_encode(v, 2, &batch), PROTO_OK);
+	assert_int_equal(batch.len % 8, 0);
+	assert_true(proto_is_batch(batch.data, batch.len));
+	assert_false(proto_is_batch(b1.data, b1.len));
+	struct proto_batch d;
+	assert_int_equal(proto_batch_decode(batch.data, batch.len, &d), PROTO_OK);
+	assert_int_equal(d.n, 2);
+	assert_int_equal(d.cmds[1].len, b2.len);
+	assert_memory_equal(d.cmds[0].data, b1.data, b1.len);
+	struct proto_cmd back;
+	assert_int_equal(proto_cmd_decode(d.cmds[1].data, d.cmds[1].len, &back), PROTO_OK);
+	assert_string_equal(back.idem_key, "b");
+	proto_cmd_free(&back);
+	proto_batch_free(&d);
+	/* a command is not a batch, nor is an empty batch; truncations fail cleanly */
+	assert_int_not_equal(proto_batch_decode(b1.data, b1.len, &d), PROTO_OK);
+	struct proto_buf none;
+	assert_int_not_equal(proto_batch_encode(v, 0, &none), PROTO_OK);
+	for (size_t cut = 1; cut < batch.len - 8; cut++) {
+		assert_int_not_equal(proto_batch_decode(batch.data, cut, &d), PROTO_OK);
+	}
+	/* a batch's results round trip, and the count must match */
+	struct proto_result r[2] = {{PROTO_OK, 7, 0, 1, 0}, {PROTO_ECONFLICT, 7, 1, 0, 0}}, rb[2];
+	struct proto_buf rbuf;
+	assert_int_equal(proto_results_encode(r, 2, &rbuf), PROTO_OK);
+	assert_int_equal(proto_results_decode(rbuf.data, rbuf.len, rb, 2), PROTO_OK);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(rb[i].code, r[i].code);
+		assert_int_equal(rb[i].index, r[i].index);
+		assert_int_equal(rb[i].replay, r[i].replay);
+		assert_int_equal(rb[i].created, r[i].created);
+	}
+	assert_int_not_equal(proto_results_decode(rbuf.data, rbuf.len, rb, 1), PROTO_OK);
+	proto_buf_free(&rbuf);
+	proto_buf_free(&batch);
+	proto_buf_free(&b1);
+	proto_buf_free(&b2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -365,6 +418,7 @@ int main(void)
 		cmocka_unit_test(test_msg_round_trips),
 		cmocka_unit_test(test_msg_rejects_reply_with_bad_status),
 		cmocka_unit_test(test_schema_commands_round_trip),
+		cmocka_unit_test(test_batch_round_trip_and_rejects),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -434,6 +434,53 @@ static void test_clusters_jobs_and_collect_results(void **state)
 	store_read_end(rd);
 }
 
+
+/* A batch entry: every command applied in order under one index, a refused
+ * or malformed command leaves nothing behind and does not stop the others,
+ * and idempotency keys work inside the batch. */
+static void test_batch_entry(void **state)
+{
+	struct fixture *f = *state;
+	struct proto_observation o1 = {"prod", "p", "b", "Deployment", "web", "nginx", "docker.io", "nginx", "1.0", "s1", 10};
+	struct proto_observation o2 = o1;
+	o2.image_tag = "2.0";
+	o2.image_sha = "s2";
+	o2.seen_at_ms = 20;
+	struct proto_cmd c1 = {.type = PROTO_CMD_OBSERVE, .ts_ms = 10, .idem_key = "k:1", .n_obs = 1, .obs = &o1};
+	struct proto_cmd c2 = {.type = PROTO_CMD_OBSERVE, .ts_ms = 20, .idem_key = "k:2", .n_obs = 1, .obs = &o2};
+	struct proto_cmd c3 = c1; /* the same key again: a replay within the batch */
+	c3.obs = &o2;
+	struct proto_buf b1, b2, b3;
+	assert_int_equal(proto_cmd_encode(&c1, &b1), PROTO_OK);
+	assert_int_equal(proto_cmd_encode(&c2, &b2), PROTO_OK);
+	assert_int_equal(proto_cmd_encode(&c3, &b3), PROTO_OK);
+	const char junk[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+	struct proto_slice v[4] = {{b1.data, b1.len}, {junk, sizeof(junk)}, {b2.data, b2.len}, {b3.data, b3.len}};
+	struct proto_result res[4];
+	assert_int_equal(store_apply_batch(f->s, 9, v, 4, res), PROTO_OK);
+	assert_int_equal(res[0].code, PROTO_OK);
+	assert_int_equal(res[0].created, 1);
+	assert_int_not_equal(res[1].code, PROTO_OK);
+	assert_int_equal(res[2].created, 1);
+	assert_int_equal(res[3].replay, 1);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(res[i].index, 9);
+	}
+	int rv;
+	struct rows h = history(f, "b", &rv);
+	assert_int_equal(h.n, 2);
+	assert_string_equal(h.tags[0], "2.0");
+	assert_int_equal(store_applied(f->s), 9);
+	/* replaying the entry changes nothing */
+	assert_int_equal(store_apply_batch(f->s, 9, v, 4, res), PROTO_OK);
+	assert_int_equal(res[0].replay, 1);
+	h = history(f, "b", &rv);
+	assert_int_equal(h.n, 2);
+	proto_buf_free(&b1);
+	proto_buf_free(&b2);
+	proto_buf_free(&b3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -442,6 +489,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_current_by_namespace_and_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idempotency_and_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_entry_is_a_noop_that_advances, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_entry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pings_keep_the_latest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_restore, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_state, setup, teardown),
