@@ -96,45 +96,6 @@ void repl_peers_close(struct repl *r)
 	r->n_peers = 0;
 }
 
-/* ---- commands proposed by the raft actor itself ---- */
-
-struct internal_apply {
-	struct raft_apply req;
-};
-
-static void internal_apply_cb(struct raft_apply *req, int status, void *result)
-{
-	(void)status;
-	(void)result;
-	free(req->data);
-}
-
-int repl_propose_internal(struct repl *r, struct proto_cmd *cmd)
-{
-	struct proto_buf b;
-	int rv = proto_cmd_encode(cmd, &b);
-	if (rv != PROTO_OK) {
-		return rv;
-	}
-	struct internal_apply *ia = malloc(sizeof(*ia));
-	struct raft_buffer buf = {raft_malloc(b.len), b.len};
-	if (ia == NULL || buf.base == NULL) {
-		free(ia);
-		raft_free(buf.base);
-		proto_buf_free(&b);
-		return PROTO_ENOMEM;
-	}
-	memcpy(buf.base, b.data, b.len);
-	proto_buf_free(&b);
-	ia->req.data = ia;
-	if (raft_apply(&r->raft, &ia->req, &buf, 1, internal_apply_cb) != 0) {
-		raft_free(buf.base);
-		free(ia);
-		return PROTO_ENOTLEADER;
-	}
-	return PROTO_OK;
-}
-
 struct seed {
 	struct repl *r;
 	uint64_t present[CFG_MAX_NODES];

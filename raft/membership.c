@@ -141,13 +141,16 @@ static int voters(struct repl *r)
 
 static const char *change_error(int rv)
 {
-	return rv == RAFT_CANTCHANGE ? "another membership change is in progress; retry" : raft_strerror(rv);
+	return rv == RAFT_CANTCHANGE   ? "another membership change is in progress; retry"
+	       : rv == RAFT_NOTLEADER ? "a leadership transfer is in progress; retry"
+	                              : raft_strerror(rv);
 }
 
 /* A raft change error as a status: another change in progress is worth a retry. */
 static int change_status(int rv)
 {
-	return rv == 0 ? PROTO_OK : rv == RAFT_CANTCHANGE ? PROTO_EBUSY : PROTO_ECONFLICT;
+	/* RAFT_NOTLEADER here means a leadership transfer is under way */
+	return rv == 0 ? PROTO_OK : rv == RAFT_CANTCHANGE || rv == RAFT_NOTLEADER ? PROTO_EBUSY : PROTO_ECONFLICT;
 }
 
 static void assigned_cb(struct raft_change *req, int status)
@@ -322,7 +325,8 @@ static void transferred_cb(struct raft_transfer *req)
 	const char *addr;
 	raft_leader(&c->r->raft, &lid, &addr);
 	bool ok = lid != 0 && lid != c->r->self->id && (c->id == 0 || lid == c->id);
-	mchange_done(c, ok ? PROTO_OK : PROTO_EUNKNOWN, ok ? NULL : "leadership did not move in time");
+	/* Nothing is left half done: leadership simply stayed here. */
+	mchange_done(c, ok ? PROTO_OK : PROTO_EBUSY, ok ? NULL : "leadership did not move in time (the target was not caught up); retry");
 }
 
 static void transfer(struct mchange *c)

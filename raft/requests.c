@@ -673,6 +673,36 @@ void repl_ops_shutdown(struct repl *r)
 	}
 }
 
+/* Commands of the raft actor itself (members, alerts, autopilot): an op
+ * without a requester, proposed with the turn's others by repl_ops_flush,
+ * so never from inside a raft callback. */
+int repl_propose_internal(struct repl *r, struct proto_cmd *cmd)
+{
+	if (raft_state(&r->raft) != RAFT_LEADER) {
+		return PROTO_ENOTLEADER;
+	}
+	struct proto_buf b;
+	int rv = proto_cmd_encode(cmd, &b);
+	if (rv != PROTO_OK) {
+		return rv;
+	}
+	struct op *op = calloc(1, sizeof(*op));
+	if (op == NULL) {
+		proto_buf_free(&b);
+		return PROTO_ENOMEM;
+	}
+	op->r = r;
+	op->kind = OP_PROPOSE;
+	op->cmd = b.data;
+	op->cmd_len = b.len;
+	op->n_cmds = 1;
+	op->deadline = uv_now(r->loop) + r->cfg->write_timeout_ms;
+	op_link(r, op);
+	op->state = OP_APPLY_QUEUED;
+	r->want_flush = true;
+	return PROTO_OK;
+}
+
 /* A command, or a follower's batch of them: every one must decode. Sets
  * op->n_cmds and op->multi. */
 static int validate_cmds(const void *buf, size_t len, struct op *op)

@@ -302,7 +302,8 @@ def test_concurrent_writes_through_all_nodes_converge(cluster):
         t.join(timeout=60)
     assert not any(t.is_alive() for t in threads), "writers did not finish in 60 s"
     assert not errors, errors[:5]
-    assert len(acks) == 36 and len(set(acks)) == 36, sorted(acks)
+    # writes of one loop turn share a Raft entry (a batch), so indexes may repeat
+    assert len(acks) == 36 and all(i > 0 for i in acks), sorted(acks)
     top = max(acks)
     bodies = {}
     for node in NODES:
