@@ -10,4 +10,4 @@ meson test -C "$dir" --print-errorlogs
 export SHIPLOGD="$PWD/$dir/shiplogd"
 export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1"
-timeout 1200 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/jepsen/test_checkers.py tests/fake_k8s tests/integration tests/jepsen/test_smoke.py "$@"
+timeout 1200 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/jepsen/test_checkers.py tests/fake_k8s tests/integration tests/regions tests/jepsen/test_smoke.py "$@"
