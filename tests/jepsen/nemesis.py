@@ -644,8 +644,10 @@ class DiskFullNemesis(Nemesis):
     file, stop removes it.  The node may keep running (writes failing) or
     exit with a clean disk-full error, which is recorded as expected; if it
     exited it is restarted on the same data at stop (a refusal to start
-    then is a failure).  The node may be or become the leader (upstream
-    #320: a leader's failed disk write)."""
+    then is a failure).  In half of the windows leadership is first moved
+    to that node (POST /api/v1/cluster/transfer), so that the leader's disk
+    write fails (upstream #320); otherwise it may still be or become the
+    leader."""
     name = "disk-full"
 
     def __init__(self, mib=40):
@@ -657,13 +659,36 @@ class DiskFullNemesis(Nemesis):
         self.node = rng.choice(list(names))
         return {self.node: self.mib}
 
+    def _make_leader(self, ctx, n):
+        """POST /api/v1/cluster/transfer to `n` (bounded wait, 3 s)."""
+        nid = member_id(ctx, n)[0]
+        via = [m for m in ctx.db.client_nodes() if m in ctx.db.live()]
+        if nid is None or not via:
+            return "no id or no live member"
+        try:
+            r = requests.post(f"{ctx.db.nodes[ctx.rng.choice(via)].url}/api/v1/cluster/transfer",
+                              json={"id": nid}, headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+                              timeout=(1.0, 5.0))
+            ans = f"{r.status_code} {r.text[:120]}"
+        except requests.RequestException as e:
+            ans = repr(e)
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline and ctx.db.leader() != n:
+            time.sleep(0.1)
+        return ans
+
     def start(self, ctx):
         n = self.node
+        transfer = None
+        if ctx.rng.random() < 0.5 and ctx.db.leader() != n:
+            # half of the windows hit the leader's disk (upstream #320)
+            transfer = self._make_leader(ctx, n)
         ctx.db.tolerate(n, "disk-full", DISK_FULL_PATTERNS)
         self.epoch = ctx.db.nodes[n].epoch
         was_leader = ctx.db.leader() == n
         d = ctx.db.fill_disk(n)
-        return dict(d, node=n, leader=was_leader, running=ctx.db.nodes[n].running())
+        return dict(d, node=n, leader=was_leader, transfer=transfer,
+                    running=ctx.db.nodes[n].running())
 
     def stop(self, ctx):
         n = self.node
@@ -718,8 +743,9 @@ class CorruptNemesis(Nemesis):
     """Damage one node's raft files while it is down (kill -9), restart it.
 
     Each window: a random member is killed; one injection:
-      truncate  the newest (by mtime) written segment or snapshot file is
-                truncated at a random offset inside its written part;
+      truncate  the newest (by mtime) written segment, or the newest
+                snapshot (a coin decides), is truncated at a random offset
+                inside its written part;
       bitflip   1-4 random bits flipped inside the written part of a random
                 open segment, closed segment or snapshot file.
     The node is restarted and watched (bounded) until it answers /health
@@ -746,7 +772,12 @@ class CorruptNemesis(Nemesis):
             return {"mode": "none", "why": "no written raft file"}
         mode = ctx.rng.choice(("truncate", "bitflip"))
         if mode == "truncate":
-            f = max(files, key=lambda x: (x["mtime"], x["name"]))
+            # the newest segment or the newest snapshot (the open segment is
+            # nearly always the newest file of all)
+            groups = [[x for x in files if x["kind"] in ("open", "closed")],
+                      [x for x in files if x["kind"] == "snapshot"]]
+            group = ctx.rng.choice([g for g in groups if g])
+            f = max(group, key=lambda x: (x["mtime"], x["name"]))
             off = ctx.rng.randrange(0, f["used"])
             os.truncate(f["path"], off)
             return {"mode": "truncate", "file": f["name"], "kind": f["kind"], "size": f["size"],

@@ -164,6 +164,25 @@ def recovery_check(events, healed_at, end_at):
             "window_s": round(end_at - healed_at, 3)}
 
 
+def check_members(ctx, attempts=3):
+    """At the end every node the harness counts as a member answers
+    GET /health and does not call itself removed (a member stuck in
+    'removed' mode refuses every write and linearizable read).  Bounded:
+    `attempts` tries of 1 s per node."""
+    states = {}
+    for n in ctx.db.client_nodes():
+        st = None
+        for _ in range(attempts):
+            h = ctx.db.health(n, timeout=1.0)
+            if h and isinstance(h.get("raft"), dict):
+                st = h["raft"].get("state")
+                break
+            time.sleep(0.3)
+        states[n] = st
+    bad = {n: st for n, st in states.items() if st is None or st == "removed"}
+    return {"valid": not bad, "states": states, "bad": bad}
+
+
 def _valid(v):
     return v is True or v == "skipped"
 
@@ -312,6 +331,7 @@ def main(argv):
         log(f"clients stopped ({sum(t.ops for t in threads)} ops); final reads")
         final = wl.final(ctx)
         write_json(run_dir / "final.json", final)
+        members_check = check_members(ctx)
 
         events = ctx.history.snapshot()
         log("checking")
@@ -321,6 +341,7 @@ def main(argv):
                            "unexpected_exits": ctx.db.crashes, "log_lines": crash_lines,
                            "expected_exits": ctx.db.expected_exits}
         checks["recovery"] = recovery_check(events, healed_at, t_end)
+        checks["members"] = members_check
         client_errors = [t.error for t in threads if t.error]
         checks["harness"] = {"valid": not client_errors and not stuck and not schedule.errors
                              and not heal_problems,
