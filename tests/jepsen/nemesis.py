@@ -751,7 +751,9 @@ class CorruptNemesis(Nemesis):
     The node is restarted and watched (bounded) until it answers /health
     ('started') or exits ('refused'); a refusing exit must be clean (exit
     status > 0, no assertion / sanitizer / SEGV): it is expected, anything
-    else is a crash.  At stop a started node is checked to catch up with
+    else is a crash.  A node that does neither ('start-timeout') and still
+    does not answer at stop is hung: recorded as a failure (nodes checker),
+    killed and replaced like a refusing one.  At stop a started node is checked to catch up with
     the leader's applied index; a refused one is removed from the cluster
     (DELETE /api/v1/cluster/nodes/{id}) and brought back with a fresh
     identity and an empty data directory through --join.  LMDB files are
@@ -770,7 +772,19 @@ class CorruptNemesis(Nemesis):
         files = [f for f in files if f["used"] > 0]
         if not files:
             return {"mode": "none", "why": "no written raft file"}
-        mode = ctx.rng.choice(("truncate", "bitflip"))
+        # JEPSEN_CORRUPT=truncate:snapshot,bitflip:open ... narrows the choice
+        # (to reproduce a finding); unset: every mode and kind
+        only = [x.split(":", 1) for x in os.environ.get("JEPSEN_CORRUPT", "").split(",")
+                if ":" in x]
+        def allowed(mode, kind):
+            return not only or [mode, kind] in only or [mode, "segment"] in only \
+                and kind in ("open", "closed")
+        modes = [m for m in ("truncate", "bitflip")
+                 if any(allowed(m, f["kind"]) for f in files)]
+        if not modes:
+            return {"mode": "none", "why": "JEPSEN_CORRUPT allows no file present"}
+        mode = ctx.rng.choice(modes)
+        files = [f for f in files if allowed(mode, f["kind"])]
         if mode == "truncate":
             # the newest segment or the newest snapshot (the open segment is
             # nearly always the newest file of all)
@@ -845,6 +859,17 @@ class CorruptNemesis(Nemesis):
         out["clean_exit"] = bool(exp)
         if crash:
             out["crash"] = crash
+        if cur["outcome"] == "start-timeout" and ctx.db.nodes[node].running() \
+                and ctx.db.health(node, timeout=1.0) is None:
+            # neither up nor refusing: hung at start (a failure, not a clean
+            # refusal); kill it and replace it like a refusing node
+            ctx.db.untolerate(node)
+            ctx.db.kill(node)
+            ctx.db.crashes.append({"node": node, "epoch": cur["epoch"], "returncode": None,
+                                   "why": "hung at start: no /health and no exit for "
+                                          f"{self.start_timeout_s:.0f} s + the window; killed",
+                                   "lines": ctx.db.log_section(node, cur["epoch"])[-5:]})
+            out["hung"] = True
         if ctx.db.nodes[node].running():
             ctx.db.untolerate(node)
             # bounded: does it catch up with the others?
