@@ -894,6 +894,12 @@ class CorruptNemesis(Nemesis):
         if not rm.get("removed"):
             out["action"] = "remove-failed"
             return out
+        # JEPSEN_REJOIN_DELAY_S: wait before the fresh identity starts on the
+        # old addresses (default 0: replace at once, as a script would)
+        delay = min(max(float(os.environ.get("JEPSEN_REJOIN_DELAY_S", "0") or 0), 0.0), 30.0)
+        if delay:
+            time.sleep(delay)
+            out["rejoin_delay_s"] = delay
         out["join"] = join_fresh(ctx, node)
         out["action"] = "replaced"
         out["members"] = ctx.db.client_nodes()
