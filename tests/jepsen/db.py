@@ -19,11 +19,27 @@ rewrites that file atomically.
 The binary is copied into the run folder's scratch space at start, so a
 rebuild of build/shiplogd during a run cannot mix two binaries in one
 cluster.
+
+Disk faults: DB(tmpfs={"n3": 40}) puts n3's data directory on a tmpfs of
+that many MiB (mounted before the first start, source name TMPFS_SOURCE,
+unmounted at teardown; cleanup_stale_mounts() removes mounts of an earlier
+run that died).  fill_disk / free_disk put and remove a filler file there.
+raft_files(node) lists a node's raft directory (segments, snapshots) for the
+corrupt nemesis.
+
+Expected exits: tolerate(node, reason, patterns) marks the node's current
+incarnation, and every incarnation started until untolerate(node), as
+allowed to exit by itself with a *clean* error: an exit status > 0 (or
+SIGABRT right after a deliberate "FATAL ... stopping" line that matches
+`patterns`), and no sanitizer report, assertion or SEGV in that
+incarnation's log.  Such exits go to expected_exits (recorded in the
+verdict) instead of crashes; anything else is still a crash.
 """
 
 from __future__ import annotations
 
 import atexit
+import errno
 import json
 import os
 import re
@@ -51,6 +67,9 @@ ADMIN_KEY = "jepsen-admin-key"
 HTTP_PORT, RAFT_PORT, RPC_PORT = 8000, 7000, 7100
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
+TMPFS_SOURCE = "slj-jepsen-tmpfs"    # mount source name: ours alone
+FILLER_NAME = "jepsen-filler"
+START_MARK = re.compile(r"^===== jepsen: start #(\d+) of (\S+) ")
 
 # Lines in a node's log that fail the run (sanitizers, assertions, crashes).
 CRASH_PATTERNS = [
@@ -66,6 +85,9 @@ CRASH_PATTERNS = [
         r"\bFATAL\b",
     )
 ]
+# The subset that no expected-exit pattern can excuse (only a deliberate
+# FATAL line can be the expected error of a tolerated exit).
+HARD_CRASH_PATTERNS = [p for p in CRASH_PATTERNS if p.pattern != r"\bFATAL\b"]
 
 
 def faketime_lib():
@@ -103,6 +125,12 @@ class Node:
         self.epoch = 0          # incremented at every start
         self.exits = []         # (how, returncode, time)
         self.clock_offset = 0.0
+        self.tolerance = None   # (reason, [regex]) while exits may be expected
+        self.tmpfs_mb = None    # data directory on a tmpfs of this size
+
+    @property
+    def raft_dir(self):
+        return self.data_dir / "raft"
 
     @property
     def url(self):
@@ -128,7 +156,7 @@ class DB:
     (default "jepsen"); autopilot: the [autopilot] table, if any."""
 
     def __init__(self, run_dir, names, *, spares=(), clock=False, raft=None, api=None, log=None,
-                 binary=None, layout=None, regions=None, autopilot=None):
+                 binary=None, layout=None, regions=None, autopilot=None, tmpfs=None):
         self.run_dir = Path(run_dir)
         self.layout = layout or netmod.DEFAULT_LAYOUT
         self.voters = list(names)
@@ -154,6 +182,11 @@ class DB:
         self._closed = False
         self.events = []        # (time, node, what) process events
         self.crashes = []       # unexpected exits seen by the monitor
+        self.expected_exits = []  # exits allowed by tolerate() (clean errors)
+        self.tolerated = {}     # (node, epoch) -> (reason, [regex])
+        self._mounts = []       # tmpfs mount points (Path)
+        for n, mb in (tmpfs or {}).items():
+            self.nodes[n].tmpfs_mb = int(mb)
         self._monitor_stop = threading.Event()
         self._monitor = None
         src = binary or SHIPLOGD
@@ -236,9 +269,13 @@ class DB:
             if node.running():
                 return
             node.data_dir.mkdir(parents=True, exist_ok=True)
+            if node.tmpfs_mb and node.data_dir not in self._mounts:
+                self.mount_tmpfs(name)
             if self.faketime and not node.clock_path.exists():
                 self.set_clock(name, node.clock_offset)
             node.epoch += 1
+            if node.tolerance is not None:
+                self.tolerated[(name, node.epoch)] = node.tolerance
             with open(node.log_path, "ab") as log:
                 log.write(f"\n===== jepsen: start #{node.epoch} of {name} at "
                           f"{time.strftime('%Y-%m-%dT%H:%M:%S')} =====\n".encode())
@@ -361,6 +398,151 @@ class DB:
     def running(self):
         return [n for n in self.names if self.nodes[n].running()]
 
+    # ---------------------------------------------------- expected exits
+    def tolerate(self, name, reason, patterns):
+        """Exits of `name`'s current incarnation and of those started until
+        untolerate() are expected if clean (see the module docstring)."""
+        node = self.nodes[name]
+        with self._lock:
+            node.tolerance = (reason, [re.compile(p) for p in patterns])
+            self.tolerated[(name, node.epoch)] = node.tolerance
+
+    def untolerate(self, name):
+        with self._lock:
+            self.nodes[name].tolerance = None
+
+    def log_section(self, name, epoch):
+        """Lines of node `name`'s log written by incarnation `epoch`."""
+        node = self.nodes[name]
+        out, cur = [], None
+        if not node.log_path.exists():
+            return out
+        with open(node.log_path, "rb") as f:
+            for raw in f:
+                line = raw.decode("utf-8", "replace").rstrip()
+                m = START_MARK.match(line)
+                if m:
+                    cur = int(m.group(1))
+                    continue
+                if cur == epoch:
+                    out.append(line)
+        return out
+
+    def classify_exit(self, name, epoch, rc):
+        """None when (name, epoch) is not tolerated; else a record whose
+        'clean' says whether the exit is an expected clean error."""
+        tol = self.tolerated.get((name, epoch))
+        if tol is None:
+            return None
+        reason, pats = tol
+        lines = self.log_section(name, epoch)
+        allowed = [ln for ln in lines if any(p.search(ln) for p in pats)]
+        crash = [ln for ln in lines if any(p.search(ln) for p in HARD_CRASH_PATTERNS)
+                 or (any(p.search(ln) for p in CRASH_PATTERNS)
+                     and not any(p.search(ln) for p in pats))]
+        deliberate_abort = rc == -signal.SIGABRT and any(
+            re.search(r"\bFATAL\b.*\bstopping\b", ln) for ln in allowed)
+        if crash:
+            why = "crash lines in the log"
+        elif rc is None or rc == 0:
+            why = "exit status 0"    # a clean stop nobody asked for
+        elif rc < 0 and not deliberate_abort:
+            why = f"killed by signal {-rc}"
+        elif not allowed:
+            why = f"no line matching the expected error ({reason})"
+        else:
+            why = None
+        return {"node": name, "epoch": epoch, "returncode": rc, "reason": reason,
+                "clean": why is None, "why": why, "lines": (allowed or lines)[-5:],
+                "crash_lines": crash[:10]}
+
+    # ------------------------------------------------------------ disks
+    def mount_tmpfs(self, name):
+        node = self.nodes[name]
+        path = node.data_dir
+        path.mkdir(parents=True, exist_ok=True)
+        if any(p.name for p in path.iterdir()):
+            raise RuntimeError(f"{path} is not empty; cannot mount a tmpfs there")
+        p = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={node.tmpfs_mb}m,mode=0755",
+                            TMPFS_SOURCE, str(path)], capture_output=True, text=True, timeout=10)
+        if p.returncode != 0:
+            raise RuntimeError(f"mount tmpfs on {path}: {p.stderr.strip()}")
+        self._mounts.append(path)
+        self.log(f"db: {name} data directory on a {node.tmpfs_mb} MiB tmpfs ({path})")
+
+    def unmount_all(self):
+        while self._mounts:
+            path = self._mounts.pop()
+            _umount(path)
+
+    def disk_usage(self, name):
+        st = os.statvfs(self.nodes[name].data_dir)
+        return {"size": st.f_blocks * st.f_frsize, "free": st.f_bavail * st.f_frsize}
+
+    def fill_disk(self, name, deadline_s=20.0):
+        """Fill the filesystem of `name`'s data directory with a filler file
+        until ENOSPC; returns the bytes written and the bytes left."""
+        path = self.nodes[name].data_dir / FILLER_NAME
+        before = self.disk_usage(name)["free"]
+        written = 0
+        deadline = time.monotonic() + deadline_s
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            for chunk in (1 << 20, 4096, 512):
+                buf = b"\xa5" * chunk
+                for _ in range(1 << 16):
+                    if time.monotonic() > deadline:
+                        break
+                    try:
+                        n = os.write(fd, buf)
+                    except OSError as e:
+                        if e.errno == errno.ENOSPC:
+                            break
+                        raise
+                    written += n
+                    if n < chunk:
+                        break
+        finally:
+            os.close(fd)
+        return {"free_before": before, "filler_bytes": written,
+                "free_after": self.disk_usage(name)["free"]}
+
+    def free_disk(self, name):
+        path = self.nodes[name].data_dir / FILLER_NAME
+        try:
+            size = path.stat().st_size
+            path.unlink()
+        except FileNotFoundError:
+            size = 0
+        return {"filler_removed": size, "free": self.disk_usage(name)["free"]}
+
+    def raft_files(self, name):
+        """The node's raft directory: [{name, kind, size, mtime, ...}], kind
+        one of open, closed, snapshot, snapshot-meta, metadata, other."""
+        out = []
+        d = self.nodes[name].raft_dir
+        if not d.is_dir():
+            return out
+        for p in sorted(d.iterdir()):
+            st = p.stat()
+            rec = {"name": p.name, "path": str(p), "size": st.st_size, "mtime": st.st_mtime}
+            m_closed = re.fullmatch(r"(\d+)-(\d+)", p.name)
+            m_open = re.fullmatch(r"open-(\d+)", p.name)
+            m_snap = re.fullmatch(r"snapshot-(\d+)-(\d+)-(\d+)(\.meta)?", p.name)
+            if m_closed:
+                rec.update(kind="closed", first=int(m_closed.group(1)), last=int(m_closed.group(2)))
+            elif m_open:
+                rec.update(kind="open", counter=int(m_open.group(1)))
+            elif m_snap:
+                rec.update(kind="snapshot-meta" if m_snap.group(4) else "snapshot",
+                           term=int(m_snap.group(1)), index=int(m_snap.group(2)))
+            elif p.name.startswith("metadata"):
+                rec.update(kind="metadata")
+            else:
+                rec.update(kind="other")
+            out.append(rec)
+        return out
+
     # ---------------------------------------------------------- monitor
     def start_monitor(self, interval=0.2):
         """Watch for nodes that exit although nothing stopped them."""
@@ -373,8 +555,18 @@ class DB:
                             node.expected_down = True
                             rc = node.proc.returncode
                             node.exits.append(("unexpected", rc, time.monotonic()))
-                            self.crashes.append({"node": node.name, "epoch": node.epoch,
-                                                 "returncode": rc})
+                            exp = self.classify_exit(node.name, node.epoch, rc)
+                            if exp is not None and exp["clean"]:
+                                self.expected_exits.append(exp)
+                                self.note(node.name, f"exited rc={rc} ({exp['reason']}, expected)")
+                                self.log(f"db: {node.name} exited with {rc}: expected "
+                                         f"({exp['reason']}): {exp['lines'][-1:]}")
+                                continue
+                            rec = {"node": node.name, "epoch": node.epoch, "returncode": rc}
+                            if exp is not None:
+                                rec.update(tolerated=exp["reason"], why=exp["why"],
+                                           lines=exp["lines"], crash_lines=exp["crash_lines"])
+                            self.crashes.append(rec)
                             self.note(node.name, f"crashed rc={rc}")
                             self.log(f"db: {node.name} exited unexpectedly with {rc}")
         self._monitor = threading.Thread(target=loop, name="db-monitor", daemon=True)
@@ -403,6 +595,22 @@ class DB:
                 if best is None or r.get("term", 0) > best[1]:
                     best = (n, r.get("term", 0))
         return best[0] if best else None
+
+    def leader_term(self, timeout=0.3, exclude=()):
+        """(leader, term) as in leader(), polling only live nodes not in
+        `exclude`; (None, max term seen) when none reports leader."""
+        best, top = None, 0
+        for n in self.live():
+            if n in exclude:
+                continue
+            h = self.health(n, timeout=timeout)
+            if not h or not isinstance(h.get("raft"), dict):
+                continue
+            r = h["raft"]
+            top = max(top, r.get("term", 0) or 0)
+            if r.get("state") == "leader" and (best is None or r.get("term", 0) > best[1]):
+                best = (n, r.get("term", 0))
+        return best if best else (None, top)
 
     def wait_leader(self, timeout=30.0):
         """A leader that every live node agrees on."""
@@ -448,9 +656,19 @@ class DB:
             if not node.log_path.exists():
                 continue
             hits = []
+            epoch = None
             with open(node.log_path, "rb") as f:
                 for raw in f:
                     line = raw.decode("utf-8", "replace").rstrip()
+                    m = START_MARK.match(line)
+                    if m:
+                        epoch = int(m.group(1))
+                        continue
+                    tol = self.tolerated.get((n, epoch))
+                    if tol and any(p.search(line) for p in tol[1]) and \
+                            not any(p.search(line) for p in HARD_CRASH_PATTERNS) and \
+                            self._exit_clean(n, epoch):
+                        continue    # the expected error of a clean exit
                     if any(p.search(line) for p in CRASH_PATTERNS):
                         hits.append(line[:400])
                         if len(hits) >= 20:
@@ -458,6 +676,9 @@ class DB:
             if hits:
                 found[n] = hits
         return found
+
+    def _exit_clean(self, name, epoch):
+        return any(e["node"] == name and e["epoch"] == epoch for e in self.expected_exits)
 
     # --------------------------------------------------------- teardown
     def teardown(self):
@@ -480,4 +701,30 @@ class DB:
                 self._reap(node, "teardown-sigkill", 10)
         if self._monitor is not None:
             self._monitor.join(timeout=2)
-        shutil.rmtree(self.run_dir / ".bin", ignore_errors=True)
+        try:
+            self.unmount_all()
+        finally:
+            shutil.rmtree(self.run_dir / ".bin", ignore_errors=True)
+
+
+def _umount(path):
+    p = subprocess.run(["umount", str(path)], capture_output=True, text=True, timeout=10)
+    if p.returncode != 0:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True, text=True, timeout=10)
+
+
+def cleanup_stale_mounts():
+    """Unmount tmpfs mounts left by a run of this harness that died without
+    tearing down (source name TMPFS_SOURCE is ours alone)."""
+    gone = []
+    try:
+        with open("/proc/self/mounts", encoding="utf-8") as f:
+            mounts = [ln.split() for ln in f]
+    except OSError:
+        return gone
+    for fields in mounts:
+        if len(fields) >= 3 and fields[0] == TMPFS_SOURCE and fields[2] == "tmpfs":
+            path = fields[1].replace("\\040", " ")
+            _umount(path)
+            gone.append(path)
+    return gone

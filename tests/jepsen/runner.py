@@ -70,9 +70,11 @@ def parse_args(argv):
     ap.add_argument("--recovery", type=float, default=6.0,
                     help="seconds of client load after healing")
     ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--snapshot-threshold", type=int, default=256,
-                    help="raft snapshot_threshold (low, so snapshots and installs happen)")
-    ap.add_argument("--snapshot-trailing", type=int, default=64)
+    ap.add_argument("--snapshot-threshold", type=int, default=None,
+                    help="raft snapshot_threshold (default 256, low so snapshots and installs "
+                         "happen; a nemesis may ask for lower, e.g. snapshot-install: 32)")
+    ap.add_argument("--snapshot-trailing", type=int, default=None,
+                    help="raft snapshot_trailing (default 64; snapshot-install: 8)")
     ap.add_argument("--keep-data", action="store_true",
                     help="keep the nodes' data directories even when the run is valid")
     ap.add_argument("--check-time-limit", type=float, default=120.0,
@@ -160,6 +162,25 @@ def recovery_check(events, healed_at, end_at):
             "ok_writes_after_heal": len(oks), "ok_reads_after_heal": len(reads),
             "first_ok_write_after_heal_s": round(min(oks) - healed_at, 3) if oks else None,
             "window_s": round(end_at - healed_at, 3)}
+
+
+def check_members(ctx, attempts=3):
+    """At the end every node the harness counts as a member answers
+    GET /health and does not call itself removed (a member stuck in
+    'removed' mode refuses every write and linearizable read).  Bounded:
+    `attempts` tries of 1 s per node."""
+    states = {}
+    for n in ctx.db.client_nodes():
+        st = None
+        for _ in range(attempts):
+            h = ctx.db.health(n, timeout=1.0)
+            if h and isinstance(h.get("raft"), dict):
+                st = h["raft"].get("state")
+                break
+            time.sleep(0.3)
+        states[n] = st
+    bad = {n: st for n, st in states.items() if st is None or st == "removed"}
+    return {"valid": not bad, "states": states, "bad": bad}
 
 
 def _valid(v):
@@ -255,10 +276,22 @@ def main(argv):
         nem = nemmod.make(a.nemesis, clock_ok)
         log(f"run {run_dir.name}: workload {a.workload}, nemesis {a.nemesis}, {a.nodes} nodes, "
             f"{a.time}s, rate {a.rate}/s, seed {seed}")
+        stale = dbmod.cleanup_stale_mounts()
+        if stale:
+            log(f"unmounted tmpfs left by an earlier run: {stale}")
         ctx.net.setup()
+        # [raft]: the defaults, then what the nemesis asks for, then the command line
+        raft_cfg = {"snapshot_threshold": 256, "snapshot_trailing": 64}
+        raft_cfg.update(getattr(nem, "raft_overrides", {}) or {})
+        if a.snapshot_threshold is not None:
+            raft_cfg["snapshot_threshold"] = a.snapshot_threshold
+        if a.snapshot_trailing is not None:
+            raft_cfg["snapshot_trailing"] = a.snapshot_trailing
+        tmpfs = nem.tmpfs_nodes(names, ctx.rng) if hasattr(nem, "tmpfs_nodes") else {}
+        verdict["raft"] = raft_cfg
+        verdict["tmpfs_mib"] = tmpfs
         ctx.db = dbmod.DB(run_dir, names, spares=spares, clock=nem.needs_clock, log=log,
-                          raft={"snapshot_threshold": a.snapshot_threshold,
-                                "snapshot_trailing": a.snapshot_trailing})
+                          raft=raft_cfg, tmpfs=tmpfs)
         verdict["binary"] = ctx.db.binary_src
         verdict["delay_method"] = ctx.net.delay_method() if a.nemesis in ("packet-delay", "mixed") else None
         ctx.db.start_all()
@@ -298,14 +331,17 @@ def main(argv):
         log(f"clients stopped ({sum(t.ops for t in threads)} ops); final reads")
         final = wl.final(ctx)
         write_json(run_dir / "final.json", final)
+        members_check = check_members(ctx)
 
         events = ctx.history.snapshot()
         log("checking")
         checks = wl.check(ctx, events, final)
         crash_lines = ctx.db.scan_logs()
         checks["nodes"] = {"valid": not crash_lines and not ctx.db.crashes,
-                           "unexpected_exits": ctx.db.crashes, "log_lines": crash_lines}
+                           "unexpected_exits": ctx.db.crashes, "log_lines": crash_lines,
+                           "expected_exits": ctx.db.expected_exits}
         checks["recovery"] = recovery_check(events, healed_at, t_end)
+        checks["members"] = members_check
         client_errors = [t.error for t in threads if t.error]
         checks["harness"] = {"valid": not client_errors and not stuck and not schedule.errors
                              and not heal_problems,
