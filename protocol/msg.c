@@ -10,7 +10,7 @@ static int field_count(uint32_t type)
 	case PROTO_MSG_PROPOSE: return 3;
 	case PROTO_MSG_BARRIER: return 2;
 	case PROTO_MSG_REPLY: return 5;
-	case PROTO_MSG_STATUS: return 10;
+	case PROTO_MSG_STATUS: return 11;
 	case PROTO_MSG_COLLECT: return 2;
 	case PROTO_MSG_STATUS_QUERY: return 1;
 	case PROTO_MSG_MEMBER_CHANGE: return 11;
@@ -65,6 +65,7 @@ int proto_msg_encode(const struct proto_msg *m, struct proto_buf *out)
 		codec_pack_str(&pk, s->leader_name);
 		msgpack_pack_int64(&pk, s->last_contact_ms);
 		codec_pack_str(&pk, s->members);
+		msgpack_pack_uint64(&pk, s->removed_id);
 		break;
 	}
 	case PROTO_MSG_STATUS_QUERY:
@@ -127,7 +128,7 @@ static int decode_fields(struct proto_msg *m, const msgpack_object *f, struct co
 		    codec_u32(&f[2], &s->ready) || codec_u64(&f[3], &s->term) || codec_u64(&f[4], &s->commit) ||
 		    codec_u64(&f[5], &s->applied) || codec_u64(&f[6], &s->leader_id) ||
 		    codec_str(&f[7], a, PROTO_MAX_STR, &s->leader_name) || codec_i64(&f[8], &s->last_contact_ms) ||
-		    codec_str(&f[9], a, PROTO_MAX_STR * 8, &s->members)) {
+		    codec_str(&f[9], a, PROTO_MAX_STR * 8, &s->members) || codec_u64(&f[10], &s->removed_id)) {
 			return PROTO_EINVAL;
 		}
 		return PROTO_OK;

@@ -274,6 +274,7 @@ struct proto_node_status {
 	const char *leader_name; /* "" if unknown */
 	int64_t last_contact_ms; /* ms since the leader was heard, 0 on the leader, -1 never */
 	const char *members;     /* "id:role:match:reachable;..." role v/s/p; match, reachable from the leader */
+	uint64_t removed_id;     /* a leader's removal notice: the member removed (0 otherwise) */
 };
 
 enum proto_member_op { PROTO_MEMBER_ADD = 1, PROTO_MEMBER_REMOVE, PROTO_MEMBER_ASSIGN, PROTO_MEMBER_TRANSFER };

@@ -229,6 +229,8 @@ void repl_on_metrics_query(struct repl *r, bus_request *req);
 /* repl.c */
 /* This node's status as a STATUS message. */
 int repl_status_encode(struct repl *r, struct proto_buf *b);
+/* The same, as a removal notice for member removed_id. */
+int repl_status_encode_removed(struct repl *r, uint64_t removed_id, struct proto_buf *b);
 /* Name of the known leader ("" if none) and its id (0). */
 const char *repl_leader_name(struct repl *r, raft_id *id);
 bool repl_is_leader(struct repl *r);

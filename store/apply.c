@@ -1,6 +1,7 @@
 /* The deterministic state machine: one Raft entry, one LMDB write
  * transaction that also records the entry's index. Nothing here reads the
  * clock: times come inside the command from the proposing node. */
+#include <stdio.h>
 #include <string.h>
 
 #include "store/internal.h"
@@ -401,10 +402,13 @@ int store_apply_batch(store *s, uint64_t index, const struct proto_slice *cmds, 
 	if (rc == 0) {
 		rc = meta_put(&a, "applied", index);
 	}
-	if (rc != 0 || mdb_txn_commit(txn) != 0) {
-		if (rc != 0) {
-			mdb_txn_abort(txn);
-		}
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+	} else {
+		rc = mdb_txn_commit(txn);
+	}
+	if (rc != 0) {
+		fprintf(stderr, "store: LMDB: %s\n", mdb_strerror(rc)); /* e.g. no space left on device */
 		return PROTO_EIO;
 	}
 	return PROTO_OK;

@@ -244,9 +244,11 @@ static void test_msg_round_trips(void **state)
 	s.u.status.leader_name = "n3";
 	s.u.status.last_contact_ms = -1;
 	s.u.status.members = "1:v:12:1";
+	s.u.status.removed_id = 101;
 	assert_int_equal(proto_msg_encode(&s, &b), PROTO_OK);
 	assert_int_equal(proto_msg_decode(b.data, b.len, &d), PROTO_OK);
 	assert_int_equal(d.u.status.role, PROTO_ROLE_LEADER);
+	assert_int_equal(d.u.status.removed_id, 101);
 	assert_int_equal(d.u.status.applied, 12);
 	assert_int_equal(d.u.status.last_contact_ms, -1);
 	assert_string_equal(d.u.status.leader_name, "n3");
