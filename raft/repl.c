@@ -311,11 +311,15 @@ int repl_start(void *self, uv_loop_t *loop)
 		return PROTO_EIO;
 	}
 	repl_transport_nodelay(&r->transport);
+	if (repl_check_open_segments(r->raft_dir, REPL_SEGMENT_SIZE) != 0) {
+		return PROTO_EIO;
+	}
 	if ((rv = raft_uv_init(&r->io, loop, r->raft_dir, &r->transport)) != 0) {
 		fprintf(stderr, "raft: io %s: %s\n", r->raft_dir, r->io.errmsg);
 		return PROTO_EIO;
 	}
 	raft_uv_set_auto_recovery(&r->io, false);
+	raft_uv_set_segment_size(&r->io, REPL_SEGMENT_SIZE);
 	/* Uncompressed snapshots: 0.15.0's LZ4 loop spins for ever on a
 	 * truncated snapshot (found by tests/jepsen, corrupt nemesis); a short
 	 * plain one is refused by store_restore instead. */
