@@ -165,11 +165,7 @@ struct repl {
 /* nodelay.c: wraps a raft_uv TCP transport so its connections set TCP_NODELAY. */
 void repl_transport_nodelay(struct raft_uv_transport *t);
 
-/* segments.c: 0 when every open-N segment in raft_dir has the full
- * preallocated size (or there is no directory yet), -1 (and a FATAL line
- * on stderr) otherwise. */
-#define REPL_SEGMENT_SIZE (8u << 20) /* raft_uv's default, set explicitly */
-int repl_check_open_segments(const char *raft_dir, size_t segment_size);
+#include "raft/segments.h"
 
 /* fsm.c */
 void repl_fsm_init(struct repl *r);
