@@ -10,9 +10,10 @@ import time
 import harness as H
 
 
-def joiner_config(c, name, nid, region="local"):
-    """A config file for a node that joins: its own [[node]] table only."""
-    ports = H.free_ports(3)
+def joiner_config(c, name, nid, region="local", ports=None):
+    """A config file for a node that joins: its own [[node]] table only
+    (ports: raft, rpc, http; free ones by default)."""
+    ports = ports or H.free_ports(3)
     data = c.workdir / name
     text = c.config_path.read_text()
     head = text.split("[[node]]")[0]
@@ -31,8 +32,8 @@ data = "{data}"
     return cfg, f"http://127.0.0.1:{ports[2]}", f"127.0.0.1:{ports[0]}"
 
 
-def start_joiner(c, name, nid, via, region="local"):
-    cfg, url, raft = joiner_config(c, name, nid, region)
+def start_joiner(c, name, nid, via, region="local", ports=None):
+    cfg, url, raft = joiner_config(c, name, nid, region, ports)
     c.joiner_tables = getattr(c, "joiner_tables", {})
     c.joiner_tables[name] = cfg
     log = open(c.workdir / f"{name}.log", "ab")
@@ -232,3 +233,33 @@ def test_autopilot_spreads_voters_to_a_new_region(cluster_factory):
     assert c.put(leader, "/api/collect/a/Deployment/b/c", json={"image_tag": "x", "image_sha": "y"}).status_code == 200
     p4.terminate()
     p4.wait(timeout=10)
+
+
+def test_rejoin_at_a_removed_nodes_address_is_not_removed(cluster_factory):
+    """A node removed while down, replaced at once by a fresh node (new id,
+    empty data) on the same addresses: the leader's removal notice for the
+    old id reaches the new process, which must not take it for itself
+    (found by tests/jepsen, corrupt nemesis: the rejoined node marked itself
+    removed and refused every write, for good)."""
+    c = cluster_factory(n=3)
+    leader = c.leader()
+    victim = next(n for n in c.names if n != leader)
+    node = c.nodes[victim]
+    ports = [node.raft_port, node.rpc_port, node.http_port]
+    vid = next(m["id"] for m in cluster_doc(c, leader)["members"] if m["name"] == victim)
+    c.kill9(victim)
+    r = c.request(leader, "DELETE", f"/api/v1/cluster/nodes/{vid}", timeout=20)
+    assert r.status_code == 200, H.show(r)
+    # at once, within the notice's one-second retry window
+    proc, url, _ = start_joiner(c, "fresh", 77, c.nodes[leader].url.replace("http://", ""), ports=ports)
+    import requests
+    H.wait_until(lambda: any(m["id"] == 77 and m["role"] == "voter" for m in cluster_doc(c, leader)["members"]),
+                 20, what="the fresh node is a voter")
+    time.sleep(1.5)  # past the notice's retry window
+    h = requests.get(f"{url}/health", timeout=3).json()
+    assert h["raft"]["state"] != "removed", h
+    r = requests.put(f"{url}/api/collect/rejoin/Deployment/w/c", headers={"Authorization": f"Bearer {H.ADMIN_KEY}"},
+                     json={"image_tag": "t1", "image_sha": H.sha_for("t1")}, timeout=10)
+    assert r.status_code == 200, H.show(r)
+    proc.terminate()
+    proc.wait(timeout=10)
