@@ -58,6 +58,13 @@ class Writer(threading.Thread):
         self.acked = []
         self.stop = threading.Event()
         self.gaps = []
+        self.ack_times = []
+
+    def unavailability(self, start, end):
+        """The longest interval without an acknowledged write that overlaps [start, end]."""
+        times = self.ack_times
+        gaps = [b - a for a, b in zip(times, times[1:]) if b >= start and a <= end]
+        return max(gaps, default=end - start)
 
     def run(self):
         import requests
@@ -74,6 +81,7 @@ class Writer(threading.Thread):
                 if r.status_code == 200:
                     now = time.monotonic()
                     self.gaps.append(now - last_ok)
+                    self.ack_times.append(now)
                     last_ok = now
                     self.acked.append(tag)
             except Exception:
@@ -94,6 +102,7 @@ def test_grow_to_five_and_shrink_to_three_under_writes(cluster_factory):
     p5, url5, raft5 = start_joiner(c, "n5", 5, c.nodes[names[2]].http_addr)
     H.wait_until(lambda: sum(m["role"] == "voter" for m in cluster_doc(c, names[0])["members"]) == 5, 60,
                  what="two nodes joined as voters")
+    steps = [("join n4 and n5 (spare -> voter)", t0, time.monotonic())]
     print(f"3 -> 5 voters in {time.monotonic() - t0:.1f} s")
     # The new nodes serve the API and have caught up.
     import requests
@@ -111,11 +120,14 @@ def test_grow_to_five_and_shrink_to_three_under_writes(cluster_factory):
     t1 = time.monotonic()
     r = c.request(names[0], "DELETE", f"/api/v1/cluster/nodes/{leader['id']}", timeout=30)
     assert r.status_code == 200, H.show(r)
+    steps.append(("remove the leader (transfer first)", t1, time.monotonic()))
+    t2 = time.monotonic()
     other = next(m for m in cluster_doc(c, "n1" if leader["name"] != "n1" else "n2")["members"]
                  if m["name"] not in (leader["name"],) and m["id"] in (4, 5))
     alive = [n for n in names if n != leader["name"]]
     r = c.request(alive[0], "DELETE", f"/api/v1/cluster/nodes/{other['id']}", timeout=30)
     assert r.status_code == 200, H.show(r)
+    steps.append(("remove a follower", t2, time.monotonic()))
     print(f"5 -> 3 voters in {time.monotonic() - t1:.1f} s")
     doc = cluster_doc(c, alive[0])
     print("after removals:", [(m["id"], m["name"], m["role"], m["http"]) for m in doc["members"]], doc["leader"])
@@ -125,6 +137,9 @@ def test_grow_to_five_and_shrink_to_three_under_writes(cluster_factory):
     w.join(timeout=10)
     assert len(w.acked) > 20
     print(f"{len(w.acked)} writes acknowledged; longest gap between acknowledged writes {max(w.gaps):.2f} s")
+    for what, start, end in steps:  # a write every 20 ms: a gap of ~20-40 ms is no unavailability
+        print(f"unavailability during {what}: {w.unavailability(start, end) * 1000:.0f} ms "
+              f"(operation took {(end - start) * 1000:.0f} ms)")
     remaining = {m["http"] for m in doc["members"]}
     for http in remaining:
         url = "http://" + http
