@@ -333,6 +333,26 @@ def _toml_value(v):
     raise TypeError(f"unsupported TOML value {v!r}")
 
 
+def wait_stopped(pid, timeout=5.0):
+    """Waits until every thread of pid is stopped: kill(SIGSTOP) returns
+    before that, and a node's raft thread can still receive, persist and
+    acknowledge an entry meanwhile (a no-quorum test once saw its write
+    committed by a follower that was "stopped")."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            states = []
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                    states.append(f.read().rsplit(")", 1)[1].split()[0])
+        except OSError:
+            return  # gone
+        if states and all(st in ("T", "t", "Z", "X") for st in states):
+            return
+        time.sleep(0.002)
+    raise AssertionError(f"process {pid} did not stop within {timeout} s")
+
+
 class Node:
     def __init__(self, cluster, nid, name, raft_port, rpc_port, http_port, data_dir, log_path):
         self.cluster = cluster
@@ -512,6 +532,7 @@ class Cluster:
         assert node.running(), f"{name} not running"
         self._signal(node, signal.SIGSTOP)
         node.paused = True
+        wait_stopped(node.proc.pid)
 
     def sigcont(self, name):
         node = self.nodes[name]
