@@ -28,9 +28,17 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 	uint32_t n = 1;
 	/* A batch that does not decode is applied as one bad command: a no-op
 	 * with an error result, identically on every node. */
-	if (proto_is_batch(buf->base, buf->len) && proto_batch_decode(buf->base, buf->len, &batch) == PROTO_OK) {
-		cmds = batch.cmds;
-		n = batch.n;
+	if (proto_is_batch(buf->base, buf->len)) {
+		int drc = proto_batch_decode(buf->base, buf->len, &batch);
+		if (drc == PROTO_ENOMEM) {
+			/* not a property of the entry: skipping it here alone would diverge */
+			fprintf(stderr, "FATAL: out of memory decoding entry %llu\n", (unsigned long long)index);
+			abort();
+		}
+		if (drc == PROTO_OK) {
+			cmds = batch.cmds;
+			n = batch.n;
+		}
 	}
 	if (n > r->results_cap) {
 		struct proto_result *grown = realloc(r->results, n * sizeof(*grown));
@@ -50,6 +58,7 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 	}
 	/* raft hands this pointer to a local proposer's callback right away and
 	 * does nothing with it otherwise, so it must not be heap memory. */
+	r->last_results.index = index;
 	r->last_results.n = n;
 	r->last_results.res = r->results;
 	*result = &r->last_results;
@@ -71,7 +80,7 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
 		return RAFT_IOERR;
 	}
 	r->m.snapshot_started = uv_hrtime();
-	r->log_bytes = 0; /* entries applied from now on count toward the next snapshot */
+	r->log_bytes_at_snapshot = r->log_bytes; /* counted off once the snapshot is taken */
 	*bufs = NULL;
 	*n_bufs = 0;
 	return 0;
@@ -111,6 +120,8 @@ static int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[
 	store_snapshot_close(r->snap);
 	r->snap = NULL;
 	r->m.snapshots++;
+	r->log_bytes -= r->log_bytes_at_snapshot < r->log_bytes ? r->log_bytes_at_snapshot : r->log_bytes;
+	r->log_bytes_at_snapshot = 0;
 	metrics_observe(&r->m.snapshot_seconds, (double)(uv_hrtime() - r->m.snapshot_started) / 1e9);
 	if (r->budget_snapshot) {
 		r->budget_snapshot = false;
@@ -152,6 +163,9 @@ void repl_log_budget(struct repl *r)
 	}
 	uint64_t avg = r->log_bytes / since + 1;
 	uint64_t trailing = ((uint64_t)r->cfg->trailing_log_mb << 20) / avg;
+	if (trailing < REPL_TRAILING_MIN) {
+		trailing = REPL_TRAILING_MIN; /* a follower a moment behind should not need a snapshot install */
+	}
 	if (trailing > r->cfg->snapshot_trailing) {
 		trailing = r->cfg->snapshot_trailing;
 	}
@@ -176,12 +190,17 @@ static void async_work_run(uv_work_t *w)
 {
 	struct async_work *a = w->data;
 	pid_t tid = (pid_t)syscall(SYS_gettid);
+	struct rlimit rl;
 	errno = 0;
 	int old = getpriority(PRIO_PROCESS, (id_t)tid);
-	bool niced = errno == 0 && setpriority(PRIO_PROCESS, (id_t)tid, 19) == 0;
+	/* Only when the worker's priority can be restored afterwards (root, or
+	 * RLIMIT_NICE allows it): libuv's pool also runs raft_uv's file work. */
+	bool can_restore = geteuid() == 0 ||
+	                   (getrlimit(RLIMIT_NICE, &rl) == 0 && (rl.rlim_cur == RLIM_INFINITY || 20 - (long)rl.rlim_cur <= old));
+	bool niced = errno == 0 && can_restore && setpriority(PRIO_PROCESS, (id_t)tid, 19) == 0;
 	a->status = a->req->work(a->req);
 	if (niced) {
-		setpriority(PRIO_PROCESS, (id_t)tid, old); /* may fail without CAP_SYS_NICE: the worker stays low */
+		setpriority(PRIO_PROCESS, (id_t)tid, old);
 	}
 }
 

@@ -30,6 +30,7 @@ enum op_state {
 
 /* The results of an applied entry (one per command; n = 1 unless a batch). */
 struct repl_results {
+	uint64_t index; /* the entry's own index (a replayed command's res.index is older) */
 	uint32_t n;
 	const struct proto_result *res;
 };
@@ -70,6 +71,7 @@ struct op_forward {
 };
 
 #define REPL_MAX_PEERS 64
+#define REPL_TRAILING_MIN 16 /* trailing entries kept however large they are */
 
 /* A membership request that reached a leader before its term barrier applied. */
 struct deferred_change {
@@ -159,6 +161,7 @@ struct repl {
 	bool stopping;
 	struct store_snapshot *snap;     /* snapshot being taken */
 	uint64_t log_bytes;              /* bytes of the entries applied since the last snapshot */
+	uint64_t log_bytes_at_snapshot;  /* log_bytes when the snapshot in progress was started */
 	bool budget_snapshot;            /* threshold/trailing lowered by repl_log_budget */
 };
 

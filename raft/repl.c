@@ -311,7 +311,7 @@ int repl_start(void *self, uv_loop_t *loop)
 		return PROTO_EIO;
 	}
 	repl_transport_nodelay(&r->transport);
-	if (repl_check_open_segments(r->raft_dir, REPL_SEGMENT_SIZE) != 0 || repl_check_snapshots(r->raft_dir) != 0) {
+	if (repl_check_open_segments(r->raft_dir) != 0 || repl_check_snapshots(r->raft_dir) != 0) {
 		return PROTO_EIO;
 	}
 	if ((rv = raft_uv_init(&r->io, loop, r->raft_dir, &r->transport)) != 0) {

@@ -170,13 +170,15 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
 		const struct repl_results *rs = result;
 		metrics_observe(&op->r->m.apply_seconds, (double)(uv_hrtime() - e->proposed_ns) / 1e9);
 		if (take_result(op, rs) != 0) {
-			op_answer(op, PROTO_ENOMEM, 0, NULL);
+			op_answer(op, PROTO_EUNKNOWN, 0, NULL); /* applied, but its result is lost: never "failed" */
 			continue;
 		}
 		if (op->hops > 0) {
 			op->r->want_nudge = true; /* next loop turn: not inside raft's callback */
 		}
-		op_answer(op, PROTO_OK, rs->res[op->first].index, NULL);
+		/* The entry's index, not the first command's (a replay's is older):
+		 * a forwarding follower waits for it before answering. */
+		op_answer(op, PROTO_OK, rs->index, NULL);
 	}
 	free(e);
 }
@@ -393,7 +395,7 @@ static void forward_cb(void *data, int status, const void *buf, size_t len)
 		proto_msg_free(&m);
 		have = false; /* a malformed answer (or no memory): as if lost */
 	}
-	struct repl_results rs = {fwd->n_results, res};
+	struct repl_results rs = {0, fwd->n_results, res};
 	for (uint32_t i = 0; i < fwd->n; i++) {
 		struct op *op = fwd->ops[i];
 		if (op == NULL) {
@@ -408,7 +410,7 @@ static void forward_cb(void *data, int status, const void *buf, size_t len)
 			op_park(op);
 		} else if (m.u.reply.status == PROTO_OK &&
 		           (res != NULL ? take_result(op, &rs) : set_result(op, m.u.reply.result, m.u.reply.result_len)) != 0) {
-			op_answer(op, PROTO_ENOMEM, 0, NULL);
+			op_answer(op, PROTO_EUNKNOWN, 0, NULL); /* applied at the leader; its result is lost here */
 		} else {
 			forward_done(op, &m.u.reply);
 		}
@@ -521,6 +523,35 @@ static uint32_t collect(struct repl *r, enum op_state st, enum op_kind kind, str
 	return n;
 }
 
+typedef void (*group_fn)(struct repl *r, struct op **ops, uint32_t n, raft_id leader);
+
+/* Calls send on consecutive groups of ops[0..n) that each stay within one
+ * batch: at most PROTO_MAX_BATCH commands and about ENTRY_MAX_BYTES. */
+static void send_groups(struct repl *r, struct op **ops, uint32_t n, group_fn send, raft_id leader)
+{
+	uint32_t start = 0, cmds = 0;
+	size_t bytes = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t c = ops[i]->n_cmds > 0 ? ops[i]->n_cmds : 1;
+		if (i > start && (bytes + ops[i]->cmd_len > ENTRY_MAX_BYTES || cmds + c > PROTO_MAX_BATCH)) {
+			send(r, ops + start, i - start, leader);
+			start = i;
+			bytes = cmds = 0;
+		}
+		bytes += ops[i]->cmd_len;
+		cmds += c;
+	}
+	if (n > start) {
+		send(r, ops + start, n - start, leader);
+	}
+}
+
+static void propose_group(struct repl *r, struct op **ops, uint32_t n, raft_id leader)
+{
+	(void)leader;
+	propose_entry(r, ops, n);
+}
+
 void repl_ops_flush(struct repl *r)
 {
 	static struct op *ops[FLUSH_MAX_OPS]; /* only the raft actor's thread flushes */
@@ -530,44 +561,19 @@ void repl_ops_flush(struct repl *r)
 			op_dispatch(ops[i]); /* leadership moved on: forward them instead */
 		}
 	} else {
-		uint32_t start = 0;
-		size_t bytes = 0;
-		for (uint32_t i = 0; i < n; i++) {
-			bytes += ops[i]->cmd_len;
-			if (i > start && (bytes > ENTRY_MAX_BYTES || i - start >= PROTO_MAX_BATCH / 8)) {
-				propose_entry(r, ops + start, i - start);
-				start = i;
-				bytes = ops[i]->cmd_len;
-			}
-		}
-		if (n > start) {
-			propose_entry(r, ops + start, n - start);
-		}
+		send_groups(r, ops, n, propose_group, 0);
 	}
 	raft_id leader;
 	repl_leader_name(r, &leader);
 	for (int kind = OP_PROPOSE; kind <= OP_BARRIER; kind++) {
 		n = collect(r, OP_FORWARD_QUEUED, (enum op_kind)kind, ops, FLUSH_MAX_OPS);
-		if (n == 0) {
-			continue;
-		}
-		if (leader == 0 || leader == r->self->id) {
+		if (n > 0 && (leader == 0 || leader == r->self->id)) {
 			for (uint32_t i = 0; i < n; i++) {
 				op_park(ops[i]);
 			}
-			continue;
+		} else {
+			send_groups(r, ops, n, forward_group, leader);
 		}
-		uint32_t start = 0;
-		size_t bytes = 0;
-		for (uint32_t i = 0; i < n; i++) {
-			bytes += ops[i]->cmd_len;
-			if (i > start && (bytes > ENTRY_MAX_BYTES || i - start >= PROTO_MAX_BATCH / 8)) {
-				forward_group(r, ops + start, i - start, leader);
-				start = i;
-				bytes = ops[i]->cmd_len;
-			}
-		}
-		forward_group(r, ops + start, n - start, leader);
 	}
 }
 
@@ -637,15 +643,19 @@ void repl_ops_tick(struct repl *r)
 
 void repl_ops_leader_changed(struct repl *r, raft_id leader)
 {
-	for (struct op *op = r->ops; op != NULL; op = op->next) {
+	for (struct op *op = r->ops, *next; op != NULL; op = next) {
+		next = op->next;
+		if (op->state == OP_BARRIER_QUEUED && !op->answered && raft_state(&r->raft) != RAFT_LEADER) {
+			op->state = OP_PARKED; /* a read queued on a leader that stepped down: send it to the new one */
+			continue;
+		}
 		if (op->state != OP_FORWARDED || op->fwd == NULL || op->fwd_leader == leader) {
 			continue;
 		}
 		op->fwd->ops[op->fwd_slot] = NULL; /* its reply, if any, is ignored */
 		op->fwd = NULL;
 		op->unknown = op->unknown || op->kind == OP_PROPOSE;
-		op->busy = false;
-		op->state = OP_PARKED;
+		op_park(op); /* frees it if it was answered meanwhile */
 	}
 }
 

@@ -1,12 +1,14 @@
 /* Checks of raft_uv's files before raft starts, for damage libraft 0.15.0
- * does not survive (found by tests/jepsen, corrupt nemesis).
+ * does not survive or hides (found by tests/jepsen, corrupt nemesis).
  *
- * Open segments: raft_uv creates
- * every open segment preallocated to the full segment size and only ever
- * shortens a segment when it closes it (renaming it), so a shorter open-N
- * file was damaged from outside. libraft 0.15.0 frees twice when such a
- * file ends inside its second batch (found by tests/jepsen, corrupt
- * nemesis): refuse to start instead, loudly.
+ * Open segments: 0.15.0 frees twice when an open segment ends inside its
+ * second or later batch, and takes a checksum failure in any batch for a
+ * torn write, cutting the segment there without a word even when more
+ * batches follow. The batches are walked here the way raft_uv writes them
+ * (two checksums, entry count, entry headers, data): a file cut inside a
+ * batch, or a failing batch followed by more data, refuses the start; a
+ * torn or unwritten tail (zeros after the last good batch) is left to
+ * raft_uv, which drops it.
  *
  * Snapshots: raft_uv writes them as LZ4 frames, and 0.15.0's decompression
  * loop spins for ever on a frame cut short. Walking the frame's block sizes
@@ -14,7 +16,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,7 +26,89 @@
 
 #include "raft/segments.h"
 
-int repl_check_open_segments(const char *raft_dir, size_t segment_size)
+static uint32_t le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t le64(const unsigned char *p)
+{
+	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+uint32_t repl_raft_crc(const unsigned char *p, size_t n)
+{
+	static uint32_t table[256];
+	if (table[1] == 0) {
+		for (uint32_t i = 0; i < 256; i++) {
+			uint32_t c = i << 24;
+			for (int k = 0; k < 8; k++) {
+				c = (c & 0x80000000u) ? (c << 1) ^ 0x04C11DB7u : c << 1;
+			}
+			table[i] = c;
+		}
+	}
+	uint32_t crc = 0;
+	while (n--) {
+		crc = (crc << 8) ^ table[((crc >> 24) ^ *p++) & 0xffu];
+	}
+	return crc;
+}
+
+static bool zeros_from(const unsigned char *p, size_t from, size_t size)
+{
+	for (size_t i = from; i < size; i++) {
+		if (p[i] != 0) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Walks the batches of an open segment's content; NULL if raft_uv can load
+ * it safely (complete batches, then a torn or unwritten tail of zeros, or a
+ * format raft_uv refuses cleanly itself), else why not. */
+static const char *open_segment_damage(const unsigned char *p, size_t size)
+{
+	if (size > 0 && size < 8) {
+		return "it ends inside its format header";
+	}
+	if (size == 0 || le64(p) != 1) {
+		return NULL; /* empty, never written (zeros), or a format raft_uv refuses itself */
+	}
+	size_t off = 8;
+	while (off < size) {
+		if (size - off < 16) {
+			return zeros_from(p, off, size) ? NULL : "it ends inside a batch header";
+		}
+		uint64_t n = le64(p + off + 8);
+		if (n == 0) {
+			return zeros_from(p, off, size) ? NULL : "a batch declares no entries but data follows";
+		}
+		if (n > (size - off - 16) / 16) {
+			return "it ends inside a batch header";
+		}
+		size_t hdr = 8 + 16 * (size_t)n, data = 0;
+		for (uint64_t i = 0; i < n; i++) {
+			data += le32(p + off + 8 + 8 + 16 * i + 12);
+		}
+		size_t data_at = off + 8 + hdr;
+		if (repl_raft_crc(p + off + 8, hdr) != le32(p + off)) {
+			/* a torn last write leaves zeros after it; damage leaves more data */
+			return zeros_from(p, data_at, size) ? NULL : "a batch header checksum fails and data follows";
+		}
+		if (data > size - data_at) {
+			return "it ends inside a batch (the file was cut)";
+		}
+		if (repl_raft_crc(p + data_at, data) != le32(p + off + 4)) {
+			return zeros_from(p, data_at + data, size) ? NULL : "a batch data checksum fails and data follows";
+		}
+		off = data_at + data;
+	}
+	return NULL;
+}
+
+int repl_check_open_segments(const char *raft_dir)
 {
 	DIR *d = opendir(raft_dir);
 	if (d == NULL) {
@@ -35,13 +121,28 @@ int repl_check_open_segments(const char *raft_dir, size_t segment_size)
 			continue;
 		}
 		char path[4352];
-		struct stat st;
 		snprintf(path, sizeof(path), "%s/%s", raft_dir, e->d_name);
-		if (stat(path, &st) != 0 || (size_t)st.st_size != segment_size) {
+		const char *why = "it cannot be read";
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		struct stat st;
+		if (fd >= 0 && fstat(fd, &st) == 0) {
+			size_t size = (size_t)st.st_size;
+			unsigned char *buf = size > 0 ? malloc(size) : NULL;
+			if (size == 0) {
+				why = NULL;
+			} else if (buf != NULL && pread(fd, buf, size, 0) == (ssize_t)size) {
+				why = open_segment_damage(buf, size);
+			}
+			free(buf);
+		}
+		if (fd >= 0) {
+			close(fd);
+		}
+		if (why != NULL) {
 			fprintf(stderr,
-			        "FATAL: raft: %s is %lld bytes, not the %zu of an open segment: the file was truncated; "
-			        "refusing to start (remove this node's data directory and let it rejoin)\n",
-			        path, (long long)st.st_size, segment_size);
+			        "FATAL: raft: open segment %s is damaged: %s; refusing to start "
+			        "(remove this node's data directory and let it rejoin)\n",
+			        path, why);
 			bad = 1;
 		}
 	}
@@ -49,10 +150,6 @@ int repl_check_open_segments(const char *raft_dir, size_t segment_size)
 	return bad ? -1 : 0;
 }
 
-static uint32_t le32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 /* 0 if the LZ4 frames in fd (of size bytes) are complete or fd holds no
  * LZ4 frame at all (an uncompressed snapshot), -1 if one is cut short. */

@@ -346,6 +346,9 @@ static int apply_one(struct apply_ctx *a, const struct proto_slice *c, MDB_txn *
 	struct proto_cmd cmd;
 	int rc = 0;
 	int drc = proto_cmd_decode(c->data, c->len, &cmd);
+	if (drc == PROTO_ENOMEM) {
+		return MDB_PANIC; /* this node's trouble, not the command's: stop rather than diverge */
+	}
 	if (drc != PROTO_OK) {
 		a->res->code = drc; /* a bad command is a no-op, identically on every node */
 		return 0;
