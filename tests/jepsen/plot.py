@@ -153,7 +153,7 @@ def timeline(history, nemesis_windows=(), out_path="timeline.svg",
     def x(t):
         return left + (t - t0) / (t1 - t0) * plot_w
 
-    body = _legend(left + 300, 18)
+    body = _legend(width - right - 340, 18)  # right-aligned: clear of the title
     body += _svg_windows(windows, t0, t1, x, top - 8, top + lanes_h, top - 12)
     body += _svg_xaxis(t0, t1, x, top + lanes_h + 4, top)
     label_every = max(1, int(math.ceil(11 / lane_h)))
@@ -209,7 +209,7 @@ def latency(history, windows=(), out_path="latency.svg", title="shiplog latency"
         return top + plot_h - (math.log10(ms) - math.log10(lo)) / \
             (math.log10(hi) - math.log10(lo)) * (top + plot_h - y_top)
 
-    body = _legend(left + 300, 18)
+    body = _legend(width - right - 340, 18)  # right-aligned: clear of the title
     body += _svg_windows(windows, t0, t1, x, top - 8, top + plot_h, top - 12)
     body += _svg_xaxis(t0, t1, x, top + plot_h, top)
     body.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/>'
