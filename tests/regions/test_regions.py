@@ -285,7 +285,8 @@ def _run(net, d, cl, run_dir, results_path, log, t_start):
     def standby_ok():
         doc = cl.cluster("n1")
         m = next((m for m in doc["members"] if m["id"] == sid), None)
-        return doc if m and m["role"] == "standby" else None
+        # its name and region arrive in a later entry than its role: wait for both
+        return doc if m and m["role"] == "standby" and m.get("name") else None
     doc = wait_for(standby_ok, 30, f"{STANDBY} listed as a standby")
     roles = {m["name"]: (m["role"], m.get("region")) for m in doc["members"]}
     log(f"members: {roles}")
