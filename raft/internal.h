@@ -170,6 +170,21 @@ void repl_transport_nodelay(struct raft_uv_transport *t);
 
 #include "raft/segments.h"
 
+/* cmds.c */
+/* The commands of a turn's ops, flattened (a batch op is opened). */
+struct cmd_list {
+	struct proto_slice *v;
+	uint32_t n, cap;
+	struct proto_batch *opened; /* one per batch op, freed with the list */
+	uint32_t n_opened;
+};
+/* Appends op's commands (max_opened: batch ops the list may open); -1 on no memory. */
+int cmd_list_add_op(struct cmd_list *l, const struct op *op, uint32_t max_opened);
+void cmd_list_free(struct cmd_list *l);
+/* A command, or a batch of them: every one must decode and none be a batch
+ * itself. Sets the command count and whether buf is a batch. */
+int repl_cmds_validate(const void *buf, size_t len, uint32_t *n_cmds, bool *multi);
+
 /* fsm.c */
 void repl_fsm_init(struct repl *r);
 /* Asks for a snapshot once the log since the last one exceeds its byte budget. */

@@ -185,60 +185,6 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
 
 #define ENTRY_MAX_BYTES (4u << 20) /* a turn's proposals beyond this wait for the next entry */
 
-/* The commands of the queued ops, flattened (a follower's batch is opened). */
-struct cmd_list {
-	struct proto_slice *v;
-	uint32_t n, cap;
-	struct proto_batch *opened; /* one per batch op, freed after encoding */
-	uint32_t n_opened;
-};
-
-static int cmd_list_add(struct cmd_list *l, const void *data, size_t len)
-{
-	if (l->n == l->cap) {
-		uint32_t cap = l->cap ? 2 * l->cap : 64;
-		struct proto_slice *v = realloc(l->v, cap * sizeof(*v));
-		if (v == NULL) {
-			return -1;
-		}
-		l->v = v;
-		l->cap = cap;
-	}
-	l->v[l->n++] = (struct proto_slice){data, len};
-	return 0;
-}
-
-static void cmd_list_free(struct cmd_list *l)
-{
-	for (uint32_t i = 0; i < l->n_opened; i++) {
-		proto_batch_free(&l->opened[i]);
-	}
-	free(l->opened);
-	free(l->v);
-}
-
-/* Appends op's commands; -1 on no memory. */
-static int cmd_list_add_op(struct cmd_list *l, const struct op *op, uint32_t max_opened)
-{
-	if (!op->multi) {
-		return cmd_list_add(l, op->cmd, op->cmd_len);
-	}
-	if (l->opened == NULL && (l->opened = calloc(max_opened, sizeof(*l->opened))) == NULL) {
-		return -1;
-	}
-	struct proto_batch *b = &l->opened[l->n_opened];
-	if (proto_batch_decode(op->cmd, op->cmd_len, b) != PROTO_OK) {
-		return -1; /* validated on receipt: cannot happen */
-	}
-	l->n_opened++;
-	for (uint32_t i = 0; i < b->n; i++) {
-		if (cmd_list_add(l, b->cmds[i].data, b->cmds[i].len) != 0) {
-			return -1;
-		}
-	}
-	return 0;
-}
-
 /* Proposes ops[0..n) as one entry: an op's own bytes when it is alone,
  * otherwise a batch of every command. */
 static void propose_entry(struct repl *r, struct op **ops, uint32_t n)
@@ -713,36 +659,6 @@ int repl_propose_internal(struct repl *r, struct proto_cmd *cmd)
 	return PROTO_OK;
 }
 
-/* A command, or a follower's batch of them: every one must decode. Sets
- * op->n_cmds and op->multi. */
-static int validate_cmds(const void *buf, size_t len, struct op *op)
-{
-	struct proto_cmd cmd;
-	struct proto_batch b = {0};
-	struct proto_slice one = {buf, len};
-	const struct proto_slice *v = &one;
-	uint32_t n = 1;
-	op->multi = proto_is_batch(buf, len);
-	if (op->multi) {
-		if (proto_batch_decode(buf, len, &b) != PROTO_OK) {
-			return PROTO_EINVAL;
-		}
-		v = b.cmds;
-		n = b.n;
-	}
-	int rv = PROTO_OK;
-	for (uint32_t i = 0; i < n && rv == PROTO_OK; i++) {
-		rv = v[i].len % 8 == 0 && !proto_is_batch(v[i].data, v[i].len) ? proto_cmd_decode(v[i].data, v[i].len, &cmd)
-		                                                                : PROTO_EINVAL;
-		if (rv == PROTO_OK) {
-			proto_cmd_free(&cmd);
-		}
-	}
-	proto_batch_free(&b);
-	op->n_cmds = n;
-	return rv;
-}
-
 void repl_on_request(void *data, bus_request *req, const void *buf, size_t len)
 {
 	struct repl *r = data;
@@ -794,7 +710,7 @@ void repl_on_request(void *data, bus_request *req, const void *buf, size_t len)
 		op->hops = m.u.propose.hops;
 		timeout = m.u.propose.timeout_ms;
 		/* Validate before it enters the log, and keep the padded bytes. */
-		if (m.u.propose.cmd_len % 8 != 0 || validate_cmds(m.u.propose.cmd, m.u.propose.cmd_len, op) != PROTO_OK) {
+		if (m.u.propose.cmd_len % 8 != 0 || repl_cmds_validate(m.u.propose.cmd, m.u.propose.cmd_len, &op->n_cmds, &op->multi) != PROTO_OK) {
 			proto_msg_free(&m);
 			op_answer(op, PROTO_EINVAL, 0, "malformed command");
 			return;

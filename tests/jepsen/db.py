@@ -411,22 +411,25 @@ class DB:
         with self._lock:
             self.nodes[name].tolerance = None
 
-    def log_section(self, name, epoch):
-        """Lines of node `name`'s log written by incarnation `epoch`."""
+    def log_lines(self, name):
+        """(epoch, line) for every line of node `name`'s log, epoch being the
+        incarnation that wrote it (None before the first start mark)."""
         node = self.nodes[name]
-        out, cur = [], None
         if not node.log_path.exists():
-            return out
+            return
+        epoch = None
         with open(node.log_path, "rb") as f:
             for raw in f:
                 line = raw.decode("utf-8", "replace").rstrip()
                 m = START_MARK.match(line)
                 if m:
-                    cur = int(m.group(1))
+                    epoch = int(m.group(1))
                     continue
-                if cur == epoch:
-                    out.append(line)
-        return out
+                yield epoch, line
+
+    def log_section(self, name, epoch):
+        """Lines of node `name`'s log written by incarnation `epoch`."""
+        return [line for e, line in self.log_lines(name) if e == epoch]
 
     def classify_exit(self, name, epoch, rc):
         """None when (name, epoch) is not tolerated; else a record whose
@@ -652,27 +655,18 @@ class DB:
     def scan_logs(self):
         """Crash/assertion lines in every node's log: {node: [lines]}."""
         found = {}
-        for n, node in self.nodes.items():
-            if not node.log_path.exists():
-                continue
+        for n in self.nodes:
             hits = []
-            epoch = None
-            with open(node.log_path, "rb") as f:
-                for raw in f:
-                    line = raw.decode("utf-8", "replace").rstrip()
-                    m = START_MARK.match(line)
-                    if m:
-                        epoch = int(m.group(1))
-                        continue
-                    tol = self.tolerated.get((n, epoch))
-                    if tol and any(p.search(line) for p in tol[1]) and \
-                            not any(p.search(line) for p in HARD_CRASH_PATTERNS) and \
-                            self._exit_clean(n, epoch):
-                        continue    # the expected error of a clean exit
-                    if any(p.search(line) for p in CRASH_PATTERNS):
-                        hits.append(line[:400])
-                        if len(hits) >= 20:
-                            break
+            for epoch, line in self.log_lines(n):
+                tol = self.tolerated.get((n, epoch))
+                if tol and any(p.search(line) for p in tol[1]) and \
+                        not any(p.search(line) for p in HARD_CRASH_PATTERNS) and \
+                        self._exit_clean(n, epoch):
+                    continue    # the expected error of a clean exit
+                if any(p.search(line) for p in CRASH_PATTERNS):
+                    hits.append(line[:400])
+                    if len(hits) >= 20:
+                        break
             if hits:
                 found[n] = hits
         return found
