@@ -180,6 +180,8 @@ json_t *gw_json_time(int64_t ms);
 /* validate.c */
 /* A Kubernetes-style name: 1..253 of [A-Za-z0-9._-]. */
 bool gw_valid_name(const char *s);
+/* The six names of o's component fit together (PROTO_MAX_COMPONENT_NAMES). */
+bool gw_valid_component(const struct proto_observation *o);
 /* A printable value without control characters, 1..max bytes. */
 bool gw_valid_text(const char *s, size_t max);
 /* Parses the JSON body as an object; answers 400 and returns NULL if not. */

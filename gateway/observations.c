@@ -66,6 +66,11 @@ static bool read_one(json_t *o, const char *client, const char *env, struct prot
 	    ob->image_sha == NULL || (ob->image_sha[0] != '\0' && !gw_valid_text(ob->image_sha, 256))) {
 		return false;
 	}
+	if (!gw_valid_component(ob)) {
+		_Static_assert(PROTO_MAX_COMPONENT_NAMES == 497, "the message below says 497");
+		*why = "client, environment, namespace, kind, workload and container names together exceed 497 characters";
+		return false;
+	}
 	ob->image_repo = ob->image_repo != NULL ? ob->image_repo : "";
 	ob->image_name = ob->image_name != NULL ? ob->image_name : "";
 	ob->seen_at_ms = gw_now_ms();

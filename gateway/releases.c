@@ -116,6 +116,12 @@ void gw_h_collect_put(struct gw_req *gr)
 	o->kind = kind;
 	o->workload = workload;
 	o->container = container;
+	if (!gw_valid_component(o)) {
+		gw_respond_error(gr, 400, "VALIDATION_ERROR",
+		                 "client, environment, namespace, kind, workload and container names together exceed %u characters",
+		                 PROTO_MAX_COMPONENT_NAMES);
+		return;
+	}
 	struct proto_cmd cmd = {.type = PROTO_CMD_OBSERVE, .n_obs = 1, .obs = o};
 	gw_propose(gr, &cmd, collect_done);
 }

@@ -19,6 +19,12 @@ bool gw_valid_name(const char *s)
 	return true;
 }
 
+bool gw_valid_component(const struct proto_observation *o)
+{
+	return strlen(o->client) + strlen(o->env) + strlen(o->ns) + strlen(o->kind) + strlen(o->workload) +
+	               strlen(o->container) <= PROTO_MAX_COMPONENT_NAMES;
+}
+
 bool gw_valid_text(const char *s, size_t max)
 {
 	size_t n = strlen(s);

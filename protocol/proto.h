@@ -17,6 +17,10 @@
 #define PROTO_VERSION 1
 #define PROTO_MAX_MSG (16u << 20)  /* largest encoded message accepted */
 #define PROTO_MAX_STR 1024u        /* longest string field */
+/* The six names of a component (client, env, namespace, kind, workload,
+ * container) together: its history key, names + separators + an 8-byte
+ * sequence, must fit LMDB's 511-byte keys. */
+#define PROTO_MAX_COMPONENT_NAMES 497u
 #define PROTO_MAX_OBS 65536u       /* most observations in one command */
 
 /* An encoded message; data is malloc'd, release with proto_buf_free. */

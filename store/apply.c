@@ -2,6 +2,7 @@
  * transaction that also records the entry's index. Nothing here reads the
  * clock: times come inside the command from the proposing node. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store/internal.h"
@@ -339,9 +340,22 @@ static int64_t cluster_clock(MDB_txn *txn, store *s, int64_t proposed)
 	return prev + (step < 0 ? 0 : step > STORE_CLOCK_STEP_MS ? STORE_CLOCK_STEP_MS : step);
 }
 
-/* Applies one command of entry a->index in a child transaction of the
- * entry's: a business error leaves nothing behind. */
-static int apply_one(struct apply_ctx *a, const struct proto_slice *c, MDB_txn *txn)
+#define APPLY_REDO (-30000) /* below LMDB's error codes: redo the entry without the failed command */
+
+/* What a failed command of the entry left behind: nothing in LMDB, but its
+ * result, and the event numbers it used (they stay used, as they would in a
+ * rolled-back child transaction). */
+struct apply_skip {
+	bool failed;
+	struct proto_result res;
+	uint64_t n_events;
+};
+
+/* Applies one command of entry a->index straight into the entry's
+ * transaction. A business error answers APPLY_REDO and records the command
+ * in *skip: its writes may be half done, so the entry is applied again
+ * without it. A command already known to fail only moves the clock. */
+static int apply_one(struct apply_ctx *a, const struct proto_slice *c, MDB_txn *txn, struct apply_skip *skip)
 {
 	struct proto_cmd cmd;
 	int rc = 0;
@@ -355,37 +369,45 @@ static int apply_one(struct apply_ctx *a, const struct proto_slice *c, MDB_txn *
 	}
 	a->cmd = &cmd;
 	a->clock_ms = cluster_clock(txn, a->s, cmd.ts_ms);
-	MDB_txn *child;
-	if ((rc = mdb_txn_begin(a->s->env, txn, 0, &child)) == 0) {
-		a->txn = child;
+	if (skip->failed) {
+		*a->res = skip->res;
+		a->n_events += skip->n_events;
+	} else {
+		uint64_t events_before = a->n_events;
 		rc = apply_cmd(a);
+		if (rc == MDB_BAD_VALSIZE) {
+			/* a key longer than LMDB's 511 bytes (long names): the command's
+			 * fault, refused alike on every node, not the node's */
+			rc = 0;
+			a->res->code = PROTO_EINVAL;
+		}
 		if (rc == 0 && a->res->code != PROTO_OK) {
-			mdb_txn_abort(child);
 			a->res->created = a->res->updated = 0;
-		} else if (rc == 0) {
-			rc = mdb_txn_commit(child);
-		} else {
-			mdb_txn_abort(child);
+			*skip = (struct apply_skip){.failed = true, .res = *a->res, .n_events = a->n_events - events_before};
+			rc = APPLY_REDO;
 		}
 	}
 	proto_cmd_free(&cmd);
 	a->cmd = NULL;
-	a->txn = txn;
 	if (rc == 0) {
 		rc = meta_put(a, "clock", (uint64_t)a->clock_ms);
 	}
 	return rc;
 }
 
-int store_apply_batch(store *s, uint64_t index, const struct proto_slice *cmds, uint32_t n, struct proto_result *res)
+/* Applies the n commands of entry index in one fresh transaction, skipping
+ * those skip[] marks as failed. */
+static int apply_entry(store *s, uint64_t index, const struct proto_slice *cmds, uint32_t n,
+                       struct proto_result *res, struct apply_skip *skip)
 {
 	MDB_txn *txn;
 	memset(res, 0, n * sizeof(*res));
 	for (uint32_t i = 0; i < n; i++) {
 		res[i].index = index;
 	}
-	if (mdb_txn_begin(s->env, NULL, 0, &txn) != 0) {
-		return PROTO_EIO;
+	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc != 0) {
+		return rc;
 	}
 	uint64_t applied = store_meta_get(txn, s, "applied");
 	if (index <= applied) {
@@ -393,14 +415,13 @@ int store_apply_batch(store *s, uint64_t index, const struct proto_slice *cmds, 
 		for (uint32_t i = 0; i < n; i++) {
 			res[i].replay = 1;
 		}
-		return PROTO_OK;
+		return 0;
 	}
 	/* One context for the entry: its events keep counting across commands. */
 	struct apply_ctx a = {.s = s, .txn = txn, .index = index};
-	int rc = 0;
 	for (uint32_t i = 0; i < n && rc == 0; i++) {
 		a.res = &res[i];
-		rc = apply_one(&a, &cmds[i], txn);
+		rc = apply_one(&a, &cmds[i], txn, &skip[i]);
 	}
 	if (rc == 0) {
 		rc = meta_put(&a, "applied", index);
@@ -409,6 +430,28 @@ int store_apply_batch(store *s, uint64_t index, const struct proto_slice *cmds, 
 		mdb_txn_abort(txn);
 	} else {
 		rc = mdb_txn_commit(txn);
+	}
+	return rc;
+}
+
+/* A failed command must leave nothing behind, and LMDB's nested
+ * transactions (which would roll it back alone) cannot be used with
+ * MDB_WRITEMAP. So the entry is applied in one transaction, and when a
+ * command fails it is aborted and applied again without that command: the
+ * commands before it see the same state, and those after it the state the
+ * failed one left, which is none. At most n + 1 passes, one in the common
+ * case. */
+int store_apply_batch(store *s, uint64_t index, const struct proto_slice *cmds, uint32_t n, struct proto_result *res)
+{
+	struct apply_skip one, *skip = n > 1 ? calloc(n, sizeof(*skip)) : &one;
+	int rc = MDB_PANIC;
+	if (skip != NULL) {
+		memset(skip, 0, (n > 1 ? n : 1) * sizeof(*skip));
+		while ((rc = apply_entry(s, index, cmds, n, res, skip)) == APPLY_REDO) {
+		}
+		if (skip != &one) {
+			free(skip);
+		}
 	}
 	if (rc != 0) {
 		fprintf(stderr, "store: LMDB: %s\n", mdb_strerror(rc)); /* e.g. no space left on device */

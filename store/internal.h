@@ -35,6 +35,7 @@ struct store {
 	MDB_env *env;
 	MDB_dbi dbi[DB_COUNT_];
 	char dir[4096];
+	int map_slot; /* in store.c's SIGBUS table, or -1 */
 };
 
 struct store_read {

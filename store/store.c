@@ -5,9 +5,19 @@
  * of the state, and LMDB is rebuilt from them when it cannot be trusted. A
  * process crash keeps every committed LMDB transaction (they are in the page
  * cache), so only a machine crash can lose or tear them; a marker file holding
- * the boot id tells the two apart on the next start. */
+ * the boot id tells the two apart on the next start.
+ *
+ * LMDB writes through its shared mapping (MDB_WRITEMAP): no copy of each
+ * dirty page into the page cache at commit. The data file is then sparse at
+ * the map's size, and when the disk is full the kernel answers a write to a
+ * new page with SIGBUS; the handler below turns that into the same
+ * deliberate stop as any LMDB write error (the transaction under way was
+ * never committed, so LMDB stays consistent). */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +44,65 @@ static void boot_id(char *out, size_t cap)
 		fclose(f);
 	}
 	out[strcspn(out, "\n")] = '\0';
+}
+
+/* The mappings a SIGBUS may come from (one per open store; tests open several). */
+#define STORE_MAPS_MAX 16
+static struct {
+	char *volatile base;
+	volatile size_t len;
+} store_maps[STORE_MAPS_MAX];
+
+static void on_sigbus(int sig, siginfo_t *si, void *uctx)
+{
+	(void)uctx;
+	const char *addr = si->si_addr;
+	for (int i = 0; i < STORE_MAPS_MAX; i++) {
+		if (store_maps[i].base != NULL && addr >= store_maps[i].base &&
+		    addr < store_maps[i].base + store_maps[i].len) {
+			static const char msg[] = "FATAL: store: LMDB: No space left on device (SIGBUS writing the map); "
+			                          "stopping to avoid divergence\n";
+			if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+				/* nothing more can be said */
+			}
+			_exit(75);
+		}
+	}
+	signal(sig, SIG_DFL); /* not ours: the default action, on return */
+}
+
+/* Registers the store's map for the SIGBUS handler, installed once. */
+static void watch_map(store *s)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	MDB_envinfo info;
+	if (mdb_env_info(s->env, &info) != 0) {
+		return;
+	}
+	pthread_mutex_lock(&mu);
+	static bool installed;
+	if (!installed) {
+		struct sigaction sa = {.sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO};
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGBUS, &sa, NULL);
+		installed = true;
+	}
+	for (int i = 0; i < STORE_MAPS_MAX; i++) {
+		if (store_maps[i].base == NULL) {
+			store_maps[i].len = info.me_mapsize;
+			store_maps[i].base = info.me_mapaddr;
+			s->map_slot = i;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&mu);
+}
+
+static void unwatch_map(store *s)
+{
+	if (s->map_slot >= 0) {
+		store_maps[s->map_slot].base = NULL;
+	}
 }
 
 /* Discards the LMDB files if the last run crashed with the machine. */
@@ -79,6 +148,7 @@ int store_open(store **out, const char *dir, size_t map_size, char *err, size_t 
 		snprintf(err, errlen, "store: out of memory");
 		return PROTO_ENOMEM;
 	}
+	s->map_slot = -1;
 	snprintf(s->dir, sizeof(s->dir), "%s", dir);
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
 		snprintf(err, errlen, "store: mkdir %s: %s", dir, strerror(errno));
@@ -94,7 +164,7 @@ int store_open(store **out, const char *dir, size_t map_size, char *err, size_t 
 	mdb_env_set_maxdbs(s->env, DB_COUNT_ + 2);
 	mdb_env_set_maxreaders(s->env, 256);
 	if ((rc = mdb_env_set_mapsize(s->env, map_size)) != 0 ||
-	    (rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NOSYNC | MDB_NORDAHEAD, 0644)) != 0) {
+	    (rc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NOSYNC | MDB_NORDAHEAD | MDB_WRITEMAP, 0644)) != 0) {
 		snprintf(err, errlen, "store: open %s: %s", dir, mdb_strerror(rc));
 		goto err_after_env_create;
 	}
@@ -113,6 +183,7 @@ int store_open(store **out, const char *dir, size_t map_size, char *err, size_t 
 		snprintf(err, errlen, "store: commit: %s", mdb_strerror(rc));
 		goto err_after_env_create;
 	}
+	watch_map(s);
 	*out = s;
 	return PROTO_OK;
 
@@ -133,6 +204,7 @@ void store_close(store *s)
 		snprintf(path, sizeof(path), "%s/store.dirty", s->dir);
 		unlink(path);
 	}
+	unwatch_map(s);
 	mdb_env_close(s->env);
 	free(s);
 }

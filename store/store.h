@@ -34,8 +34,9 @@ void store_close(store *s);
 int store_apply(store *s, uint64_t index, const void *buf, size_t len, struct proto_result *res);
 
 /* Applies Raft entry index holding n commands (a batch) in one LMDB
- * transaction, each command in a child transaction of its own: res[i] is
- * command i's result (all share the index). Same rules as store_apply. */
+ * transaction; a command that fails leaves nothing behind (the entry is
+ * applied again without it). res[i] is command i's result (all share the
+ * index). Same rules as store_apply. */
 int store_apply_batch(store *s, uint64_t index, const struct proto_slice *cmds, uint32_t n,
                       struct proto_result *res);
 

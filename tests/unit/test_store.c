@@ -481,6 +481,60 @@ static void test_batch_entry(void **state)
 	proto_buf_free(&b3);
 }
 
+/* Commands that fail after writing (here: a second observation whose
+ * component key is longer than LMDB allows) leave nothing behind, in any
+ * position of the batch and several per batch; the others apply, and their
+ * results and the stored state are those of applying them alone. */
+static void test_batch_failed_commands_leave_nothing(void **state)
+{
+	struct fixture *f = *state;
+	static char longname[300];
+	memset(longname, 'x', sizeof(longname) - 1);
+	struct proto_observation good = {"prod", "p", "b", "Deployment", "web", "nginx", "docker.io", "nginx", "1.0", "s1", 10};
+	struct proto_observation bad[2] = {good, good};
+	bad[0].ns = "c"; /* written first, then its command fails */
+	bad[0].image_tag = "9.9";
+	bad[1].ns = longname;
+	bad[1].workload = longname;
+	struct proto_observation good2 = good;
+	good2.image_tag = "2.0";
+	good2.seen_at_ms = 20;
+	struct proto_cmd cg = {.type = PROTO_CMD_OBSERVE, .ts_ms = 10, .idem_key = "", .n_obs = 1, .obs = &good};
+	struct proto_cmd cb = {.type = PROTO_CMD_OBSERVE, .ts_ms = 15, .idem_key = "k:bad", .n_obs = 2, .obs = bad};
+	struct proto_cmd cg2 = {.type = PROTO_CMD_OBSERVE, .ts_ms = 20, .idem_key = "", .n_obs = 1, .obs = &good2};
+	struct proto_buf bg, bb, bg2;
+	assert_int_equal(proto_cmd_encode(&cg, &bg), PROTO_OK);
+	assert_int_equal(proto_cmd_encode(&cb, &bb), PROTO_OK);
+	assert_int_equal(proto_cmd_encode(&cg2, &bg2), PROTO_OK);
+	struct proto_slice v[5] = {{bb.data, bb.len}, {bg.data, bg.len}, {bb.data, bb.len}, {bg2.data, bg2.len},
+	                           {bb.data, bb.len}};
+	struct proto_result res[5];
+	assert_int_equal(store_apply_batch(f->s, 5, v, 5, res), PROTO_OK);
+	for (int i = 0; i < 5; i += 2) {
+		assert_int_equal(res[i].code, PROTO_EINVAL);
+		assert_int_equal(res[i].created, 0);
+	}
+	assert_int_equal(res[1].code, PROTO_OK);
+	assert_int_equal(res[1].created, 1);
+	assert_int_equal(res[3].code, PROTO_OK);
+	assert_int_equal(res[3].created, 1);
+	int rv;
+	struct rows h = history(f, "b", &rv);
+	assert_int_equal(h.n, 2);
+	assert_string_equal(h.tags[0], "2.0");
+	h = history(f, "c", &rv); /* the failed commands' first observation is gone */
+	assert_int_equal(h.n, 0);
+	assert_int_equal(store_applied(f->s), 5);
+	/* a failed command's idempotency key was not recorded: it fails again */
+	struct proto_result one;
+	assert_int_equal(store_apply(f->s, 6, bb.data, bb.len, &one), PROTO_OK);
+	assert_int_equal(one.code, PROTO_EINVAL);
+	assert_int_equal(one.replay, 0);
+	proto_buf_free(&bg);
+	proto_buf_free(&bb);
+	proto_buf_free(&bg2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -490,6 +544,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_idempotency_and_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_entry_is_a_noop_that_advances, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_entry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_failed_commands_leave_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pings_keep_the_latest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_restore, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_state, setup, teardown),
