@@ -1,4 +1,5 @@
-/* nng behind a small API, with results delivered on libuv loops.
+/* nng behind a small API, with results delivered on libuv loops; inproc://
+ * urls take the in-process lanes of bus_local.c instead.
  *
  * Every object owns a mailbox: nng callbacks (on nng's threads) push an item
  * and wake the loop with uv_async_send; the loop drains the items and runs
@@ -12,95 +13,16 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "node/bus_internal.h"
 #include "protocol/status.h"
 
-#define BUS_SERVER_SLOTS 128 /* requests one server handles at once */
-
-/* ---- mailbox ---- */
-
-struct bus_item {
-	struct bus_item *next;
-	void (*run)(struct bus_item *item); /* runs on the loop */
-};
-
-struct mailbox {
-	uv_async_t async;
-	pthread_mutex_t mu;
-	struct bus_item *head, *tail;
-	void *owner;
-	void (*closed)(void *owner); /* frees the owner once the handle closed */
-};
-
-/* Takes every queued item, oldest first. */
-static struct bus_item *mailbox_take(struct mailbox *mb)
-{
-	pthread_mutex_lock(&mb->mu);
-	struct bus_item *it = mb->head;
-	mb->head = mb->tail = NULL;
-	pthread_mutex_unlock(&mb->mu);
-	return it;
-}
-
-static void mailbox_drain(uv_async_t *h)
-{
-	struct mailbox *mb = h->data;
-	struct bus_item *it = mailbox_take(mb);
-	while (it != NULL) {
-		struct bus_item *next = it->next;
-		it->run(it);
-		it = next;
-	}
-}
-
-static int mailbox_init(struct mailbox *mb, uv_loop_t *loop, void *owner, void (*closed)(void *))
-{
-	memset(mb, 0, sizeof(*mb));
-	mb->owner = owner;
-	mb->closed = closed;
-	mb->async.data = mb;
-	pthread_mutex_init(&mb->mu, NULL);
-	return uv_async_init(loop, &mb->async, mailbox_drain);
-}
-
-/* Called from nng threads. */
-static void mailbox_push(struct mailbox *mb, struct bus_item *it)
-{
-	it->next = NULL;
-	pthread_mutex_lock(&mb->mu);
-	if (mb->tail != NULL) {
-		mb->tail->next = it;
-	} else {
-		mb->head = it;
-	}
-	mb->tail = it;
-	pthread_mutex_unlock(&mb->mu);
-	uv_async_send(&mb->async);
-}
-
-static void mailbox_on_close(uv_handle_t *h)
-{
-	struct mailbox *mb = h->data;
-	pthread_mutex_destroy(&mb->mu);
-	mb->closed(mb->owner);
-}
-
-/* Drops undelivered items (their owners are being freed) and closes. */
-static void mailbox_close(struct mailbox *mb, void (*drop)(struct bus_item *))
-{
-	struct bus_item *it = mailbox_take(mb);
-	while (it != NULL) {
-		struct bus_item *next = it->next;
-		if (drop != NULL) {
-			drop(it);
-		}
-		it = next;
-	}
-	uv_close((uv_handle_t *)&mb->async, mailbox_on_close);
-}
+#define BUS_SERVER_SLOTS 128   /* requests one server handles at once over nng */
+#define BUS_SERVER_LOCAL_MAX 4 /* inproc:// urls of one server */
 
 static void set_err(char *err, size_t errlen, const char *what, const char *url, int rv)
 {
@@ -114,6 +36,7 @@ static void set_err(char *err, size_t errlen, const char *what, const char *url,
 enum slot_state { SLOT_RECV, SLOT_HANDED, SLOT_SEND, SLOT_DEAD };
 
 struct bus_request {
+	struct bus_request_head head; /* first: local is false */
 	struct bus_item item;
 	struct bus_server *srv;
 	nng_ctx ctx;
@@ -129,6 +52,8 @@ struct bus_server {
 	void *data;
 	struct bus_request slots[BUS_SERVER_SLOTS];
 	int n_slots;
+	struct local_listener *local[BUS_SERVER_LOCAL_MAX]; /* its inproc:// urls */
+	size_t n_local;
 };
 
 static void slot_aio_cb(void *arg)
@@ -158,7 +83,7 @@ static void slot_aio_cb(void *arg)
 
 static void slot_run(struct bus_item *it)
 {
-	struct bus_request *r = (struct bus_request *)it;
+	struct bus_request *r = (struct bus_request *)(void *)((char *)it - offsetof(struct bus_request, item));
 	nng_msg *m = r->msg;
 	r->msg = NULL;
 	r->srv->cb(r->srv->data, r, nng_msg_body(m), nng_msg_len(m));
@@ -168,6 +93,10 @@ static void slot_run(struct bus_item *it)
 void bus_reply(bus_request *r, const void *buf, size_t len)
 {
 	nng_msg *m;
+	if (r->head.local) {
+		bus_local_reply(r, buf, len);
+		return;
+	}
 	if (r->state != SLOT_HANDED) {
 		return;
 	}
@@ -189,7 +118,7 @@ static void server_free(void *owner)
 
 static void slot_drop(struct bus_item *it)
 {
-	struct bus_request *r = (struct bus_request *)it;
+	struct bus_request *r = (struct bus_request *)(void *)((char *)it - offsetof(struct bus_request, item));
 	if (r->msg != NULL) {
 		nng_msg_free(r->msg);
 		r->msg = NULL;
@@ -213,6 +142,9 @@ int bus_server_open(bus_server **out, uv_loop_t *loop, const char *const urls[],
 	}
 	nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, 32u << 20);
 	for (size_t i = 0; i < n_urls; i++) {
+		if (bus_local_url(urls[i])) {
+			continue; /* served by bus_local.c below */
+		}
 		if ((rv = nng_listen(s->sock, urls[i], NULL, 0)) != 0) {
 			set_err(err, errlen, "listen", urls[i], rv);
 			nng_close(s->sock);
@@ -221,6 +153,12 @@ int bus_server_open(bus_server **out, uv_loop_t *loop, const char *const urls[],
 		}
 	}
 	mailbox_init(&s->mb, loop, s, server_free);
+	for (size_t i = 0; i < n_urls; i++) {
+		if (bus_local_url(urls[i]) && s->n_local < BUS_SERVER_LOCAL_MAX &&
+		    bus_local_listen(&s->local[s->n_local], &s->mb, urls[i], cb, data) == PROTO_OK) {
+			s->n_local++;
+		}
+	}
 	for (int i = 0; i < BUS_SERVER_SLOTS; i++) {
 		struct bus_request *r = &s->slots[i];
 		r->srv = s;
@@ -238,6 +176,9 @@ int bus_server_open(bus_server **out, uv_loop_t *loop, const char *const urls[],
 
 void bus_server_close(bus_server *s)
 {
+	for (size_t i = 0; i < s->n_local; i++) {
+		bus_local_unlisten(s->local[i]);
+	}
 	nng_close(s->sock);
 	for (int i = 0; i < s->n_slots; i++) {
 		nng_aio_stop(s->slots[i].aio);
@@ -268,6 +209,7 @@ struct bus_client {
 	struct mailbox mb;
 	nng_socket sock;
 	struct bus_call *calls;
+	struct local_client *local; /* set for inproc:// urls: nothing else is used */
 };
 
 /* A REQ context sends, then receives: the same aio serves both steps. */
@@ -331,6 +273,15 @@ int bus_client_open(bus_client **out, uv_loop_t *loop, const char *url)
 	if (c == NULL) {
 		return PROTO_ENOMEM;
 	}
+	if (bus_local_url(url)) {
+		int rv = bus_local_client_open(&c->local, loop, url);
+		if (rv != PROTO_OK) {
+			free(c);
+			return rv;
+		}
+		*out = c;
+		return PROTO_OK;
+	}
 	if (nng_req0_open(&c->sock) != 0) {
 		free(c);
 		return PROTO_EINTERNAL;
@@ -352,6 +303,9 @@ int bus_client_open(bus_client **out, uv_loop_t *loop, const char *url)
 
 int bus_call(bus_client *cl, const void *buf, size_t len, unsigned timeout_ms, bus_reply_cb cb, void *data)
 {
+	if (cl->local != NULL) {
+		return bus_local_call(cl->local, buf, len, timeout_ms, cb, data);
+	}
 	struct bus_call *c = calloc(1, sizeof(*c));
 	nng_msg *m;
 	if (c == NULL) {
@@ -390,6 +344,11 @@ int bus_call(bus_client *cl, const void *buf, size_t len, unsigned timeout_ms, b
 
 void bus_client_close(bus_client *cl)
 {
+	if (cl->local != NULL) {
+		bus_local_client_close(cl->local);
+		free(cl);
+		return;
+	}
 	nng_close(cl->sock);
 	for (struct bus_call *c = cl->calls; c != NULL; c = c->next) {
 		nng_aio_stop(c->aio);
@@ -404,6 +363,7 @@ void bus_client_close(bus_client *cl)
 
 struct bus_pub {
 	nng_socket sock;
+	struct local_pub *local; /* set for inproc:// urls */
 };
 
 int bus_pub_open(bus_pub **out, const char *url)
@@ -411,6 +371,15 @@ int bus_pub_open(bus_pub **out, const char *url)
 	struct bus_pub *p = calloc(1, sizeof(*p));
 	if (p == NULL) {
 		return PROTO_ENOMEM;
+	}
+	if (bus_local_url(url)) {
+		int rv = bus_local_pub_open(&p->local, url);
+		if (rv != PROTO_OK) {
+			free(p);
+			return rv;
+		}
+		*out = p;
+		return PROTO_OK;
 	}
 	if (nng_pub0_open(&p->sock) != 0 || nng_listen(p->sock, url, NULL, 0) != 0) {
 		nng_close(p->sock);
@@ -423,11 +392,20 @@ int bus_pub_open(bus_pub **out, const char *url)
 
 void bus_publish(bus_pub *p, const void *buf, size_t len)
 {
+	if (p->local != NULL) {
+		bus_local_publish(p->local, buf, len);
+		return;
+	}
 	nng_send(p->sock, (void *)buf, len, NNG_FLAG_NONBLOCK);
 }
 
 void bus_pub_close(bus_pub *p)
 {
+	if (p->local != NULL) {
+		bus_local_pub_close(p->local);
+		free(p);
+		return;
+	}
 	nng_close(p->sock);
 	free(p);
 }
@@ -440,6 +418,7 @@ struct bus_sub {
 	nng_msg *msg;
 	bus_msg_cb cb;
 	void *data;
+	struct local_sub *local; /* set for inproc:// urls */
 };
 
 static void sub_aio_cb(void *arg)
@@ -481,6 +460,15 @@ int bus_sub_open(bus_sub **out, uv_loop_t *loop, const char *url, bus_msg_cb cb,
 	s->cb = cb;
 	s->data = data;
 	s->item.run = sub_run;
+	if (bus_local_url(url)) {
+		int rv = bus_local_sub_open(&s->local, loop, url, cb, data);
+		if (rv != PROTO_OK) {
+			free(s);
+			return rv;
+		}
+		*out = s;
+		return PROTO_OK;
+	}
 	if (nng_sub0_open(&s->sock) != 0) {
 		free(s);
 		return PROTO_EINTERNAL;
@@ -509,6 +497,11 @@ static void sub_drop(struct bus_item *it)
 
 void bus_sub_close(bus_sub *s)
 {
+	if (s->local != NULL) {
+		bus_local_sub_close(s->local);
+		free(s);
+		return;
+	}
 	nng_close(s->sock);
 	nng_aio_stop(s->aio);
 	nng_aio_free(s->aio);
