@@ -137,6 +137,28 @@ def test_body_too_large(base, target):
     check_bad(c, send, 413, "PAYLOAD_TOO_LARGE", tries=2)
 
 
+LONG = "n" * 200  # each name valid (<= 253), together past LMDB's 511-byte keys
+
+
+@pytest.mark.parametrize("target", ["leader", "follower"])
+def test_names_too_long_together_400(base, target):
+    """Found by hand: such a release stopped every node (LMDB refused its
+    key while applying the entry). Now it is refused before Raft, and the
+    cluster keeps serving."""
+    c = base
+    node = c.leader() if target == "leader" else c.followers()[0]
+    path = f"/api/collect/{LONG}/Deployment/{LONG}/c"
+    r = check_bad(c, lambda: c.put(node, path, json=body(env_name=LONG)), 400, "VALIDATION_ERROR")
+    assert "together exceed" in r.json()["error"]["message"], H.show(r)
+    obs = {"namespace": LONG, "workload_kind": "Deployment", "workload_name": LONG,
+           "container_name": "c", "image_tag": "1", "image_sha": "s"}
+    check_bad(c, lambda: c.post(node, "/api/v1/observations",
+                                json={"client_name": CLIENT, "env_name": LONG, "observations": [obs]}),
+              400, "VALIDATION_ERROR")
+    i = c.write(node, Component("long-names-after", "e", "ns", "w", "c"), "1.0.0")
+    c.wait_all_applied(i)
+
+
 BAD_PATHS = {
     "empty_kind": "/api/collect/ns//w/c",
     "empty_namespace": "/api/collect//Deployment/w/c",
