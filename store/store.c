@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "store/internal.h"
@@ -71,12 +72,43 @@ static void on_sigbus(int sig, siginfo_t *si, void *uctx)
 	signal(sig, SIG_DFL); /* not ours: the default action, on return */
 }
 
+/* Where data.mdb of dir is mapped: the /proc/self/maps line with its inode
+ * (LMDB's me_mapaddr is only the MDB_FIXEDMAP address, NULL here). */
+static int find_map(const char *dir, char **base, size_t *len)
+{
+	char path[4200], line[4400];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	if (stat(path, &st) != 0) {
+		return -1;
+	}
+	FILE *f = fopen("/proc/self/maps", "r");
+	if (f == NULL) {
+		return -1;
+	}
+	int found = -1;
+	while (found != 0 && fgets(line, sizeof(line), f) != NULL) {
+		unsigned long lo, hi, ino;
+		unsigned dmaj, dmin;
+		if (sscanf(line, "%lx-%lx %*s %*s %x:%x %lu", &lo, &hi, &dmaj, &dmin, &ino) == 5 &&
+		    ino == (unsigned long)st.st_ino && makedev(dmaj, dmin) == st.st_dev) {
+			*base = (char *)lo;
+			*len = hi - lo;
+			found = 0;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
 /* Registers the store's map for the SIGBUS handler, installed once. */
 static void watch_map(store *s)
 {
 	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-	MDB_envinfo info;
-	if (mdb_env_info(s->env, &info) != 0) {
+	char *base;
+	size_t len;
+	if (find_map(s->dir, &base, &len) != 0) {
+		fprintf(stderr, "store: %s/data.mdb not found in /proc/self/maps; a full disk will end in SIGBUS\n", s->dir);
 		return;
 	}
 	pthread_mutex_lock(&mu);
@@ -89,8 +121,8 @@ static void watch_map(store *s)
 	}
 	for (int i = 0; i < STORE_MAPS_MAX; i++) {
 		if (store_maps[i].base == NULL) {
-			store_maps[i].len = info.me_mapsize;
-			store_maps[i].base = info.me_mapaddr;
+			store_maps[i].len = len;
+			store_maps[i].base = base;
 			s->map_slot = i;
 			break;
 		}
