@@ -41,9 +41,19 @@ static int copy_url(char *dst, const char *url)
 
 struct lane {
 	pthread_mutex_t mu;
-	struct mailbox *mb;          /* the client's; NULL once it closed */
-	struct local_client *client; /* likewise */
+	struct local_client *client; /* NULL once it closed */
 	atomic_int refs;             /* the client and each request in flight */
+};
+
+/* A client: its calls wait in calls; replies come through its mailbox. */
+struct local_client {
+	struct mailbox mb;
+	uv_loop_t *loop;
+	char url[LOCAL_URL_MAX];
+	struct lane *lane;
+	struct local_call *calls;
+	uint64_t next_id;
+	bool closing;
 };
 
 static void lane_unref(struct lane *ln)
@@ -133,7 +143,7 @@ void bus_local_reply(bus_request *br, const void *buf, size_t len)
 	}
 	struct lane *ln = r->lane;
 	pthread_mutex_lock(&ln->mu);
-	if (ln->mb != NULL) {
+	if (ln->client != NULL) {
 		struct local_reply *rep = malloc(sizeof(*rep) + len);
 		if (rep != NULL) { /* else the caller times out, as with a lost reply */
 			rep->item = (struct bus_item){.run = reply_run, .drop = reply_drop};
@@ -143,7 +153,7 @@ void bus_local_reply(bus_request *br, const void *buf, size_t len)
 			if (len > 0) {
 				memcpy(rep->buf, buf, len);
 			}
-			mailbox_push(ln->mb, &rep->item);
+			mailbox_push(&ln->client->mb, &rep->item);
 		}
 	}
 	pthread_mutex_unlock(&ln->mu);
@@ -202,15 +212,6 @@ struct local_call {
 	void *data;
 };
 
-struct local_client {
-	struct mailbox mb;
-	uv_loop_t *loop;
-	char url[LOCAL_URL_MAX];
-	struct lane *lane;
-	struct local_call *calls;
-	uint64_t next_id;
-	bool closing;
-};
 
 /* Hands c's request to the url's listener, if one listens now. */
 static bool deliver(struct local_call *c)
@@ -304,7 +305,6 @@ int bus_local_client_open(struct local_client **out, uv_loop_t *loop, const char
 	cl->loop = loop;
 	pthread_mutex_init(&ln->mu, NULL);
 	atomic_init(&ln->refs, 1);
-	ln->mb = &cl->mb;
 	ln->client = cl;
 	cl->lane = ln;
 	mailbox_init(&cl->mb, loop, cl, client_free);
@@ -355,7 +355,6 @@ void bus_local_client_close(struct local_client *cl)
 {
 	struct lane *ln = cl->lane;
 	pthread_mutex_lock(&ln->mu);
-	ln->mb = NULL;
 	ln->client = NULL;
 	pthread_mutex_unlock(&ln->mu);
 	lane_unref(ln);

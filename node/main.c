@@ -68,10 +68,10 @@ static int mkdir_p(const char *path)
 /* --restore: loads a backup into a fresh data directory. */
 static int restore_backup(store *st, const struct cfg_node *self, const char *path)
 {
-	char raft_dir[CFG_PATH_MAX + 16];
+	char log_dir[CFG_PATH_MAX + 16];
 	struct stat sb;
-	snprintf(raft_dir, sizeof(raft_dir), "%s/raft", self->data);
-	if (stat(raft_dir, &sb) == 0 || store_applied(st) != 0) {
+	snprintf(log_dir, sizeof(log_dir), "%s/raft", self->data);
+	if (stat(log_dir, &sb) == 0 || store_applied(st) != 0) {
 		fprintf(stderr, "shiplogd: --restore needs an empty data directory (%s holds a node)\n", self->data);
 		return -1;
 	}
@@ -212,7 +212,7 @@ int main(int argc, char **argv)
 	}
 	/* raft gets time to close its log cleanly; h2o keeps timers of open
 	 * connections that only exit ends, so the gateway gets little. */
-	struct node_actor raft_actor = {
+	struct node_actor repl_actor = {
 		.name = "raft", .self = repl, .start = repl_start, .stop = repl_stop, .grace_ms = 5000};
 	struct node_actor gw_actor = {.name = "gateway", .self = gw, .start = gw_start, .stop = gw_stop, .grace_ms = 200};
 	struct node_actor col_actor = {
@@ -220,7 +220,7 @@ int main(int argc, char **argv)
 	struct node_actor sched_actor = {
 		.name = "scheduler", .self = sched, .start = scheduler_start, .stop = scheduler_stop, .grace_ms = 200};
 	int status = 0;
-	if (node_actor_start(&raft_actor) != 0) {
+	if (node_actor_start(&repl_actor) != 0) {
 		fprintf(stderr, "shiplogd: the raft actor failed to start\n");
 		status = 1;
 	} else if (node_actor_start(&col_actor) != 0 || node_actor_start(&sched_actor) != 0) {
@@ -242,7 +242,7 @@ int main(int argc, char **argv)
 	node_actor_stop(&gw_actor);
 	node_actor_stop(&sched_actor);
 	node_actor_stop(&col_actor);
-	node_actor_stop(&raft_actor);
+	node_actor_stop(&repl_actor);
 	scheduler_free(sched);
 	collector_free(col);
 	gw_free(gw);

@@ -10,6 +10,7 @@
 #include "node/metrics.h"
 #include "protocol/proto.h"
 #include "raft/repl.h"
+#include "raft/segments.h"
 
 #define REPL_TICK_MS 20          /* retry parked requests, check deadlines */
 #define REPL_STATUS_EVERY_MS 100 /* publish status at least this often */
@@ -167,8 +168,6 @@ struct repl {
 
 /* nodelay.c: wraps a raft_uv TCP transport so its connections set TCP_NODELAY. */
 void repl_transport_nodelay(struct raft_uv_transport *t);
-
-#include "raft/segments.h"
 
 /* cmds.c */
 /* The commands of a turn's ops, flattened (a batch op is opened). */

@@ -355,7 +355,7 @@ struct apply_skip {
  * transaction. A business error answers APPLY_REDO and records the command
  * in *skip: its writes may be half done, so the entry is applied again
  * without it. A command already known to fail only moves the clock. */
-static int apply_one(struct apply_ctx *a, const struct proto_slice *c, MDB_txn *txn, struct apply_skip *skip)
+static int apply_one(struct apply_ctx *a, const struct proto_slice *c, struct apply_skip *skip)
 {
 	struct proto_cmd cmd;
 	int rc = 0;
@@ -368,7 +368,7 @@ static int apply_one(struct apply_ctx *a, const struct proto_slice *c, MDB_txn *
 		return 0;
 	}
 	a->cmd = &cmd;
-	a->clock_ms = cluster_clock(txn, a->s, cmd.ts_ms);
+	a->clock_ms = cluster_clock(a->txn, a->s, cmd.ts_ms);
 	if (skip->failed) {
 		*a->res = skip->res;
 		a->n_events += skip->n_events;
@@ -421,7 +421,7 @@ static int apply_entry(store *s, uint64_t index, const struct proto_slice *cmds,
 	struct apply_ctx a = {.s = s, .txn = txn, .index = index};
 	for (uint32_t i = 0; i < n && rc == 0; i++) {
 		a.res = &res[i];
-		rc = apply_one(&a, &cmds[i], txn, &skip[i]);
+		rc = apply_one(&a, &cmds[i], &skip[i]);
 	}
 	if (rc == 0) {
 		rc = meta_put(&a, "applied", index);
@@ -443,15 +443,12 @@ static int apply_entry(store *s, uint64_t index, const struct proto_slice *cmds,
  * case. */
 int store_apply_batch(store *s, uint64_t index, const struct proto_slice *cmds, uint32_t n, struct proto_result *res)
 {
-	struct apply_skip one, *skip = n > 1 ? calloc(n, sizeof(*skip)) : &one;
+	struct apply_skip *skip = calloc(n > 0 ? n : 1, sizeof(*skip));
 	int rc = MDB_PANIC;
 	if (skip != NULL) {
-		memset(skip, 0, (n > 1 ? n : 1) * sizeof(*skip));
 		while ((rc = apply_entry(s, index, cmds, n, res, skip)) == APPLY_REDO) {
 		}
-		if (skip != &one) {
-			free(skip);
-		}
+		free(skip);
 	}
 	if (rc != 0) {
 		fprintf(stderr, "store: LMDB: %s\n", mdb_strerror(rc)); /* e.g. no space left on device */

@@ -35,8 +35,12 @@ struct store {
 	MDB_env *env;
 	MDB_dbi dbi[DB_COUNT_];
 	char dir[4096];
-	int map_slot; /* in store.c's SIGBUS table, or -1 */
+	int map_slot; /* in map_guard.c's SIGBUS table, or -1 */
 };
+
+/* map_guard.c: watch s's map for SIGBUS (after mdb_env_open), and stop. */
+void store_map_watch(store *s);
+void store_map_unwatch(store *s);
 
 struct store_read {
 	store *s;

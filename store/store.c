@@ -8,21 +8,13 @@
  * the boot id tells the two apart on the next start.
  *
  * LMDB writes through its shared mapping (MDB_WRITEMAP): no copy of each
- * dirty page into the page cache at commit. The data file is then sparse at
- * the map's size, and when the disk is full the kernel answers a write to a
- * new page with SIGBUS; the handler below turns that into the same
- * deliberate stop as any LMDB write error (the transaction under way was
- * never committed, so LMDB stays consistent). */
+ * dirty page into the page cache at commit (map_guard.c covers a full disk). */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "store/internal.h"
@@ -45,96 +37,6 @@ static void boot_id(char *out, size_t cap)
 		fclose(f);
 	}
 	out[strcspn(out, "\n")] = '\0';
-}
-
-/* The mappings a SIGBUS may come from (one per open store; tests open several). */
-#define STORE_MAPS_MAX 16
-static struct {
-	char *volatile base;
-	volatile size_t len;
-} store_maps[STORE_MAPS_MAX];
-
-static void on_sigbus(int sig, siginfo_t *si, void *uctx)
-{
-	(void)uctx;
-	const char *addr = si->si_addr;
-	for (int i = 0; i < STORE_MAPS_MAX; i++) {
-		if (store_maps[i].base != NULL && addr >= store_maps[i].base &&
-		    addr < store_maps[i].base + store_maps[i].len) {
-			static const char msg[] = "FATAL: store: LMDB: No space left on device (SIGBUS writing the map); "
-			                          "stopping to avoid divergence\n";
-			if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
-				/* nothing more can be said */
-			}
-			_exit(75);
-		}
-	}
-	signal(sig, SIG_DFL); /* not ours: the default action, on return */
-}
-
-/* Where data.mdb of dir is mapped: the /proc/self/maps line with its inode
- * (LMDB's me_mapaddr is only the MDB_FIXEDMAP address, NULL here). */
-static int find_map(const char *dir, char **base, size_t *len)
-{
-	char path[4200], line[4400];
-	struct stat st;
-	snprintf(path, sizeof(path), "%s/data.mdb", dir);
-	if (stat(path, &st) != 0) {
-		return -1;
-	}
-	FILE *f = fopen("/proc/self/maps", "r");
-	if (f == NULL) {
-		return -1;
-	}
-	int found = -1;
-	while (found != 0 && fgets(line, sizeof(line), f) != NULL) {
-		unsigned long lo, hi, ino;
-		unsigned dmaj, dmin;
-		if (sscanf(line, "%lx-%lx %*s %*s %x:%x %lu", &lo, &hi, &dmaj, &dmin, &ino) == 5 &&
-		    ino == (unsigned long)st.st_ino && makedev(dmaj, dmin) == st.st_dev) {
-			*base = (char *)lo;
-			*len = hi - lo;
-			found = 0;
-		}
-	}
-	fclose(f);
-	return found;
-}
-
-/* Registers the store's map for the SIGBUS handler, installed once. */
-static void watch_map(store *s)
-{
-	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-	char *base;
-	size_t len;
-	if (find_map(s->dir, &base, &len) != 0) {
-		fprintf(stderr, "store: %s/data.mdb not found in /proc/self/maps; a full disk will end in SIGBUS\n", s->dir);
-		return;
-	}
-	pthread_mutex_lock(&mu);
-	static bool installed;
-	if (!installed) {
-		struct sigaction sa = {.sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO};
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGBUS, &sa, NULL);
-		installed = true;
-	}
-	for (int i = 0; i < STORE_MAPS_MAX; i++) {
-		if (store_maps[i].base == NULL) {
-			store_maps[i].len = len;
-			store_maps[i].base = base;
-			s->map_slot = i;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&mu);
-}
-
-static void unwatch_map(store *s)
-{
-	if (s->map_slot >= 0) {
-		store_maps[s->map_slot].base = NULL;
-	}
 }
 
 /* Discards the LMDB files if the last run crashed with the machine. */
@@ -215,7 +117,7 @@ int store_open(store **out, const char *dir, size_t map_size, char *err, size_t 
 		snprintf(err, errlen, "store: commit: %s", mdb_strerror(rc));
 		goto err_after_env_create;
 	}
-	watch_map(s);
+	store_map_watch(s);
 	*out = s;
 	return PROTO_OK;
 
@@ -236,7 +138,7 @@ void store_close(store *s)
 		snprintf(path, sizeof(path), "%s/store.dirty", s->dir);
 		unlink(path);
 	}
-	unwatch_map(s);
+	store_map_unwatch(s);
 	mdb_env_close(s->env);
 	free(s);
 }
