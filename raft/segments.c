@@ -108,72 +108,45 @@ static const char *open_segment_damage(const unsigned char *p, size_t size)
 	return NULL;
 }
 
-int repl_check_open_segments(const char *raft_dir)
+/* Reads the open segment in fd whole and walks it. */
+static const char *open_segment_file_damage(int fd, off_t size)
 {
-	DIR *d = opendir(raft_dir);
-	if (d == NULL) {
-		return errno == ENOENT ? 0 : -1; /* a new node has no directory yet */
+	if (size == 0) {
+		return NULL;
 	}
-	int bad = 0;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		if (strncmp(e->d_name, "open-", 5) != 0) {
-			continue;
-		}
-		char path[4352];
-		snprintf(path, sizeof(path), "%s/%s", raft_dir, e->d_name);
-		const char *why = "it cannot be read";
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		struct stat st;
-		if (fd >= 0 && fstat(fd, &st) == 0) {
-			size_t size = (size_t)st.st_size;
-			unsigned char *buf = size > 0 ? malloc(size) : NULL;
-			if (size == 0) {
-				why = NULL;
-			} else if (buf != NULL && pread(fd, buf, size, 0) == (ssize_t)size) {
-				why = open_segment_damage(buf, size);
-			}
-			free(buf);
-		}
-		if (fd >= 0) {
-			close(fd);
-		}
-		if (why != NULL) {
-			fprintf(stderr,
-			        "FATAL: raft: open segment %s is damaged: %s; refusing to start "
-			        "(remove this node's data directory and let it rejoin)\n",
-			        path, why);
-			bad = 1;
-		}
+	const char *why = "it cannot be read";
+	unsigned char *buf = malloc((size_t)size);
+	if (buf != NULL && pread(fd, buf, (size_t)size, 0) == (ssize_t)size) {
+		why = open_segment_damage(buf, (size_t)size);
 	}
-	closedir(d);
-	return bad ? -1 : 0;
+	free(buf);
+	return why;
 }
 
-
-/* 0 if the LZ4 frames in fd (of size bytes) are complete or fd holds no
- * LZ4 frame at all (an uncompressed snapshot), -1 if one is cut short. */
-static int lz4_complete(int fd, off_t size)
+/* NULL if the LZ4 frames in fd (of size bytes) are complete or fd holds no
+ * LZ4 frame at all (an uncompressed snapshot), else why not. */
+static const char *snapshot_damage(int fd, off_t size)
 {
+	static const char *const cut = "it is cut short (an incomplete LZ4 frame): the file was truncated";
 	unsigned char b[16];
 	off_t off = 0;
 	if (size == 0) {
-		return -1; /* raft_uv never writes an empty snapshot */
+		return "it is empty"; /* raft_uv never writes one */
 	}
 	static const unsigned char magic[4] = {0x04, 0x22, 0x4D, 0x18};
 	size_t head = size < 4 ? (size_t)size : 4;
 	if (pread(fd, b, head, 0) != (ssize_t)head || memcmp(b, magic, head) != 0) {
-		return 0; /* not LZ4: an uncompressed snapshot, checked by the FSM */
+		return NULL; /* not LZ4: an uncompressed snapshot, checked by the FSM */
 	}
 	while (off < size) {
 		if (pread(fd, b, 7, off) != 7 || le32(b) != 0x184D2204u) {
-			return -1; /* cut inside a frame header, or junk after a frame */
+			return cut; /* cut inside a frame header, or junk after a frame */
 		}
 		unsigned flg = b[4];
 		off += 4 + 2 + ((flg & 0x08) ? 8 : 0) + ((flg & 0x01) ? 4 : 0) + 1; /* magic FLG BD [size] [dict] HC */
 		for (;;) {
 			if (pread(fd, b, 4, off) != 4) {
-				return -1;
+				return cut;
 			}
 			uint32_t bs = le32(b);
 			off += 4;
@@ -182,45 +155,69 @@ static int lz4_complete(int fd, off_t size)
 			}
 			off += (off_t)(bs & 0x7FFFFFFFu) + ((flg & 0x10) ? 4 : 0);
 			if (off > size) {
-				return -1;
+				return cut;
 			}
 		}
 		off += (flg & 0x04) ? 4 : 0; /* content checksum */
 		if (off > size) {
-			return -1;
+			return cut;
 		}
 	}
-	return 0;
+	return NULL;
 }
 
-int repl_check_snapshots(const char *raft_dir)
+static bool is_open_segment(const char *name)
+{
+	return strncmp(name, "open-", 5) == 0;
+}
+
+static bool is_snapshot(const char *name)
+{
+	size_t len = strlen(name);
+	return strncmp(name, "snapshot-", 9) == 0 && !(len > 5 && strcmp(name + len - 5, ".meta") == 0);
+}
+
+/* Runs damage() on every file of raft_dir that want() names; a FATAL line
+ * for each damaged one. 0 if none is (or there is no directory yet). */
+static int check_files(const char *raft_dir, bool (*want)(const char *name),
+                       const char *(*damage)(int fd, off_t size), const char *what)
 {
 	DIR *d = opendir(raft_dir);
 	if (d == NULL) {
-		return errno == ENOENT ? 0 : -1;
+		return errno == ENOENT ? 0 : -1; /* a new node has no directory yet */
 	}
 	int bad = 0;
 	struct dirent *e;
 	while ((e = readdir(d)) != NULL) {
-		size_t len = strlen(e->d_name);
-		if (strncmp(e->d_name, "snapshot-", 9) != 0 || (len > 5 && strcmp(e->d_name + len - 5, ".meta") == 0)) {
+		if (!want(e->d_name)) {
 			continue;
 		}
 		char path[4352];
 		struct stat st;
 		snprintf(path, sizeof(path), "%s/%s", raft_dir, e->d_name);
 		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || fstat(fd, &st) != 0 || lz4_complete(fd, st.st_size) != 0) {
-			fprintf(stderr,
-			        "FATAL: raft: snapshot %s is cut short (an incomplete LZ4 frame): the file was truncated; "
-			        "refusing to start (remove this node's data directory and let it rejoin)\n",
-			        path);
-			bad = 1;
-		}
+		const char *why = fd >= 0 && fstat(fd, &st) == 0 ? damage(fd, st.st_size) : "it cannot be read";
 		if (fd >= 0) {
 			close(fd);
+		}
+		if (why != NULL) {
+			fprintf(stderr,
+			        "FATAL: raft: %s %s is damaged: %s; refusing to start "
+			        "(remove this node's data directory and let it rejoin)\n",
+			        what, path, why);
+			bad = 1;
 		}
 	}
 	closedir(d);
 	return bad ? -1 : 0;
+}
+
+int repl_check_open_segments(const char *raft_dir)
+{
+	return check_files(raft_dir, is_open_segment, open_segment_file_damage, "open segment");
+}
+
+int repl_check_snapshots(const char *raft_dir)
+{
+	return check_files(raft_dir, is_snapshot, snapshot_damage, "snapshot");
 }
