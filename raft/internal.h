@@ -164,6 +164,7 @@ struct repl {
 	uint64_t log_bytes;              /* bytes of the entries applied since the last snapshot */
 	uint64_t log_bytes_at_snapshot;  /* log_bytes when the snapshot in progress was started */
 	bool budget_snapshot;            /* threshold/trailing lowered by repl_log_budget */
+	bool snapshot_staggered;         /* the first snapshot is taken (fsm.c: stagger) */
 };
 
 /* nodelay.c: wraps a raft_uv TCP transport so its connections set TCP_NODELAY. */
@@ -186,6 +187,8 @@ int repl_cmds_validate(const void *buf, size_t len, uint32_t *n_cmds, bool *mult
 
 /* fsm.c */
 void repl_fsm_init(struct repl *r);
+/* Sets raft's snapshot threshold and trailing from the configuration. */
+void repl_snapshot_settings(struct repl *r);
 /* Asks for a snapshot once the log since the last one exceeds its byte budget. */
 void repl_log_budget(struct repl *r);
 

@@ -320,9 +320,10 @@ int repl_start(void *self, uv_loop_t *loop)
 	}
 	raft_uv_set_auto_recovery(&r->io, false);
 	raft_uv_set_segment_size(&r->io, REPL_SEGMENT_SIZE);
-	/* Compressed (LZ4) snapshots: a third of the bytes to write and fsync,
-	 * which is what delays appends during a snapshot. 0.15.0 hangs on a
-	 * truncated one: repl_check_snapshots refuses those before start. */
+	/* Snapshots reach raft_uv already LZ4-compressed (snapzip.h); its own
+	 * compression stays on so that it keeps them so when it reads one back
+	 * (it decompresses what it reads) and writes an installed one. 0.15.0
+	 * hangs on a truncated LZ4 file: repl_check_snapshots refuses those. */
 	raft_uv_set_snapshot_compression(&r->io, true);
 	repl_fsm_init(r);
 	if ((rv = raft_init(&r->raft, &r->io, &r->fsm, r->self->id, r->self->raft)) != 0) {
@@ -332,8 +333,7 @@ int repl_start(void *self, uv_loop_t *loop)
 	raft_set_election_timeout(&r->raft, r->cfg->election_timeout_ms);
 	raft_set_heartbeat_timeout(&r->raft, r->cfg->heartbeat_ms);
 	raft_set_pre_vote(&r->raft, true);
-	raft_set_snapshot_threshold(&r->raft, r->cfg->snapshot_threshold);
-	raft_set_snapshot_trailing(&r->raft, r->cfg->snapshot_trailing);
+	repl_snapshot_settings(r);
 	if (!r->join && (rv = bootstrap_if_new(r)) != PROTO_OK) {
 		return rv;
 	}
