@@ -8,26 +8,38 @@ file per node), and offers the fault operations the tests need: stop
 Every process started here is recorded in _ALL_PROCS and killed at teardown
 and at interpreter exit, also after failures. Every wait is bounded.
 Only 127.0.0.1 is used.
+
+Split by concern: harness_http.py (response helpers, raw HTTP/1.1 client),
+harness_procs.py (process bookkeeping, free ports), harness_util.py
+(wait_until, ids, timestamps, release bodies, report). This module
+re-exports their names, so tests import only `harness`.
 """
 
 from __future__ import annotations
 
-import atexit
-import datetime as _dt
-import hashlib
 import json as _json
 import os
 import random
-import re
 import signal
-import socket
 import subprocess
-import threading
 import time
-import uuid
 from pathlib import Path
 
 import requests
+
+# re-exported: tests use these as H.x and `from harness import x`
+from harness_http import (  # noqa: F401
+    BADGE_COLOURS, COMMON_HEADERS, RawResponse, _raw_complete, _raw_parse, _raw_split,
+    _RawRequest, assert_error, badge_colours, check_headers, idx, raw_request, show,
+)
+from harness_procs import (  # noqa: F401
+    _ALL_PROCS, _PORTS_LOCK, _PROCS_LOCK, _USED_PORTS, _register, free_ports,
+    kill_all_processes, wait_stopped,
+)
+from harness_util import (  # noqa: F401
+    Fatal, iso, now_iso, parse_ts, release_body, report, same_instant, sha_for, ts, uid,
+    wait_until,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPLOGD = os.environ.get("SHIPLOGD") or str(REPO_ROOT / "build" / "shiplogd")
@@ -65,13 +77,6 @@ DEFAULT_RATE_LIMIT = {
     "authenticated_per_minute": 0,
 }
 
-COMMON_HEADERS = (
-    "X-Request-Id",
-    "X-Shiplog-Index",
-    "X-Shiplog-Leader",
-    "X-Shiplog-Last-Contact",
-    "X-Shiplog-Node",
-)
 ERROR_CODES = {
     "VALIDATION_ERROR", "UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND",
     "PAYLOAD_TOO_LARGE", "NO_LEADER", "UNKNOWN_OUTCOME",
@@ -79,14 +84,6 @@ ERROR_CODES = {
 }
 PING_STATUSES = {"online", "warning", "offline", "never"}
 RAFT_STATES = {"leader", "follower", "candidate"}
-
-# badge status colours (with their 6-digit spellings)
-BADGE_COLOURS = {
-    "green": ("#4c1", "#44cc11"),
-    "gray": ("#9f9f9f",),
-    "red": ("#e05d44",),
-    "yellow": ("#dfb317",),
-}
 
 START_TIMEOUT_S = 30.0
 LEADER_TIMEOUT_S = 30.0
@@ -97,228 +94,9 @@ class TestTimeout(BaseException):
     """Raised by the per-test SIGALRM guard (see conftest.py)."""
 
 
-class Fatal(Exception):
-    """An error that wait_until must not swallow (e.g. a node died)."""
-
-
-# ---------------------------------------------------------------- utilities
-
-def wait_until(fn, timeout, interval=0.05, what=None):
-    """Call fn until it returns a truthy value, at most `timeout` seconds.
-
-    Ordinary exceptions raised by fn count as "not yet" (the last one is
-    reported on timeout); Fatal is re-raised at once."""
-    deadline = time.monotonic() + timeout
-    last_exc = None
-    last_val = None
-    while True:
-        try:
-            last_val = fn()
-            if last_val:
-                return last_val
-        except Fatal:
-            raise
-        except Exception as exc:  # noqa: BLE001 - retried until the deadline
-            last_exc = exc
-        if time.monotonic() >= deadline:
-            raise AssertionError(
-                f"timed out after {timeout:.1f}s waiting for {what or getattr(fn, '__name__', fn)}; "
-                f"last value {last_val!r}, last error {last_exc!r}")
-        time.sleep(interval)
-
-
-def uid(n=8):
-    return uuid.uuid4().hex[:n]
-
-
-def sha_for(tag):
-    return "sha256:" + hashlib.sha256(tag.encode()).hexdigest()
-
-
-def iso(dt):
-    return dt.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def now_iso():
-    return iso(_dt.datetime.now(_dt.timezone.utc))
-
-
-def ts(base, **delta):
-    """ISO string of a fixed base time (a 'YYYY-MM-DDTHH:MM:SSZ' string) plus a delta."""
-    return iso(parse_ts(base) + _dt.timedelta(**delta))
-
-
-_FRAC = re.compile(r"\.(\d+)")
-
-
-def parse_ts(s):
-    """Parse an ISO-8601 / RFC-3339 timestamp into an aware UTC datetime."""
-    assert isinstance(s, str) and s, f"not a timestamp string: {s!r}"
-    t = s.strip()
-    if t.endswith("Z") or t.endswith("z"):
-        t = t[:-1] + "+00:00"
-    # normalise fractional seconds to 6 digits for fromisoformat
-    t = _FRAC.sub(lambda m: "." + (m.group(1) + "000000")[:6], t, count=1)
-    dt = _dt.datetime.fromisoformat(t)
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=_dt.timezone.utc)
-    return dt.astimezone(_dt.timezone.utc)
-
-
-def same_instant(a, b):
-    return parse_ts(a) == parse_ts(b)
-
-
-def release_body(tag, *, sha=None, client=None, env=None, released_at=None,
-                 repo="docker.io", name="app", **extra):
-    body = {"image_tag": tag, "image_sha": sha or sha_for(tag)}
-    if repo is not None:
-        body["image_repo"] = repo
-    if name is not None:
-        body["image_name"] = name
-    if client is not None:
-        body["client_name"] = client
-    if env is not None:
-        body["env_name"] = env
-    if released_at is not None:
-        body["released_at"] = released_at
-    body.update(extra)
-    return body
-
-
-def idx(r):
-    v = r.headers.get("X-Shiplog-Index")
-    assert v is not None, f"no X-Shiplog-Index header: {show(r)}"
-    try:
-        return int(v)
-    except ValueError:
-        raise AssertionError(f"X-Shiplog-Index not an integer: {v!r}: {show(r)}") from None
-
-
-def show(r, limit=600):
-    """One-line description of a response for assertion messages."""
-    if r is None:
-        return "<no response>"
-    try:
-        body = r.text
-    except Exception:  # noqa: BLE001
-        body = "<unreadable>"
-    if len(body) > limit:
-        body = body[:limit] + f"...({len(body)} chars)"
-    req = r.request
-    hdrs = {k: v for k, v in r.headers.items()
-            if k.lower().startswith("x-") or k.lower() in ("content-type", "cache-control")}
-    return f"{req.method} {req.url} -> {r.status_code} {hdrs} {body!r}"
-
-
-def check_headers(r, node=None):
-    """The headers every response carries."""
-    for h in COMMON_HEADERS:
-        assert h in r.headers, f"missing header {h}: {show(r)}"
-    assert r.headers["X-Request-Id"].strip(), f"empty X-Request-Id: {show(r)}"
-    idx(r)
-    lc = r.headers["X-Shiplog-Last-Contact"]
-    assert re.fullmatch(r"-?\d+", lc.strip()), f"X-Shiplog-Last-Contact not integer ms: {lc!r}: {show(r)}"
-    if node is not None:
-        assert r.headers["X-Shiplog-Node"] == node, f"X-Shiplog-Node != {node}: {show(r)}"
-
-
-def assert_error(r, status, code):
-    """Status plus the shiplog error body {"error":{code,message,details},"request_id"}."""
-    assert r.status_code == status, f"expected {status} {code}: {show(r)}"
-    try:
-        b = r.json()
-    except ValueError:
-        raise AssertionError(f"error body is not JSON: {show(r)}") from None
-    assert isinstance(b, dict) and isinstance(b.get("error"), dict), f"no error object: {show(r)}"
-    e = b["error"]
-    assert e.get("code") == code, f"expected code {code}: {show(r)}"
-    assert isinstance(e.get("message"), str), f"error.message not a string: {show(r)}"
-    assert isinstance(e.get("details", []), list), f"error.details not a list: {show(r)}"
-    rid = r.headers.get("X-Request-Id")
-    assert rid, f"missing X-Request-Id: {show(r)}"
-    assert b.get("request_id") == rid, f"request_id != X-Request-Id: {show(r)}"
-    return b
-
-
-def badge_colours(svg):
-    """Names of the status colours present in a badge SVG."""
-    s = svg.lower()
-    found = set()
-    for name, spellings in BADGE_COLOURS.items():
-        for sp in spellings:
-            if re.search(re.escape(sp) + r"(?![0-9a-f])", s):
-                found.add(name)
-    return found
-
-
-def report(record):
-    """Append one JSON line to $SHIPLOG_TEST_REPORT (when set)."""
-    path = os.environ.get("SHIPLOG_TEST_REPORT")
-    if not path:
-        return
-    rec = dict(record)
-    rec.setdefault("time", now_iso())
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(_json.dumps(rec, sort_keys=True) + "\n")
-
-
 # ---------------------------------------------------------------- processes
 
-_ALL_PROCS: dict[int, subprocess.Popen] = {}
-_PROCS_LOCK = threading.Lock()
-_PORTS_LOCK = threading.Lock()
-_USED_PORTS: set[int] = set()
 CLUSTERS: list["Cluster"] = []
-
-
-def _register(proc):
-    with _PROCS_LOCK:
-        _ALL_PROCS[proc.pid] = proc
-
-
-def kill_all_processes():
-    """Last-resort cleanup: SIGCONT then SIGKILL every process still running."""
-    with _PROCS_LOCK:
-        procs = list(_ALL_PROCS.values())
-    for p in procs:
-        if p.poll() is None:
-            for sig in (signal.SIGCONT, signal.SIGKILL):
-                try:
-                    os.kill(p.pid, sig)
-                except OSError:
-                    pass
-    for p in procs:
-        try:
-            p.wait(timeout=5)
-        except Exception:  # noqa: BLE001
-            pass
-
-
-atexit.register(kill_all_processes)
-
-
-def free_ports(n):
-    """n distinct free TCP ports on 127.0.0.1, never handed out twice in this run."""
-    socks, ports = [], []
-    with _PORTS_LOCK:
-        try:
-            for _ in range(n * 20):
-                if len(ports) == n:
-                    break
-                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                s.bind(("127.0.0.1", 0))
-                socks.append(s)
-                p = s.getsockname()[1]
-                if p in _USED_PORTS or p in ports:
-                    continue
-                ports.append(p)
-        finally:
-            for s in socks:
-                s.close()
-        assert len(ports) == n, "could not allocate free ports"
-        _USED_PORTS.update(ports)
-    return ports
 
 
 def _toml_value(v):
@@ -333,24 +111,6 @@ def _toml_value(v):
     raise TypeError(f"unsupported TOML value {v!r}")
 
 
-def wait_stopped(pid, timeout=5.0):
-    """Waits until every thread of pid is stopped: kill(SIGSTOP) returns
-    before that, and a node's raft thread can still receive, persist and
-    acknowledge an entry meanwhile (a no-quorum test once saw its write
-    committed by a follower that was "stopped")."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            states = []
-            for tid in os.listdir(f"/proc/{pid}/task"):
-                with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                    states.append(f.read().rsplit(")", 1)[1].split()[0])
-        except OSError:
-            return  # gone
-        if states and all(st in ("T", "t", "Z", "X") for st in states):
-            return
-        time.sleep(0.002)
-    raise AssertionError(f"process {pid} did not stop within {timeout} s")
 
 
 class Node:
@@ -820,123 +580,3 @@ def log_tails_text(since_seq, lines=60):
             out.append(f"--- {name} log tail ({c.nodes[name].log_path}) ---")
             out.append(c.log_tail(name, lines))
     return "\n".join(out)
-
-
-# ------------------------------------------------------------ raw HTTP/1.1
-
-class _RawRequest:
-    def __init__(self, method, url):
-        self.method, self.url = method, url
-
-
-class RawResponse:
-    """The parts of requests.Response that the helpers above use."""
-
-    def __init__(self, method, url, status, headers, content):
-        self.request = _RawRequest(method, url)
-        self.status_code = status
-        self.headers = requests.structures.CaseInsensitiveDict(headers)
-        self.content = content
-        self.text = content.decode("utf-8", "replace")
-
-    def json(self):
-        return _json.loads(self.text)
-
-
-def raw_request(port, method, path, body, headers=None, timeout=10.0, after_send=None,
-                allow_no_response=False):
-    """Send one HTTP/1.1 request over a plain socket to 127.0.0.1:port.
-
-    The body is sent in chunks; sending stops as soon as the server has
-    answered (or closed), and the answer is read anyway, so a server that
-    rejects a too large body early is still seen answering.
-    after_send() is called once the request is out (e.g. to kill the node);
-    with allow_no_response, a missing answer gives None instead of an error."""
-    import select
-    deadline = time.monotonic() + timeout
-    hdrs = {"Host": f"127.0.0.1:{port}", "Connection": "close",
-            "Content-Length": str(len(body))}
-    hdrs.update(headers or {})
-    head = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items()) + "\r\n"
-    sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-    received = b""
-    try:
-        sock.sendall(head.encode())
-        view = memoryview(body)
-        off = 0
-        while off < len(view) and time.monotonic() < deadline:
-            readable, _, _ = select.select([sock], [], [], 0)
-            if readable:
-                break
-            try:
-                off += sock.send(view[off:off + 65536])
-            except (BrokenPipeError, ConnectionResetError):
-                break
-        if after_send is not None:
-            after_send()
-        while time.monotonic() < deadline:
-            sock.settimeout(max(0.1, deadline - time.monotonic()))
-            try:
-                chunk = sock.recv(65536)
-            except ConnectionResetError:
-                break
-            except socket.timeout:
-                break
-            if not chunk:
-                break
-            received += chunk
-            if _raw_complete(received):
-                break
-    finally:
-        sock.close()
-    url = f"http://127.0.0.1:{port}{path}"
-    if b"\r\n\r\n" not in received or not _raw_complete(received):
-        if allow_no_response:
-            return None
-        if b"\r\n\r\n" in received:
-            return RawResponse(method, url, *_raw_parse(received))
-        raise AssertionError(f"{method} {url}: no HTTP response received "
-                             f"(sent {off} of {len(body)} body bytes, got {received[:200]!r})")
-    status, headers, content = _raw_parse(received)
-    return RawResponse(method, url, status, headers, content)
-
-
-def _raw_split(data):
-    head, _, rest = data.partition(b"\r\n\r\n")
-    lines = head.decode("iso-8859-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    headers = {}
-    for ln in lines[1:]:
-        k, _, v = ln.partition(":")
-        headers[k.strip()] = v.strip()
-    return status, headers, rest
-
-
-def _raw_complete(data):
-    if b"\r\n\r\n" not in data:
-        return False
-    _, headers, rest = _raw_split(data)
-    h = {k.lower(): v for k, v in headers.items()}
-    if "content-length" in h:
-        return len(rest) >= int(h["content-length"])
-    if h.get("transfer-encoding", "").lower() == "chunked":
-        return rest.endswith(b"0\r\n\r\n")
-    return False
-
-
-def _raw_parse(data):
-    status, headers, rest = _raw_split(data)
-    h = {k.lower(): v for k, v in headers.items()}
-    if h.get("transfer-encoding", "").lower() == "chunked":
-        out = b""
-        while rest:
-            size_line, _, rest = rest.partition(b"\r\n")
-            size = int(size_line.split(b";")[0] or b"0", 16)
-            if size == 0:
-                break
-            out += rest[:size]
-            rest = rest[size + 2:]
-        rest = out
-    elif "content-length" in h:
-        rest = rest[:int(h["content-length"])]
-    return status, headers, rest
