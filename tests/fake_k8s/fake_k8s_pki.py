@@ -48,6 +48,10 @@ def _genkey(path, key_type):
     os.chmod(path, 0o600)
 
 
+_PKI_FILES = {"ca_cert": "ca.crt", "ca_key": "ca.key", "server_cert": "server.crt",
+              "server_key": "server.key", "client_cert": "client.crt", "client_key": "client.key"}
+
+
 def make_pki(dir, key_type="ec", days=365,
              server_san="IP:127.0.0.1,DNS:localhost",
              ca_cn="fake-k8s-ca", client_cn="shiplog-collector",
@@ -63,10 +67,7 @@ def make_pki(dir, key_type="ec", days=365,
     cnf = os.path.join(dir, "openssl.cnf")
     with open(cnf, "w") as f:
         f.write(_OPENSSL_CNF.format(ku=ku, san=server_san))
-    p = {k: os.path.join(dir, v) for k, v in (
-        ("ca_cert", "ca.crt"), ("ca_key", "ca.key"),
-        ("server_cert", "server.crt"), ("server_key", "server.key"),
-        ("client_cert", "client.crt"), ("client_key", "client.key"))}
+    p = {k: os.path.join(dir, v) for k, v in _PKI_FILES.items()}
     days = str(int(days))
     _genkey(p["ca_key"], key_type)
     _openssl("req", "-config", cnf, "-new", "-x509", "-sha256", "-days", days,
@@ -84,21 +85,13 @@ def make_pki(dir, key_type="ec", days=365,
                  "-set_serial", "0x" + os.urandom(8).hex(),
                  "-extfile", cnf, "-extensions", ext, "-out", crt)
         os.unlink(csr)
-    out = dict(p)
-    out["dir"] = dir
-    for k in ("ca_cert", "server_cert", "server_key", "client_cert", "client_key"):
-        with open(p[k]) as f:
-            out[("ca" if k == "ca_cert" else k) + "_pem"] = f.read()
-    return out
+    return _load_pki(dir)
 
 
 def _load_pki(dir):
     """make_pki() result for an existing directory, or None if incomplete."""
     dir = os.path.abspath(str(dir))
-    names = {"ca_cert": "ca.crt", "ca_key": "ca.key", "server_cert": "server.crt",
-             "server_key": "server.key", "client_cert": "client.crt",
-             "client_key": "client.key"}
-    p = {k: os.path.join(dir, v) for k, v in names.items()}
+    p = {k: os.path.join(dir, v) for k, v in _PKI_FILES.items()}
     if not all(os.path.isfile(v) for v in p.values()):
         return None
     out = dict(p)
