@@ -55,6 +55,7 @@ struct op {
 	bool answered;             /* the reply was sent; waiting for callbacks */
 	bool busy;                 /* a raft or bus callback will still fire */
 	uint64_t wait_index;       /* OP_WAIT_APPLY: local index to reach */
+	uint64_t wait_since_ns;    /* OP_WAIT_APPLY: uv_hrtime of the leader's answer (metrics) */
 	char *result;              /* encoded proto_result from the leader (owned) */
 	size_t result_len;
 	struct op_forward *fwd;    /* OP_FORWARDED: the call in flight */
@@ -65,6 +66,8 @@ struct op {
 /* A forwarding call in flight, for one op or a loop turn's group of them;
  * outlives its ops if they give up on it. */
 struct op_forward {
+	struct repl *r;
+	uint64_t sent_ns;  /* uv_hrtime when sent (metrics) */
 	uint32_t n;
 	bool batch;        /* the PROPOSE carried a batch: the reply has n_results */
 	uint32_t n_results;
@@ -150,6 +153,8 @@ struct repl {
 		uint64_t entries_proposed, commands_applied, forward_messages;
 		uint64_t applies_this_turn; /* entries applied since the last loop iteration */
 		struct metrics_hist apply_seconds;   /* leader: raft_apply to applied */
+		struct metrics_hist forward_seconds; /* follower: forward sent to the leader's answer */
+		struct metrics_hist forward_apply_wait_seconds; /* follower: that answer to applied here */
 		struct metrics_hist apply_batch;     /* entries applied per loop iteration */
 		struct metrics_hist snapshot_seconds;
 		uint64_t snapshot_started;           /* uv_hrtime of the snapshot in progress */

@@ -44,6 +44,12 @@ void repl_on_metrics_query(struct repl *r, bus_request *req)
 	counter(&t, "shiplog_raft_snapshots_total", "Snapshots taken", r->m.snapshots);
 	metrics_header(&t, "shiplog_raft_apply_duration_seconds", "histogram", "Leader: from propose to applied");
 	metrics_hist_render(&t, "shiplog_raft_apply_duration_seconds", "", &r->m.apply_seconds);
+	metrics_header(&t, "shiplog_forward_duration_seconds", "histogram",
+	               "Follower: from forwarding to the leader to its answer");
+	metrics_hist_render(&t, "shiplog_forward_duration_seconds", "", &r->m.forward_seconds);
+	metrics_header(&t, "shiplog_forward_apply_wait_seconds", "histogram",
+	               "Follower: from the leader's answer to a forwarded write to its apply here");
+	metrics_hist_render(&t, "shiplog_forward_apply_wait_seconds", "", &r->m.forward_apply_wait_seconds);
 	metrics_header(&t, "shiplog_raft_apply_batch_entries", "histogram", "Entries applied per event loop turn");
 	metrics_hist_render(&t, "shiplog_raft_apply_batch_entries", "", &r->m.apply_batch);
 	metrics_header(&t, "shiplog_raft_snapshot_duration_seconds", "histogram", "Time to take a snapshot");

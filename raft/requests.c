@@ -298,6 +298,13 @@ void repl_barrier_kick(struct repl *r)
 
 /* ---- on a follower ---- */
 
+/* A forwarded write the leader answered is now applied here too. */
+static void answer_applied(struct op *op)
+{
+	metrics_observe(&op->r->m.forward_apply_wait_seconds, (double)(uv_hrtime() - op->wait_since_ns) / 1e9);
+	op_answer(op, PROTO_OK, op->wait_index, NULL);
+}
+
 /* The leader's answer for one forwarded op; its result is already set. */
 static void forward_done(struct op *op, const struct proto_reply *rep)
 {
@@ -305,9 +312,10 @@ static void forward_done(struct op *op, const struct proto_reply *rep)
 	switch (rep->status) {
 	case PROTO_OK:
 		op->wait_index = rep->index;
+		op->wait_since_ns = uv_hrtime();
 		op->state = OP_WAIT_APPLY;
 		if (raft_last_applied(&r->raft) >= op->wait_index) {
-			op_answer(op, PROTO_OK, op->wait_index, NULL);
+			answer_applied(op);
 		}
 		return;
 	case PROTO_ENOTLEADER:
@@ -331,6 +339,7 @@ static void forward_cb(void *data, int status, const void *buf, size_t len)
 	struct proto_msg m;
 	struct proto_result *res = NULL;
 	bool have = status == PROTO_OK && proto_msg_decode(buf, len, &m) == PROTO_OK;
+	metrics_observe(&fwd->r->m.forward_seconds, (double)(uv_hrtime() - fwd->sent_ns) / 1e9);
 	if (have && m.type != PROTO_MSG_REPLY) {
 		proto_msg_free(&m);
 		have = false;
@@ -415,6 +424,8 @@ static void forward_group(struct repl *r, struct op **ops, uint32_t n, raft_id l
 	ok = ok && proto_msg_encode(&m, &b) == PROTO_OK;
 	proto_buf_free(&cmds);
 	if (ok) {
+		fwd->r = r;
+		fwd->sent_ns = uv_hrtime();
 		fwd->n = n;
 		for (uint32_t i = 0; i < n; i++) {
 			fwd->ops[i] = ops[i];
@@ -610,7 +621,7 @@ void repl_ops_applied(struct repl *r, uint64_t index)
 	for (struct op *op = r->ops, *next; op != NULL; op = next) {
 		next = op->next;
 		if (op->state == OP_WAIT_APPLY && !op->answered && op->wait_index <= index) {
-			op_answer(op, PROTO_OK, op->wait_index, NULL);
+			answer_applied(op);
 		}
 	}
 }

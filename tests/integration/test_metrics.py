@@ -43,4 +43,7 @@ def test_metrics_on_every_node(cluster):
     assert lv["shiplog_barrier_rounds_total"] >= 1 and lv["shiplog_barrier_reads_total"] >= 1
     _, fv = scrape(cluster, follower)
     assert fv["shiplog_forwarded_writes_total"] >= 1
+    # every forwarded write that succeeded waited for the leader and then for its apply here
+    assert fv["shiplog_forward_duration_seconds_count"] >= 1
+    assert fv["shiplog_forward_apply_wait_seconds_count"] >= 1
     assert fv['shiplog_http_requests_total{route="PUT /api/collect/*/*/*/*",code="200"}'] >= 1
