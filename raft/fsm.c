@@ -7,7 +7,7 @@
  *
  * snapshot (v3): the synchronous part pins an LMDB read transaction on the
  * loop thread (it sees exactly last_applied); the asynchronous part
- * serializes it on libuv's thread pool while writes continue. */
+ * streams it through LZ4 on libuv's thread pool while writes continue. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -87,24 +87,29 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
 	return 0;
 }
 
+/* The state streams from the pinned read transaction through LZ4 into one
+ * buffer sized once: no uncompressed copy, and no buffer that grows. */
 static int fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
 {
 	struct repl *r = fsm->data;
-	void *data;
 	size_t len;
-	int rv = store_snapshot_serialize(r->snap, &data, &len);
+	int rv = store_snapshot_size(r->snap, &len);
 	if (rv != PROTO_OK) {
 		return rv == PROTO_ENOMEM ? RAFT_NOMEM : RAFT_IOERR;
 	}
-	void *packed;
-	size_t packed_len;
-	rv = repl_snapshot_compress(data, len, &packed, &packed_len);
-	free(data);
-	if (rv != 0) {
+	struct snapzip *z = snapzip_begin(len);
+	if (z == NULL) {
 		return RAFT_NOMEM;
 	}
-	data = packed;
-	len = packed_len;
+	if ((rv = store_snapshot_write(r->snap, snapzip_put, z)) != PROTO_OK) {
+		snapzip_abort(z);
+		return rv == PROTO_ENOMEM ? RAFT_NOMEM : RAFT_IOERR;
+	}
+	store_snapshot_release(r->snap); /* raft's file write need not pin LMDB's pages */
+	void *data;
+	if (snapzip_end(z, &data, &len) != 0) {
+		return RAFT_IOERR;
+	}
 	*bufs = malloc(sizeof(**bufs));
 	if (*bufs == NULL) {
 		free(data);

@@ -6,26 +6,90 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define PIECE_MAX (1u << 20) /* input handed to LZ4F at once: bounds the headroom needed */
+
+struct snapzip {
+	LZ4F_cctx *ctx;
+	LZ4F_preferences_t prefs;
+	char *out;
+	size_t pos, cap;
+	int failed;
+};
+
+struct snapzip *snapzip_begin(size_t content_len)
+{
+	struct snapzip *z = calloc(1, sizeof(*z));
+	if (z == NULL) {
+		return NULL;
+	}
+	z->prefs.frameInfo.contentSize = content_len; /* raft_uv's reader sizes its buffer from it */
+	z->prefs.frameInfo.blockSizeID = LZ4F_max4MB;
+	z->prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled; /* damage is found, not restored */
+	/* Sized once for the worst case, so it is never grown (and copied):
+	 * only the pages written are ever touched. */
+	z->cap = LZ4F_compressFrameBound(content_len, &z->prefs) + LZ4F_compressBound(PIECE_MAX, &z->prefs);
+	if (LZ4F_isError(LZ4F_createCompressionContext(&z->ctx, LZ4F_VERSION))) {
+		free(z);
+		return NULL;
+	}
+	size_t n;
+	if ((z->out = malloc(z->cap)) == NULL ||
+	    LZ4F_isError(n = LZ4F_compressBegin(z->ctx, z->out, z->cap, &z->prefs))) {
+		snapzip_abort(z);
+		return NULL;
+	}
+	z->pos = n;
+	return z;
+}
+
+int snapzip_put(void *zv, const void *p, size_t len)
+{
+	struct snapzip *z = zv;
+	while (len > 0 && !z->failed) {
+		size_t piece = len < PIECE_MAX ? len : PIECE_MAX;
+		size_t n = LZ4F_compressUpdate(z->ctx, z->out + z->pos, z->cap - z->pos, p, piece, NULL);
+		if (LZ4F_isError(n)) {
+			z->failed = 1; /* more content than announced */
+			break;
+		}
+		z->pos += n;
+		p = (const char *)p + piece;
+		len -= piece;
+	}
+	return z->failed ? -1 : 0;
+}
+
+int snapzip_end(struct snapzip *z, void **out, size_t *out_len)
+{
+	size_t n = z->failed ? 0 : LZ4F_compressEnd(z->ctx, z->out + z->pos, z->cap - z->pos, NULL);
+	if (z->failed || LZ4F_isError(n)) {
+		snapzip_abort(z); /* also when the content was shorter than announced */
+		return -1;
+	}
+	*out = z->out;
+	*out_len = z->pos + n;
+	LZ4F_freeCompressionContext(z->ctx);
+	free(z);
+	return 0;
+}
+
+void snapzip_abort(struct snapzip *z)
+{
+	if (z != NULL) {
+		LZ4F_freeCompressionContext(z->ctx);
+		free(z->out);
+		free(z);
+	}
+}
+
 int repl_snapshot_compress(const void *data, size_t len, void **out, size_t *out_len)
 {
-	LZ4F_preferences_t prefs;
-	memset(&prefs, 0, sizeof(prefs));
-	prefs.frameInfo.contentSize = len; /* raft_uv's reader sizes its buffer from it */
-	prefs.frameInfo.blockSizeID = LZ4F_max4MB;
-	prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled; /* damage is found, not restored */
-	size_t cap = LZ4F_compressFrameBound(len, &prefs);
-	void *buf = malloc(cap);
-	if (buf == NULL) {
+	struct snapzip *z = snapzip_begin(len);
+	if (z == NULL || snapzip_put(z, data, len) != 0) {
+		snapzip_abort(z);
 		return -1;
 	}
-	size_t n = LZ4F_compressFrame(buf, cap, data, len, &prefs);
-	if (LZ4F_isError(n)) {
-		free(buf);
-		return -1;
-	}
-	*out = buf;
-	*out_len = n;
-	return 0;
+	return snapzip_end(z, out, out_len);
 }
 
 bool repl_snapshot_is_compressed(const void *buf, size_t len)

@@ -11,6 +11,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* One LZ4 frame written as its content streams in: snapzip_begin(content
+ * length), snapzip_put for each piece (a store_snapshot_sink: 0, or -1 past
+ * the announced length), then snapzip_end for the malloc'd frame (0, or -1
+ * when the content did not add up to the length; z is freed either way).
+ * snapzip_abort frees z at any point. begin returns NULL when out of memory. */
+struct snapzip;
+struct snapzip *snapzip_begin(size_t content_len);
+int snapzip_put(void *z, const void *p, size_t len);
+int snapzip_end(struct snapzip *z, void **out, size_t *out_len);
+void snapzip_abort(struct snapzip *z);
+
 /* One LZ4 frame of data[0..len) (its content size recorded) in a malloc'd
  * *out; 0, or -1 when out of memory. */
 int repl_snapshot_compress(const void *data, size_t len, void **out, size_t *out_len);

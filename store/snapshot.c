@@ -27,93 +27,168 @@ int store_snapshot_open(store *s, struct store_snapshot **out)
 	return PROTO_OK;
 }
 
+void store_snapshot_release(struct store_snapshot *snap)
+{
+	if (snap->txn != NULL) {
+		mdb_txn_abort(snap->txn);
+		snap->txn = NULL;
+	}
+}
+
 void store_snapshot_close(struct store_snapshot *snap)
 {
 	if (snap != NULL) {
-		mdb_txn_abort(snap->txn);
+		store_snapshot_release(snap);
 		free(snap);
 	}
 }
 
-struct growbuf {
-	char *p;
-	size_t len, cap;
-	int oom;
+/* The serialized stream, staged in a small buffer and handed to a sink in
+ * chunks: a snapshot never holds the whole uncompressed state in memory
+ * (growing one buffer to it meant mremap/munmap of hundreds of MiB, which
+ * stall every thread of the process on its memory map). With sink NULL it
+ * only counts. */
+struct snap_out {
+	store_snapshot_sink sink;
+	void *ctx;
+	size_t total;
+	size_t staged;
+	int failed;
+	char stage[STORE_SNAPSHOT_CHUNK];
 };
 
-static void gb_put(struct growbuf *b, const void *p, size_t n)
+static void so_flush(struct snap_out *o)
 {
-	if (b->oom) {
+	if (o->staged > 0 && !o->failed && o->sink(o->ctx, o->stage, o->staged) != 0) {
+		o->failed = 1;
+	}
+	o->staged = 0;
+}
+
+static void so_put(struct snap_out *o, const void *p, size_t n)
+{
+	o->total += n;
+	if (o->sink == NULL) {
 		return;
 	}
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 1 << 16;
-		while (cap < b->len + n) {
-			cap *= 2;
+	while (n > 0 && !o->failed) {
+		if (o->staged == sizeof(o->stage)) {
+			so_flush(o);
 		}
-		char *np = realloc(b->p, cap);
-		if (np == NULL) {
-			b->oom = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
+		size_t take = sizeof(o->stage) - o->staged < n ? sizeof(o->stage) - o->staged : n;
+		memcpy(o->stage + o->staged, p, take);
+		o->staged += take;
+		p = (const char *)p + take;
+		n -= take;
 	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
 }
 
-static void gb_u32(struct growbuf *b, uint32_t v)
+static void so_u32(struct snap_out *o, uint32_t v)
 {
-	gb_put(b, &v, sizeof(v));
+	so_put(o, &v, sizeof(v));
 }
 
-static void gb_u64(struct growbuf *b, uint64_t v)
+static void so_u64(struct snap_out *o, uint64_t v)
 {
-	gb_put(b, &v, sizeof(v));
+	so_put(o, &v, sizeof(v));
 }
 
-int store_snapshot_serialize(struct store_snapshot *snap, void **data, size_t *len)
+/* One walk over the pinned state in the format above. */
+static int walk(struct store_snapshot *snap, struct snap_out *o)
 {
-	struct growbuf b = {0};
 	store *s = snap->s;
-	gb_put(&b, SNAP_MAGIC, 8);
-	gb_u64(&b, store_meta_get(snap->txn, s, "applied"));
-	gb_u32(&b, DB_COUNT_);
-	for (int i = 0; i < DB_COUNT_; i++) {
+	so_put(o, SNAP_MAGIC, 8);
+	so_u64(o, store_meta_get(snap->txn, s, "applied"));
+	so_u32(o, DB_COUNT_);
+	for (int i = 0; i < DB_COUNT_ && !o->failed; i++) {
 		MDB_stat st;
 		MDB_cursor *cur;
 		MDB_val k, v;
 		size_t nlen = strlen(store_db_names[i]);
 		if (mdb_stat(snap->txn, s->dbi[i], &st) != 0 || mdb_cursor_open(snap->txn, s->dbi[i], &cur) != 0) {
-			free(b.p);
 			return PROTO_EIO;
 		}
-		gb_u32(&b, (uint32_t)nlen);
-		gb_put(&b, store_db_names[i], nlen);
-		gb_u64(&b, st.ms_entries);
+		so_u32(o, (uint32_t)nlen);
+		so_put(o, store_db_names[i], nlen);
+		so_u64(o, st.ms_entries);
 		uint64_t n = 0;
 		int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-		while (rc == 0) {
-			gb_u32(&b, (uint32_t)k.mv_size);
-			gb_put(&b, k.mv_data, k.mv_size);
-			gb_u32(&b, (uint32_t)v.mv_size);
-			gb_put(&b, v.mv_data, v.mv_size);
+		while (rc == 0 && !o->failed) {
+			so_u32(o, (uint32_t)k.mv_size);
+			so_put(o, k.mv_data, k.mv_size);
+			so_u32(o, (uint32_t)v.mv_size);
+			so_put(o, v.mv_data, v.mv_size);
 			n++;
 			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
 		}
 		mdb_cursor_close(cur);
-		if (rc != MDB_NOTFOUND || n != st.ms_entries) {
-			free(b.p);
+		if (!o->failed && (rc != MDB_NOTFOUND || n != st.ms_entries)) {
 			return PROTO_EIO;
 		}
 	}
-	if (b.oom) {
-		free(b.p);
+	if (o->sink != NULL) {
+		so_flush(o);
+	}
+	return o->failed ? PROTO_ENOMEM : PROTO_OK;
+}
+
+int store_snapshot_size(struct store_snapshot *snap, size_t *len)
+{
+	struct snap_out o = {0};
+	int rv = walk(snap, &o);
+	*len = o.total;
+	return rv;
+}
+
+int store_snapshot_write(struct store_snapshot *snap, store_snapshot_sink sink, void *ctx)
+{
+	struct snap_out *o = malloc(sizeof(*o));
+	if (o == NULL) {
 		return PROTO_ENOMEM;
 	}
-	*data = b.p;
-	*len = b.len;
+	o->sink = sink;
+	o->ctx = ctx;
+	o->total = 0;
+	o->staged = 0;
+	o->failed = 0;
+	int rv = walk(snap, o);
+	free(o);
+	return rv;
+}
+
+struct flat {
+	char *p;
+	size_t len, cap;
+};
+
+static int flat_sink(void *ctx, const void *p, size_t n)
+{
+	struct flat *f = ctx;
+	if (n > f->cap - f->len) {
+		return -1; /* the state changed under a pinned transaction: cannot happen */
+	}
+	memcpy(f->p + f->len, p, n);
+	f->len += n;
+	return 0;
+}
+
+int store_snapshot_serialize(struct store_snapshot *snap, void **data, size_t *len)
+{
+	struct flat f = {0};
+	int rv = store_snapshot_size(snap, &f.cap);
+	if (rv != PROTO_OK) {
+		return rv;
+	}
+	if ((f.p = malloc(f.cap > 0 ? f.cap : 1)) == NULL) {
+		return PROTO_ENOMEM;
+	}
+	rv = store_snapshot_write(snap, flat_sink, &f);
+	if (rv != PROTO_OK || f.len != f.cap) {
+		free(f.p);
+		return rv != PROTO_OK ? rv : PROTO_EIO;
+	}
+	*data = f.p;
+	*len = f.len;
 	return PROTO_OK;
 }
 

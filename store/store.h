@@ -51,6 +51,19 @@ uint64_t store_applied(store *s);
 int store_snapshot_open(store *s, struct store_snapshot **out);
 /* Serializes the pinned state into malloc'd memory (*data, *len). */
 int store_snapshot_serialize(struct store_snapshot *snap, void **data, size_t *len);
+
+/* The same bytes as a stream, for snapshots too large to hold twice:
+ * store_snapshot_size counts them, store_snapshot_write hands them to sink
+ * in order, in chunks of at most STORE_SNAPSHOT_CHUNK bytes (a sink that
+ * returns non-zero stops it with PROTO_ENOMEM). */
+#define STORE_SNAPSHOT_CHUNK (256u << 10)
+typedef int (*store_snapshot_sink)(void *ctx, const void *p, size_t n);
+int store_snapshot_size(struct store_snapshot *snap, size_t *len);
+int store_snapshot_write(struct store_snapshot *snap, store_snapshot_sink sink, void *ctx);
+/* Ends the pinned read transaction once the state is serialized (any
+ * thread, MDB_NOTLS): while it is held, LMDB cannot reuse the pages writes
+ * free. Nothing may read the snapshot afterwards; close still frees it. */
+void store_snapshot_release(struct store_snapshot *snap);
 void store_snapshot_close(struct store_snapshot *snap);
 /* Replaces the whole state with a snapshot; a snapshot at or below the
  * applied index is already reflected and is ignored. PROTO_EINVAL if it is

@@ -61,11 +61,47 @@ static void test_damaged_frames_refused(void **state)
 	free(raw);
 }
 
+/* Streamed in uneven pieces, the frame decodes to the same content; a
+ * stream longer or shorter than announced is refused. */
+static void test_streamed_pieces(void **state)
+{
+	(void)state;
+	size_t len = (5u << 20) + 123;
+	char *raw = sample(len);
+	struct snapzip *z = snapzip_begin(len);
+	assert_non_null(z);
+	for (size_t off = 0, step = 1; off < len; step = step * 7 + 3) {
+		size_t n = step % (3u << 20) + 1; /* 1 byte to 3 MiB: beyond a 1 MiB piece too */
+		n = n < len - off ? n : len - off;
+		assert_int_equal(snapzip_put(z, raw + off, n), 0);
+		off += n;
+	}
+	void *frame, *back;
+	size_t flen, blen;
+	assert_int_equal(snapzip_end(z, &frame, &flen), 0);
+	assert_int_equal(repl_snapshot_decompress(frame, flen, &back, &blen), 0);
+	assert_int_equal(blen, len);
+	assert_memory_equal(back, raw, len);
+	free(back);
+	free(frame);
+
+	z = snapzip_begin(100); /* short */
+	assert_int_equal(snapzip_put(z, raw, 99), 0);
+	assert_int_equal(snapzip_end(z, &frame, &flen), -1);
+	z = snapzip_begin(100); /* long */
+	int rv = snapzip_put(z, raw, 50);
+	rv |= snapzip_put(z, raw, 51);
+	rv |= snapzip_end(z, &frame, &flen);
+	assert_int_equal(rv, -1);
+	free(raw);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_damaged_frames_refused),
+		cmocka_unit_test(test_streamed_pieces),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

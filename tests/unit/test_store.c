@@ -293,6 +293,65 @@ static void test_snapshot_restore(void **state)
 	rm_dir(g.dir);
 }
 
+struct chunks {
+	char *p;
+	size_t len, max_chunk, calls;
+};
+
+static int collect_chunk(void *ctx, const void *p, size_t n)
+{
+	struct chunks *c = ctx;
+	c->p = realloc(c->p, c->len + n);
+	assert_non_null(c->p);
+	memcpy(c->p + c->len, p, n);
+	c->len += n;
+	c->max_chunk = n > c->max_chunk ? n : c->max_chunk;
+	c->calls++;
+	return 0;
+}
+
+static int refuse_second(void *ctx, const void *p, size_t n)
+{
+	(void)p;
+	(void)n;
+	return ++((struct chunks *)ctx)->calls > 1 ? -1 : 0;
+}
+
+/* The streamed snapshot is the serialized one, byte for byte, in chunks of
+ * at most STORE_SNAPSHOT_CHUNK; a sink that fails stops it. */
+static void test_snapshot_stream(void **state)
+{
+	struct fixture *f = *state;
+	char tag[600];
+	memset(tag, 'v', sizeof(tag) - 1);
+	tag[sizeof(tag) - 1] = '\0';
+	for (int i = 0; i < 2000; i++) { /* about 3 MiB: several chunks */
+		snprintf(tag, 12, "%d", i);
+		tag[strlen(tag)] = 'v';
+		observe(f, i % 2 ? "a" : "b", tag, "s", 100 + i, "");
+	}
+	struct store_snapshot *snap;
+	void *data;
+	size_t len, size;
+	struct chunks c = {0};
+	assert_int_equal(store_snapshot_open(f->s, &snap), PROTO_OK);
+	assert_int_equal(store_snapshot_serialize(snap, &data, &len), PROTO_OK);
+	assert_int_equal(store_snapshot_size(snap, &size), PROTO_OK);
+	assert_int_equal(store_snapshot_write(snap, collect_chunk, &c), PROTO_OK);
+	assert_int_equal(size, len);
+	assert_int_equal(c.len, len);
+	assert_true(c.calls > 4);
+	assert_true(c.max_chunk <= STORE_SNAPSHOT_CHUNK);
+	assert_memory_equal(c.p, data, len);
+	struct chunks r = {0};
+	assert_int_equal(store_snapshot_write(snap, refuse_second, &r), PROTO_ENOMEM);
+	assert_int_equal(r.calls, 2);
+	store_snapshot_release(snap);
+	store_snapshot_close(snap);
+	free(c.p);
+	free(data);
+}
+
 static void test_reopen_keeps_state(void **state)
 {
 	struct fixture *f = *state;
@@ -547,6 +606,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_batch_failed_commands_leave_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pings_keep_the_latest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_restore, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leases_expire_and_move, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clusters_jobs_and_collect_results, setup, teardown),
