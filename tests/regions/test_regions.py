@@ -408,11 +408,20 @@ def _run(net, d, cl, run_dir, results_path, log, t_start):
             missing[n] = lost[:10] + ([f"... {len(lost)} in all"] if len(lost) > 10 else [])
     log(f"{len(acked)} acknowledged writes checked on {len(every)} nodes at index >= {top}")
     assert not missing, f"acknowledged writes missing after healing: {missing}"
-    doc = cl.cluster(STANDBY)
-    assert doc is not None
-    roles = {m["name"]: m["role"] for m in doc["members"]}
     # spread_regions (on with max_voters): while west was cut off, the
     # autopilot may have replaced an unreachable west voter by the standby.
+    # It promotes first and demotes after, one change at a time, so right
+    # after the heal it can be between the two (6 voters): wait for it to
+    # settle at max_voters.
+    def settled_roles():
+        doc = cl.cluster(STANDBY)
+        got = {m["name"]: m["role"] for m in doc["members"]} if doc is not None else {}
+        return got if sorted(got.values()).count("voter") == 5 else None
+    try:
+        roles = wait_for(settled_roles, 15, "5 voters after the heal")
+    except AssertionError:
+        doc = cl.cluster(STANDBY)
+        roles = {m["name"]: m["role"] for m in doc["members"]} if doc is not None else {}
     voters = sorted(n for n, r in roles.items() if r == "voter")
     standbys = sorted(n for n, r in roles.items() if r == "standby")
     log(f"roles after the cut: voters {voters}, standby {standbys}")
