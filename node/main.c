@@ -46,7 +46,7 @@ static void usage(FILE *out)
 	        "  -V, --version       print the version\n"
 	        "\n"
 	        "SIGINT or SIGTERM stops the node cleanly. SHIPLOG_TRACE=1 traces the raft\n"
-	        "actor, LIBRAFT_TRACE=1 traces canonical/raft.\n");
+	        "actor, LIBRAFT_TRACE=1 the Raft library under it.\n");
 }
 
 static int mkdir_p(const char *path)
@@ -68,10 +68,7 @@ static int mkdir_p(const char *path)
 /* --restore: loads a backup into a fresh data directory. */
 static int restore_backup(store *st, const struct cfg_node *self, const char *path)
 {
-	char log_dir[CFG_PATH_MAX + 16];
-	struct stat sb;
-	snprintf(log_dir, sizeof(log_dir), "%s/raft", self->data);
-	if (stat(log_dir, &sb) == 0 || store_applied(st) != 0) {
+	if (repl_log_exists(self->data) || store_applied(st) != 0) {
 		fprintf(stderr, "shiplogd: --restore needs an empty data directory (%s holds a node)\n", self->data);
 		return -1;
 	}

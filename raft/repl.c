@@ -25,6 +25,20 @@ void repl_trace(const char *file, int line, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/* The Raft log and snapshots live in DATA/raft. */
+static void log_dir(char *out, size_t cap, const char *data_dir)
+{
+	snprintf(out, cap, "%s/raft", data_dir);
+}
+
+bool repl_log_exists(const char *data_dir)
+{
+	char dir[CFG_PATH_MAX + 16];
+	struct stat sb;
+	log_dir(dir, sizeof(dir), data_dir);
+	return stat(dir, &sb) == 0;
+}
+
 int repl_init(struct repl **out, const struct repl_config *c)
 {
 	struct repl *r = calloc(1, sizeof(*r));
@@ -36,7 +50,7 @@ int repl_init(struct repl **out, const struct repl_config *c)
 	r->store = c->store;
 	snprintf(r->request_url, sizeof(r->request_url), "%s", c->request_url);
 	snprintf(r->status_url, sizeof(r->status_url), "%s", c->status_url);
-	snprintf(r->raft_dir, sizeof(r->raft_dir), "%s/raft", c->self->data);
+	log_dir(r->raft_dir, sizeof(r->raft_dir), c->self->data);
 	r->join = c->join;
 	repl_trace_on = getenv("SHIPLOG_TRACE") != NULL;
 	*out = r;

@@ -15,6 +15,7 @@
 #ifndef SHIPLOG_RAFT_REPL_H
 #define SHIPLOG_RAFT_REPL_H
 
+#include <stdbool.h>
 #include <uv.h>
 
 #include "node/config.h"
@@ -42,5 +43,9 @@ void repl_stop(void *self);
 
 /* Frees the actor after its loop has ended. */
 void repl_free(struct repl *r);
+
+/* Whether the node's data directory already holds a Raft log (a node ran
+ * there); the log's place inside it is raft/'s own business. */
+bool repl_log_exists(const char *data_dir);
 
 #endif

@@ -49,7 +49,7 @@ int snapzip_put(void *zv, const void *p, size_t len)
 		size_t piece = len < PIECE_MAX ? len : PIECE_MAX;
 		size_t n = LZ4F_compressUpdate(z->ctx, z->out + z->pos, z->cap - z->pos, p, piece, NULL);
 		if (LZ4F_isError(n)) {
-			z->failed = 1; /* more content than announced */
+			z->failed = 1;
 			break;
 		}
 		z->pos += n;
@@ -63,7 +63,7 @@ int snapzip_end(struct snapzip *z, void **out, size_t *out_len)
 {
 	size_t n = z->failed ? 0 : LZ4F_compressEnd(z->ctx, z->out + z->pos, z->cap - z->pos, NULL);
 	if (z->failed || LZ4F_isError(n)) {
-		snapzip_abort(z); /* also when the content was shorter than announced */
+		snapzip_abort(z); /* LZ4F checks the announced content size here */
 		return -1;
 	}
 	*out = z->out;

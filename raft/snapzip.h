@@ -12,9 +12,9 @@
 #include <stddef.h>
 
 /* One LZ4 frame written as its content streams in: snapzip_begin(content
- * length), snapzip_put for each piece (a store_snapshot_sink: 0, or -1 past
- * the announced length), then snapzip_end for the malloc'd frame (0, or -1
- * when the content did not add up to the length; z is freed either way).
+ * length), snapzip_put for each piece (a store_snapshot_sink: 0, or -1 when
+ * LZ4 fails), then snapzip_end for the malloc'd frame (0, or -1 when the
+ * content was not exactly the announced length; z is freed either way).
  * snapzip_abort frees z at any point. begin returns NULL when out of memory. */
 struct snapzip;
 struct snapzip *snapzip_begin(size_t content_len);

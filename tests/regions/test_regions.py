@@ -413,15 +413,13 @@ def _run(net, d, cl, run_dir, results_path, log, t_start):
     # It promotes first and demotes after, one change at a time, so right
     # after the heal it can be between the two (6 voters): wait for it to
     # settle at max_voters.
-    def settled_roles():
+    def roles_now():
         doc = cl.cluster(STANDBY)
-        got = {m["name"]: m["role"] for m in doc["members"]} if doc is not None else {}
-        return got if sorted(got.values()).count("voter") == 5 else None
-    try:
-        roles = wait_for(settled_roles, 15, "5 voters after the heal")
-    except AssertionError:
-        doc = cl.cluster(STANDBY)
-        roles = {m["name"]: m["role"] for m in doc["members"]} if doc is not None else {}
+        return {m["name"]: m["role"] for m in doc["members"]} if doc is not None else {}
+    roles, settle_by = roles_now(), time.monotonic() + 15
+    while list(roles.values()).count("voter") != 5 and time.monotonic() < settle_by:
+        time.sleep(0.1)
+        roles = roles_now()
     voters = sorted(n for n, r in roles.items() if r == "voter")
     standbys = sorted(n for n, r in roles.items() if r == "standby")
     log(f"roles after the cut: voters {voters}, standby {standbys}")
