@@ -255,27 +255,69 @@ void gw_h_cluster_transfer(struct gw_req *gr)
 
 /* ---- GET /api/v1/cluster/snapshot ---- */
 
-void gw_h_cluster_snapshot(struct gw_req *gr)
-{
+/* The state is serialized on libuv's thread pool (it takes a second or more
+ * at a million releases) and sent without a copy: the gateway keeps serving. */
+struct backup {
+	uv_work_t work;
+	struct gw_pending_call *pc;
 	struct store_snapshot *snap;
 	void *data;
 	size_t len;
+	int rv;
+};
+
+static void backup_run(uv_work_t *w)
+{
+	struct backup *b = w->data;
+	b->rv = store_snapshot_serialize(b->snap, &b->data, &b->len);
+	store_snapshot_close(b->snap); /* MDB_NOTLS: any thread may end the read */
+}
+
+static void backup_done(uv_work_t *w, int status)
+{
+	struct backup *b = w->data;
+	struct gw_req *gr = gw_pending_call_take(b->pc);
+	if (status != 0 && b->rv == PROTO_OK) {
+		b->rv = PROTO_EINTERNAL;
+		free(b->data);
+		b->data = NULL;
+	}
+	if (gr == NULL || gr->req == NULL) {
+		free(b->data);
+	} else if (b->rv != PROTO_OK) {
+		gw_respond_status(gr, b->rv, "cannot serialize the state");
+	} else {
+		gr->index = store_snapshot_index(b->data, b->len);
+		gw_add_header(gr, "content-disposition", "attachment; filename=\"shiplog-backup.snap\"");
+		gw_respond_owned(gr, 200, "application/octet-stream", b->data, b->len);
+	}
+	free(b);
+}
+
+void gw_h_cluster_snapshot(struct gw_req *gr)
+{
 	if (!admin_only(gr)) {
 		return;
 	}
-	/* One read transaction: a consistent state while writes go on. */
-	if (store_snapshot_open(gr->gw->store, &snap) != PROTO_OK) {
+	struct backup *b = calloc(1, sizeof(*b));
+	if (b == NULL) {
+		gw_respond_status(gr, PROTO_ENOMEM, "out of memory");
+		return;
+	}
+	/* One read transaction, opened now: a consistent state while writes go on. */
+	if (store_snapshot_open(gr->gw->store, &b->snap) != PROTO_OK) {
+		free(b);
 		gw_respond_status(gr, PROTO_EIO, "cannot open a read transaction");
 		return;
 	}
-	int rv = store_snapshot_serialize(snap, &data, &len);
-	store_snapshot_close(snap);
-	if (rv != PROTO_OK) {
-		gw_respond_status(gr, rv, "cannot serialize the state");
-		return;
+	b->work.data = b;
+	if ((b->pc = gw_pending_call_new(gr)) == NULL ||
+	    uv_queue_work(gr->gw->loop, &b->work, backup_run, backup_done) != 0) {
+		if (b->pc != NULL) {
+			gw_pending_call_take(b->pc);
+		}
+		store_snapshot_close(b->snap);
+		free(b);
+		gw_respond_status(gr, PROTO_ENOMEM, "cannot start the backup");
 	}
-	gr->index = store_snapshot_index(data, len);
-	gw_add_header(gr, "content-disposition", "attachment; filename=\"shiplog-backup.snap\"");
-	gw_respond_raw(gr, 200, "application/octet-stream", data, len);
-	free(data);
 }

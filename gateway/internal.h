@@ -119,6 +119,8 @@ void gw_respond_error(struct gw_req *gr, int status, const char *code, const cha
 void gw_respond_error_details(struct gw_req *gr, int status, const char *code, json_t *details, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 void gw_respond_raw(struct gw_req *gr, int status, const char *content_type, const char *body, size_t len);
+/* As gw_respond_raw without a copy: body (malloc'd) is the request's, freed with it. */
+void gw_respond_owned(struct gw_req *gr, int status, const char *content_type, void *body, size_t len);
 /* Maps a proto_status from the raft actor to an HTTP error answer. */
 void gw_respond_status(struct gw_req *gr, int status, const char *message);
 const char *gw_query(struct gw_req *gr, const char *key);

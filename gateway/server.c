@@ -110,12 +110,13 @@ static const char *reason(int status)
 	}
 }
 
-void gw_respond_raw(struct gw_req *gr, int status, const char *content_type, const char *body, size_t len)
+/* Counts the answer and sets its status and headers; NULL when the request is gone. */
+static h2o_req_t *begin_response(struct gw_req *gr, int status, const char *content_type, size_t len)
 {
 	h2o_req_t *req = gr->req;
 	char buf[64];
 	if (req == NULL) {
-		return;
+		return NULL;
 	}
 	gw_pending_detach(gr);
 	struct gw_route_stats *rs = &gr->gw->stats[gr->route >= 0 && gr->route < GW_ROUTES ? gr->route : GW_ROUTES];
@@ -137,7 +138,45 @@ void gw_respond_raw(struct gw_req *gr, int status, const char *content_type, con
 	gw_add_header(gr, "x-shiplog-index", buf);
 	req->res.content_length = len;
 	gr->req = NULL; /* answered: later callbacks must not touch it */
-	h2o_send_inline(req, body, len);
+	return req;
+}
+
+void gw_respond_raw(struct gw_req *gr, int status, const char *content_type, const char *body, size_t len)
+{
+	h2o_req_t *req = begin_response(gr, status, content_type, len);
+	if (req != NULL) {
+		h2o_send_inline(req, body, len);
+	}
+}
+
+static void free_owned(void *p)
+{
+	free(*(void **)p);
+}
+
+static void owned_proceed(h2o_generator_t *gen, h2o_req_t *req)
+{
+	(void)gen;
+	(void)req; /* everything was sent in one final h2o_send */
+}
+
+void gw_respond_owned(struct gw_req *gr, int status, const char *content_type, void *body, size_t len)
+{
+	h2o_req_t *req = gr->req;
+	/* the body lives as long as the request's pool: freed with it */
+	void **owner = req != NULL ? h2o_mem_alloc_shared(&req->pool, sizeof(void *), free_owned) : NULL;
+	if (owner == NULL) {
+		free(body);
+		return;
+	}
+	*owner = body;
+	h2o_generator_t *gen = h2o_mem_alloc_pool(&req->pool, sizeof(*gen));
+	gen->proceed = owned_proceed;
+	gen->stop = NULL;
+	begin_response(gr, status, content_type, len);
+	h2o_start_response(req, gen);
+	h2o_iovec_t v = h2o_iovec_init(body, len);
+	h2o_send(req, &v, 1, H2O_SEND_STATE_FINAL);
 }
 
 void gw_respond_json(struct gw_req *gr, int status, json_t *body)

@@ -124,7 +124,11 @@ static int fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[], 
 static int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
 {
 	struct repl *r = fsm->data;
+	r->m.last_snapshot_bytes = 0;
 	if (*bufs != NULL) {
+		for (unsigned i = 0; i < *n_bufs; i++) {
+			r->m.last_snapshot_bytes += (*bufs)[i].len;
+		}
 		for (unsigned i = 0; i < *n_bufs; i++) {
 			free((*bufs)[i].base);
 		}
@@ -137,7 +141,8 @@ static int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[
 	r->m.snapshots++;
 	r->log_bytes -= r->log_bytes_at_snapshot < r->log_bytes ? r->log_bytes_at_snapshot : r->log_bytes;
 	r->log_bytes_at_snapshot = 0;
-	metrics_observe(&r->m.snapshot_seconds, (double)(uv_hrtime() - r->m.snapshot_started) / 1e9);
+	r->m.last_snapshot_seconds = (double)(uv_hrtime() - r->m.snapshot_started) / 1e9;
+	metrics_observe(&r->m.snapshot_seconds, r->m.last_snapshot_seconds);
 	r->budget_snapshot = false;
 	r->snapshot_staggered = true;
 	repl_snapshot_settings(r);

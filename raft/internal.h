@@ -158,6 +158,8 @@ struct repl {
 		struct metrics_hist apply_batch;     /* entries applied per loop iteration */
 		struct metrics_hist snapshot_seconds;
 		uint64_t snapshot_started;           /* uv_hrtime of the snapshot in progress */
+		double last_snapshot_seconds;        /* the last snapshot taken: duration and file size */
+		uint64_t last_snapshot_bytes;
 	} m;
 	struct proto_result *results;    /* results of the entry being applied, one per command */
 	uint32_t results_cap;

@@ -54,6 +54,11 @@ void repl_on_metrics_query(struct repl *r, bus_request *req)
 	metrics_hist_render(&t, "shiplog_raft_apply_batch_entries", "", &r->m.apply_batch);
 	metrics_header(&t, "shiplog_raft_snapshot_duration_seconds", "histogram", "Time to take a snapshot");
 	metrics_hist_render(&t, "shiplog_raft_snapshot_duration_seconds", "", &r->m.snapshot_seconds);
+	gauge(&t, "shiplog_raft_snapshot_in_progress", "1 while a snapshot is being taken", r->snap != NULL);
+	gauge(&t, "shiplog_raft_last_snapshot_duration_seconds", "Time the last snapshot took (0: none yet)",
+	      r->m.last_snapshot_seconds);
+	gauge(&t, "shiplog_raft_last_snapshot_size_bytes", "Size of the last snapshot (LZ4 compressed)",
+	      (double)r->m.last_snapshot_bytes);
 	store_usage(r->store, &map_size, &used);
 	gauge(&t, "shiplog_lmdb_map_size_bytes", "LMDB map size", (double)map_size);
 	gauge(&t, "shiplog_lmdb_used_bytes", "LMDB pages in use", (double)used);

@@ -30,7 +30,7 @@ import requests
 # re-exported: tests use these as H.x and `from harness import x`
 from harness_http import (  # noqa: F401
     BADGE_COLOURS, COMMON_HEADERS, RawResponse, _raw_complete, _raw_parse, _raw_split,
-    _RawRequest, assert_error, badge_colours, check_headers, idx, raw_request, show,
+    _RawRequest, assert_error, badge_colours, check_headers, idx, parse_metrics, raw_request, show,
 )
 from harness_procs import (  # noqa: F401
     _ALL_PROCS, _PORTS_LOCK, _PROCS_LOCK, _USED_PORTS, _register, free_ports,

@@ -1,4 +1,4 @@
-"""HTTP response helpers (show, idx, check_headers, assert_error, badge_colours) and a raw HTTP/1.1 client over a plain socket."""
+"""HTTP response helpers (show, idx, check_headers, assert_error, badge_colours, parse_metrics) and a raw HTTP/1.1 client over a plain socket."""
 
 from __future__ import annotations
 
@@ -90,6 +90,18 @@ def badge_colours(svg):
             if re.search(re.escape(sp) + r"(?![0-9a-f])", s):
                 found.add(name)
     return found
+
+
+def parse_metrics(text):
+    """Samples of a Prometheus text exposition: {"name{labels}": value}; asserts every line is in the format."""
+    values = {}
+    for line in text.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$', line)
+        assert m, f"not the text format: {line!r}"
+        values[m.group(1) + (m.group(2) or "")] = float(m.group(3))
+    return values
 
 
 # ------------------------------------------------------------ raw HTTP/1.1

@@ -107,8 +107,7 @@ def test_slow_reader_is_cut_off_and_the_node_keeps_serving(cluster):
         assert cluster.get(n, "/health", key=None).status_code == 200
         worst = max(worst, time.monotonic() - a)
     def clients():
-        text = cluster.get(n, "/metrics", key=None).text
-        return int(next(l for l in text.splitlines() if l.startswith("shiplog_websocket_clients ")).split()[1])
+        return H.parse_metrics(cluster.get(n, "/metrics", key=None).text)["shiplog_websocket_clients"]
     H.wait_until(lambda: clients() == 0, 20, what="the stalled reader dropped")
     # Its socket ends (EOF after what the kernel had buffered).
     s.settimeout(5)

@@ -299,6 +299,14 @@ def test_full_restart_after_snapshots(cluster_factory):
     print(f"snapshot files: { {n: len(v) for n, v in snaps.items()} }")
     assert any(snaps.values()), (
         f"no snapshot-* file under any data dir after {top} entries with snapshot_threshold=64")
+    for n in names:  # /metrics tells how long the last snapshot took and how big it was
+        v = H.parse_metrics(c.get(n, "/metrics", key=None).text)
+        if v["shiplog_raft_snapshots_total"] >= 1:
+            assert 0 < v["shiplog_raft_last_snapshot_duration_seconds"] < 30, (n, v)
+            assert v["shiplog_raft_last_snapshot_size_bytes"] > 0, (n, v)
+        else:
+            assert v["shiplog_raft_last_snapshot_size_bytes"] == 0, (n, v)
+        assert v["shiplog_raft_snapshot_in_progress"] in (0, 1), (n, v)
 
     expected = list(reversed(seq))  # newest first: v0 (rollback), v8 ... v0
     problems = []

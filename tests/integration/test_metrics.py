@@ -1,21 +1,12 @@
 """GET /metrics on every node: Prometheus text with the Raft, HTTP, LMDB and
 lease metrics, counters moving with the traffic."""
-import re
-
 import harness as H
 
 
 def scrape(c, node):
     r = c.get(node, "/metrics", key=None)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain"), H.show(r)
-    values = {}
-    for line in r.text.splitlines():
-        if line.startswith("#") or not line.strip():
-            continue
-        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$', line)
-        assert m, f"not the text format: {line!r}"
-        values[m.group(1) + (m.group(2) or "")] = float(m.group(3))
-    return r.text, values
+    return r.text, H.parse_metrics(r.text)
 
 
 def test_metrics_on_every_node(cluster):
