@@ -1,7 +1,9 @@
 /* The Release Tracker's release endpoints: manual collect, current, history. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "gateway/internal.h"
+#include "gateway/jsonw.h"
 
 #define GW_DEFAULT_NAME "unknown" /* the seed's default client/env name */
 
@@ -259,11 +261,28 @@ void gw_h_current(struct gw_req *gr)
 
 /* ---- history ---- */
 
+/* Written with jsonw: a history of 100 releases took 0.6 ms of the gateway's
+ * CPU through a jansson tree, most of it in malloc, jansson and strftime. */
+struct history_out {
+	struct jsonw w;
+	size_t total;
+};
+
 static int history_row(void *data, const struct store_release *r)
 {
-	json_array_append_new(data, json_pack("{s:s,s:s,s:o,s:o}", "image_tag", r->image_tag, "image_sha", r->image_sha,
-	                                      "first_seen", gw_json_time(r->first_seen_ms), "last_seen",
-	                                      gw_json_time(r->last_seen_ms)));
+	struct history_out *h = data;
+	if (h->total++ > 0) {
+		jsonw_lit(&h->w, ",");
+	}
+	jsonw_lit(&h->w, "{\"image_tag\":");
+	jsonw_str(&h->w, r->image_tag);
+	jsonw_lit(&h->w, ",\"image_sha\":");
+	jsonw_str(&h->w, r->image_sha);
+	jsonw_lit(&h->w, ",\"first_seen\":");
+	jsonw_time(&h->w, r->first_seen_ms);
+	jsonw_lit(&h->w, ",\"last_seen\":");
+	jsonw_time(&h->w, r->last_seen_ms);
+	jsonw_lit(&h->w, "}");
 	return 0;
 }
 
@@ -277,19 +296,36 @@ static void read_history(struct gw_req *gr)
 		return;
 	}
 	gr->index = gw_state_index(gr->gw, rd);
-	json_t *releases = json_array();
-	int rv = store_history_each(rd, client, env, ns, workload, container, history_row, releases);
+	struct history_out h = {0};
+	jsonw_lit(&h.w, "{\"component\":{\"client_name\":");
+	jsonw_str(&h.w, client);
+	jsonw_lit(&h.w, ",\"env_name\":");
+	jsonw_str(&h.w, env);
+	jsonw_lit(&h.w, ",\"namespace\":");
+	jsonw_str(&h.w, ns);
+	jsonw_lit(&h.w, ",\"workload_name\":");
+	jsonw_str(&h.w, workload);
+	jsonw_lit(&h.w, ",\"container_name\":");
+	jsonw_str(&h.w, container);
+	jsonw_lit(&h.w, "},\"releases\":[");
+	int rv = store_history_each(rd, client, env, ns, workload, container, history_row, &h);
 	store_read_end(rd);
-	if (rv != PROTO_OK) {
-		json_decref(releases);
-		gw_respond_status(gr, rv, rv == PROTO_ENOTFOUND ? "component not found" : "cannot read the store");
+	jsonw_lit(&h.w, "],\"total\":");
+	jsonw_int(&h.w, (int64_t)h.total);
+	jsonw_lit(&h.w, ",\"timestamp\":");
+	jsonw_time(&h.w, gw_now_ms());
+	jsonw_lit(&h.w, "}");
+	size_t len;
+	char *body = jsonw_take(&h.w, &len);
+	if (rv != PROTO_OK || body == NULL) {
+		free(body);
+		rv = rv != PROTO_OK ? rv : PROTO_ENOMEM;
+		gw_respond_status(gr, rv, rv == PROTO_ENOTFOUND ? "component not found"
+		                          : rv == PROTO_ENOMEM  ? "out of memory"
+		                                                : "cannot read the store");
 		return;
 	}
-	size_t total = json_array_size(releases);
-	gw_respond_json(gr, 200, json_pack("{s:{s:s,s:s,s:s,s:s,s:s},s:o,s:I,s:o}", "component", "client_name", client,
-	                                   "env_name", env, "namespace", ns, "workload_name", workload, "container_name",
-	                                   container, "releases", releases, "total", (json_int_t)total, "timestamp",
-	                                   gw_json_time(gw_now_ms())));
+	gw_respond_owned(gr, 200, "application/json", body, len);
 }
 
 void gw_h_history(struct gw_req *gr)

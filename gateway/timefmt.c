@@ -14,18 +14,46 @@ int64_t gw_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static char *put_digits(char *o, int v, int n)
+{
+	for (int i = n - 1; i >= 0; i--) {
+		o[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	return o + n;
+}
+
+/* By hand rather than strftime: history and current-releases responses
+ * format two times per row, and strftime was a tenth of their CPU. */
 void gw_format_time(int64_t ms, char *out, size_t cap)
 {
 	time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
 	int frac = (int)(ms - (int64_t)secs * 1000);
 	struct tm tm;
-	gmtime_r(&secs, &tm);
-	size_t n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (frac != 0) {
-		snprintf(out + n, cap - n, ".%03dZ", frac);
-	} else {
-		snprintf(out + n, cap - n, "Z");
+	char buf[40], *o = buf;
+	if (gmtime_r(&secs, &tm) == NULL || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999) {
+		snprintf(out, cap, "%s", "0000-00-00T00:00:00Z"); /* outside what a release time can be */
+		return;
 	}
+	o = put_digits(o, tm.tm_year + 1900, 4);
+	*o++ = '-';
+	o = put_digits(o, tm.tm_mon + 1, 2);
+	*o++ = '-';
+	o = put_digits(o, tm.tm_mday, 2);
+	*o++ = 'T';
+	o = put_digits(o, tm.tm_hour, 2);
+	*o++ = ':';
+	o = put_digits(o, tm.tm_min, 2);
+	*o++ = ':';
+	o = put_digits(o, tm.tm_sec, 2);
+	if (frac != 0) {
+		*o++ = '.';
+		o = put_digits(o, frac, 3);
+	}
+	*o++ = 'Z';
+	size_t n = (size_t)(o - buf) < cap ? (size_t)(o - buf) : cap - 1;
+	memcpy(out, buf, n);
+	out[n] = '\0';
 }
 
 json_t *gw_json_time(int64_t ms)
