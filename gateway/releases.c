@@ -130,28 +130,55 @@ void gw_h_collect_put(struct gw_req *gr)
 
 /* ---- current ---- */
 
-struct current_acc {
-	json_t *namespaces;
-	json_t *ordered;
+/* Rows come ordered by namespace, so each namespace's list is written in one
+ * run (jsonw, as history); only the namespace names go through jansson. */
+struct current_out {
+	struct jsonw w;
+	json_t *alpha; /* the namespaces seen, in key (alphabetical) order */
+	char *ns;      /* the namespace whose list is open */
 	size_t total;
 };
 
+static void current_field(struct jsonw *w, const char *key_lit, size_t key_len, const char *v)
+{
+	jsonw_raw(w, key_lit, key_len);
+	jsonw_str(w, v);
+}
+#define FIELD(w, key, v) current_field((w), "," key ":", sizeof("," key ":") - 1, (v))
+
 static int current_row(void *data, const struct store_release *r)
 {
-	struct current_acc *acc = data;
-	json_t *list = json_object_get(acc->namespaces, r->ns);
-	if (list == NULL) {
-		list = json_array();
-		json_object_set_new(acc->namespaces, r->ns, list);
-		json_array_append_new(acc->ordered, json_string(r->ns));
+	struct current_out *o = data;
+	if (o->ns == NULL || strcmp(o->ns, r->ns) != 0) {
+		jsonw_raw(&o->w, "],", o->ns != NULL ? 2 : 0);
+		free(o->ns);
+		if ((o->ns = strdup(r->ns)) == NULL) {
+			o->w.failed = true;
+			return 1;
+		}
+		jsonw_str(&o->w, r->ns);
+		jsonw_lit(&o->w, ":[");
+		json_array_append_new(o->alpha, json_string(r->ns));
+	} else {
+		jsonw_lit(&o->w, ",");
 	}
-	json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o}", "namespace", r->ns,
-	                                      "workload_name", r->workload, "workload_type", r->kind, "container_name",
-	                                      r->container, "image_repo", r->image_repo, "image_name", r->image_name,
-	                                      "image_tag", r->image_tag, "image_sha", r->image_sha, "client_name",
-	                                      r->client, "env_name", r->env, "first_seen",
-	                                      gw_json_time(r->first_seen_ms), "last_seen", gw_json_time(r->last_seen_ms)));
-	acc->total++;
+	jsonw_lit(&o->w, "{\"namespace\":");
+	jsonw_str(&o->w, r->ns);
+	FIELD(&o->w, "\"workload_name\"", r->workload);
+	FIELD(&o->w, "\"workload_type\"", r->kind);
+	FIELD(&o->w, "\"container_name\"", r->container);
+	FIELD(&o->w, "\"image_repo\"", r->image_repo);
+	FIELD(&o->w, "\"image_name\"", r->image_name);
+	FIELD(&o->w, "\"image_tag\"", r->image_tag);
+	FIELD(&o->w, "\"image_sha\"", r->image_sha);
+	FIELD(&o->w, "\"client_name\"", r->client);
+	FIELD(&o->w, "\"env_name\"", r->env);
+	jsonw_lit(&o->w, ",\"first_seen\":");
+	jsonw_time(&o->w, r->first_seen_ms);
+	jsonw_lit(&o->w, ",\"last_seen\":");
+	jsonw_time(&o->w, r->last_seen_ms);
+	jsonw_lit(&o->w, "}");
+	o->total++;
 	return 0;
 }
 
@@ -221,28 +248,41 @@ static json_t *order_namespaces(struct store_read *rd, const char *client, const
 static void read_current(struct gw_req *gr)
 {
 	struct store_read *rd;
-	struct current_acc acc = {json_object(), json_array(), 0};
 	if (store_read_begin(gr->gw->store, &rd) != PROTO_OK) {
-		json_decref(acc.namespaces);
-		json_decref(acc.ordered);
 		gw_respond_status(gr, PROTO_EIO, "cannot read the store");
 		return;
 	}
 	gr->index = gw_state_index(gr->gw, rd);
-	int rv = store_current_each(rd, gw_query(gr, "client_name"), gw_query(gr, "env_name"), current_row, &acc);
-	if (rv == PROTO_OK) {
-		acc.ordered = order_namespaces(rd, gw_query(gr, "client_name"), gw_query(gr, "env_name"), acc.ordered);
+	struct current_out o = {.alpha = json_array()};
+	jsonw_lit(&o.w, "{\"namespaces\":{");
+	int rv = store_current_each(rd, gw_query(gr, "client_name"), gw_query(gr, "env_name"), current_row, &o);
+	char *ordered = NULL;
+	if (rv == PROTO_OK && !o.w.failed) {
+		ordered = json_dumps(order_namespaces(rd, gw_query(gr, "client_name"), gw_query(gr, "env_name"), o.alpha),
+		                     JSON_COMPACT | JSON_ENCODE_ANY); /* order_namespaces takes alpha */
+		o.alpha = NULL;
 	}
 	store_read_end(rd);
-	if (rv != PROTO_OK) {
-		json_decref(acc.namespaces);
-		json_decref(acc.ordered);
-		gw_respond_status(gr, rv, "cannot read the store");
+	jsonw_raw(&o.w, "]", o.ns != NULL ? 1 : 0);
+	jsonw_lit(&o.w, "},\"ordered_namespaces\":");
+	jsonw_raw(&o.w, ordered != NULL ? ordered : "", ordered != NULL ? strlen(ordered) : 0);
+	jsonw_lit(&o.w, ",\"total\":");
+	jsonw_int(&o.w, (int64_t)o.total);
+	jsonw_lit(&o.w, ",\"timestamp\":");
+	jsonw_time(&o.w, gw_now_ms());
+	jsonw_lit(&o.w, "}");
+	bool failed = o.w.failed || ordered == NULL;
+	size_t len;
+	char *body = jsonw_take(&o.w, &len);
+	free(ordered);
+	free(o.ns);
+	json_decref(o.alpha);
+	if (rv != PROTO_OK || failed || body == NULL) {
+		free(body);
+		gw_respond_status(gr, rv != PROTO_OK ? rv : PROTO_ENOMEM, rv != PROTO_OK ? "cannot read the store" : "out of memory");
 		return;
 	}
-	gw_respond_json(gr, 200, json_pack("{s:o,s:o,s:I,s:o}", "namespaces", acc.namespaces, "ordered_namespaces",
-	                                   acc.ordered, "total", (json_int_t)acc.total, "timestamp",
-	                                   gw_json_time(gw_now_ms())));
+	gw_respond_owned(gr, 200, "application/json", body, len);
 }
 
 void gw_h_current(struct gw_req *gr)
