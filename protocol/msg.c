@@ -15,6 +15,7 @@ static int field_count(uint32_t type)
 	case PROTO_MSG_STATUS_QUERY: return 1;
 	case PROTO_MSG_MEMBER_CHANGE: return 11;
 	case PROTO_MSG_METRICS_QUERY: return 0;
+	case PROTO_MSG_LEADER_CONFIRM: return 2;
 	default: return -1;
 	}
 }
@@ -70,6 +71,10 @@ int proto_msg_encode(const struct proto_msg *m, struct proto_buf *out)
 	}
 	case PROTO_MSG_STATUS_QUERY:
 		msgpack_pack_uint32(&pk, m->u.query_hops);
+		break;
+	case PROTO_MSG_LEADER_CONFIRM:
+		msgpack_pack_uint64(&pk, m->u.confirm.term);
+		msgpack_pack_uint64(&pk, m->u.confirm.leader_id);
 		break;
 	case PROTO_MSG_MEMBER_CHANGE: {
 		const struct proto_member_change *c = &m->u.member;
@@ -137,6 +142,9 @@ static int decode_fields(struct proto_msg *m, const msgpack_object *f, struct co
 		return codec_u32(&f[0], &m->u.query_hops) ? PROTO_EINVAL : PROTO_OK;
 	case PROTO_MSG_METRICS_QUERY:
 		return PROTO_OK;
+	case PROTO_MSG_LEADER_CONFIRM:
+		return codec_u64(&f[0], &m->u.confirm.term) || codec_u64(&f[1], &m->u.confirm.leader_id) ? PROTO_EINVAL
+		                                                                                             : PROTO_OK;
 	case PROTO_MSG_MEMBER_CHANGE: {
 		struct proto_member_change *c = &m->u.member;
 		if (codec_u32(&f[0], &c->op) || c->op < PROTO_MEMBER_ADD || c->op > PROTO_MEMBER_TRANSFER ||

@@ -241,6 +241,7 @@ enum proto_msg_type {
 	PROTO_MSG_STATUS_QUERY = 6, /* ask for the leader's status (forwarded once) */
 	PROTO_MSG_MEMBER_CHANGE = 7, /* add, remove, assign, transfer (at the leader) */
 	PROTO_MSG_METRICS_QUERY = 8, /* an actor's metrics as Prometheus text (in REPLY.result) */
+	PROTO_MSG_LEADER_CONFIRM = 9, /* leader -> voter: are you still in my term? (linearizable reads) */
 	PROTO_MSG_TYPE_MAX_
 };
 
@@ -292,6 +293,13 @@ struct proto_member_change {
 	const char *cluster;   /* ADD: the joining node's cluster name, must match */
 };
 
+/* A leader asks a voter to confirm its term before serving reads at its
+ * commit index; the voter answers REPLY status OK iff its term is the same. */
+struct proto_leader_confirm {
+	uint64_t term;      /* the leader's current term */
+	uint64_t leader_id; /* the asking node */
+};
+
 struct proto_collect_req {
 	const char *job_id;     /* the job to run (created by JOB_START if new) */
 	const char *cluster_id; /* the cluster to read */
@@ -307,6 +315,7 @@ struct proto_msg {
 		struct proto_barrier barrier;
 		struct proto_reply reply;
 		struct proto_node_status status;
+		struct proto_leader_confirm confirm;
 	} u;
 	void *mem_; /* owned memory of a decoded message */
 };

@@ -132,8 +132,9 @@ struct repl {
 	bool leader_ready;               /* this term's barrier is applied */
 	bool leader_barrier_busy;
 	struct raft_barrier leader_barrier;
-	bool read_barrier_busy;
+	bool read_barrier_busy;          /* a read round (confirmation or barrier entry) is under way */
 	struct raft_barrier read_barrier;
+	struct read_confirm *confirm;    /* the confirmation round under way, NULL if none */
 	bool nudge_busy;                 /* a commit-propagating barrier is in flight */
 	/* Work asked for inside raft callbacks, done at the next loop turn:
 	 * calling raft_barrier/raft_apply re-entrantly while raft changes state
@@ -150,6 +151,7 @@ struct repl {
 	bool removed; /* told by the leader that it was removed (kept in DATA/removed) */
 	struct {
 		uint64_t leader_changes, proposals, forwarded, barrier_rounds, barrier_reads, snapshots;
+		uint64_t barrier_log_rounds; /* read rounds that fell back to a barrier entry */
 		uint64_t entries_proposed, commands_applied, forward_messages;
 		uint64_t applies_this_turn; /* entries applied since the last loop iteration */
 		struct metrics_hist apply_seconds;   /* leader: raft_apply to applied */
@@ -201,6 +203,9 @@ void repl_log_budget(struct repl *r);
 
 /* requests.c */
 void repl_on_request(void *data, bus_request *req, const void *buf, size_t len);
+/* Answers req with a REPLY (message and result may be NULL/empty). */
+void repl_send_reply(struct repl *r, bus_request *req, int status, uint64_t index, const char *message,
+                     const void *result, size_t result_len);
 /* Retries parked ops, fails ops past their deadline. */
 void repl_ops_tick(struct repl *r);
 /* The leader changed: stop waiting for forwards sent to the old one (they
@@ -208,9 +213,25 @@ void repl_ops_tick(struct repl *r);
 void repl_ops_leader_changed(struct repl *r, raft_id leader);
 /* Answers ops waiting for local apply up to index. */
 void repl_ops_applied(struct repl *r, uint64_t index);
-/* Starts a shared barrier round if ops wait and this leader is ready.
+/* Starts a shared read round if ops wait and this leader is ready: a term
+ * confirmation (readindex.c), or a barrier entry when that cannot run.
  * Never from inside a raft callback (see want_barrier_kick). */
 void repl_barrier_kick(struct repl *r);
+/* Runs the round as a barrier entry through the log. */
+void repl_barrier_log_round(struct repl *r);
+/* Ends the round: answers its reads at the applied index (ok) or parks them
+ * to be retried (wherever the leader is then). */
+void repl_reads_answer(struct repl *r, bool ok);
+
+/* readindex.c: linearizable reads without a log entry (Raft thesis 6.4) */
+/* Asks every other voter to confirm this leader's term; false if no round
+ * could start (the caller falls back to a barrier entry). */
+bool repl_read_confirm_start(struct repl *r);
+/* Answers the confirmed round once the commit index it recorded is applied;
+ * from every loop turn. */
+void repl_read_confirm_check(struct repl *r);
+/* A voter's side: confirms the asking leader's term if it is its own. */
+void repl_on_leader_confirm(struct repl *r, bus_request *req, const struct proto_leader_confirm *c);
 /* Appends a barrier so followers learn the new commit index now. */
 void repl_commit_nudge(struct repl *r);
 /* Answers every op with PROTO_ESHUTDOWN. */

@@ -41,6 +41,9 @@ void repl_on_metrics_query(struct repl *r, bus_request *req)
 	        r->m.forward_messages);
 	counter(&t, "shiplog_barrier_rounds_total", "Quorum rounds run for linearizable reads", r->m.barrier_rounds);
 	counter(&t, "shiplog_barrier_reads_total", "Linearizable reads answered by those rounds", r->m.barrier_reads);
+	counter(&t, "shiplog_barrier_log_rounds_total",
+	        "Of those rounds, the ones run as a barrier log entry (a voter could not confirm the term)",
+	        r->m.barrier_log_rounds);
 	counter(&t, "shiplog_raft_snapshots_total", "Snapshots taken", r->m.snapshots);
 	metrics_header(&t, "shiplog_raft_apply_duration_seconds", "histogram", "Leader: from propose to applied");
 	metrics_hist_render(&t, "shiplog_raft_apply_duration_seconds", "", &r->m.apply_seconds);

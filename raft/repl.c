@@ -196,6 +196,7 @@ static void run_wanted(struct repl *r)
 			r->want_barrier_kick = true;
 		}
 	}
+	repl_read_confirm_check(r);
 	if (r->want_barrier_kick) {
 		r->want_barrier_kick = false;
 		repl_barrier_kick(r);
@@ -399,6 +400,8 @@ void repl_stop(void *self)
 		r->server = NULL;
 	}
 	repl_peers_close(r);
+	free(r->confirm); /* closed clients never answer it */
+	r->confirm = NULL;
 	if (r->pub != NULL) {
 		bus_pub_close(r->pub);
 		r->pub = NULL;

@@ -45,7 +45,7 @@ static void op_free(struct op *op)
 	free(op);
 }
 
-static void send_reply(struct repl *r, bus_request *req, int status, uint64_t index, const char *message,
+void repl_send_reply(struct repl *r, bus_request *req, int status, uint64_t index, const char *message,
                        const void *result, size_t result_len)
 {
 	struct proto_msg m = {.type = PROTO_MSG_REPLY};
@@ -68,7 +68,7 @@ static void op_answer(struct op *op, int status, uint64_t index, const char *mes
 	if (!op->answered) {
 		op->answered = true;
 		if (op->req != NULL) {
-			send_reply(op->r, op->req, status, index, message, op->result, op->result_len);
+			repl_send_reply(op->r, op->req, status, index, message, op->result, op->result_len);
 			op->req = NULL;
 		}
 	}
@@ -242,12 +242,11 @@ static void propose_entry(struct repl *r, struct op **ops, uint32_t n)
 	}
 }
 
-static void barrier_round_cb(struct raft_barrier *req, int status)
+void repl_reads_answer(struct repl *r, bool ok)
 {
-	struct repl *r = req->data;
-	/* The read point: everything committed before this barrier is applied
-	 * here now; readers need the state-changing entries up to it, not the
-	 * barrier entry itself (a follower would wait a heartbeat for that). */
+	/* The read point: everything committed before the round started is
+	 * applied here now; readers need the state-changing entries up to it,
+	 * not a barrier entry (a follower would wait a heartbeat for that). */
 	uint64_t index = store_applied(r->store);
 	r->read_barrier_busy = false;
 	r->m.barrier_rounds++;
@@ -257,14 +256,37 @@ static void barrier_round_cb(struct raft_barrier *req, int status)
 			continue;
 		}
 		op->busy = false;
-		if (status == 0) {
+		if (ok) {
 			r->m.barrier_reads++;
 			op_answer(op, PROTO_OK, index, NULL);
 		} else {
 			op_park(op);
 		}
 	}
-	r->want_barrier_kick = true; /* next loop turn: not inside raft's callback */
+	r->want_barrier_kick = true; /* next loop turn: not inside a callback */
+}
+
+static void barrier_round_cb(struct raft_barrier *req, int status)
+{
+	repl_reads_answer(req->data, status == 0);
+}
+
+/* The log round: when a voter cannot confirm the term (an older node, or one
+ * unreachable), a barrier entry proves leadership the slow way. */
+void repl_barrier_log_round(struct repl *r)
+{
+	r->read_barrier.data = r;
+	r->m.barrier_log_rounds++;
+	if (raft_barrier(&r->raft, &r->read_barrier, barrier_round_cb) == 0) {
+		r->read_barrier_busy = true;
+		return;
+	}
+	for (struct op *op = r->ops; op != NULL; op = op->next) {
+		if (op->state == OP_BARRIER_SENT) {
+			op->state = OP_PARKED;
+			op->busy = false;
+		}
+	}
 }
 
 void repl_barrier_kick(struct repl *r)
@@ -283,16 +305,10 @@ void repl_barrier_kick(struct repl *r)
 	if (!any) {
 		return;
 	}
-	r->read_barrier.data = r;
-	if (raft_barrier(&r->raft, &r->read_barrier, barrier_round_cb) == 0) {
-		r->read_barrier_busy = true;
-		return;
-	}
-	for (struct op *op = r->ops; op != NULL; op = op->next) {
-		if (op->state == OP_BARRIER_SENT) {
-			op->state = OP_PARKED;
-			op->busy = false;
-		}
+	r->read_barrier_busy = true;
+	if (!repl_read_confirm_start(r)) {
+		r->read_barrier_busy = false;
+		repl_barrier_log_round(r);
 	}
 }
 
@@ -685,6 +701,11 @@ void repl_on_request(void *data, bus_request *req, const void *buf, size_t len)
 		proto_msg_free(&m);
 		return;
 	}
+	if (rv == PROTO_OK && m.type == PROTO_MSG_LEADER_CONFIRM) {
+		repl_on_leader_confirm(r, req, &m.u.confirm);
+		proto_msg_free(&m);
+		return;
+	}
 	if (rv == PROTO_OK && m.type == PROTO_MSG_STATUS_QUERY) {
 		repl_on_status_query(r, req, m.u.query_hops);
 		proto_msg_free(&m);
@@ -703,13 +724,13 @@ void repl_on_request(void *data, bus_request *req, const void *buf, size_t len)
 		if (rv == PROTO_OK) {
 			proto_msg_free(&m);
 		}
-		send_reply(r, req, PROTO_EINVAL, 0, "malformed request", NULL, 0);
+		repl_send_reply(r, req, PROTO_EINVAL, 0, "malformed request", NULL, 0);
 		return;
 	}
 	struct op *op = calloc(1, sizeof(*op));
 	if (op == NULL) {
 		proto_msg_free(&m);
-		send_reply(r, req, PROTO_ENOMEM, 0, NULL, NULL, 0);
+		repl_send_reply(r, req, PROTO_ENOMEM, 0, NULL, NULL, 0);
 		return;
 	}
 	op->r = r;

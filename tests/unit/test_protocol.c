@@ -255,6 +255,18 @@ static void test_msg_round_trips(void **state)
 	proto_msg_free(&d);
 	proto_buf_free(&b);
 
+	struct proto_msg c = {.type = PROTO_MSG_LEADER_CONFIRM};
+	c.u.confirm.term = 0x1234567890ull;
+	c.u.confirm.leader_id = 7;
+	assert_int_equal(proto_msg_encode(&c, &b), PROTO_OK);
+	assert_int_equal(proto_msg_decode(b.data, b.len, &d), PROTO_OK);
+	assert_int_equal(d.type, PROTO_MSG_LEADER_CONFIRM);
+	assert_true(d.u.confirm.term == 0x1234567890ull);
+	assert_int_equal(d.u.confirm.leader_id, 7);
+	proto_msg_free(&d);
+	assert_int_not_equal(proto_msg_decode(b.data, b.len - 8, &d), PROTO_OK); /* truncated (past the zero padding) */
+	proto_buf_free(&b);
+
 	struct proto_result res = {.code = PROTO_OK, .index = 9, .replay = 1, .created = 2}, out;
 	assert_int_equal(proto_result_encode(&res, &b), PROTO_OK);
 	assert_int_equal(proto_result_decode(b.data, b.len, &out), PROTO_OK);
