@@ -9,6 +9,7 @@
 
 #include "gateway/gw.h"
 #include "node/bus.h"
+#include "node/memtrim.h"
 #include "node/metrics.h"
 #include "protocol/proto.h"
 
@@ -61,6 +62,7 @@ struct gw_req {
 	void *ctx;                    /* handler state carried to its write callback */
 	int route;                    /* index in the route table, GW_ROUTES for none */
 	uint64_t start_ns;            /* uv_hrtime at arrival */
+	bool large_body;              /* its body's memory is worth giving back (memtrim) */
 };
 
 #define GW_ROUTES 40 /* room in the per-route metrics */
@@ -88,6 +90,7 @@ struct gw {
 	char raft_url[CFG_ADDR_MAX];
 	char status_url[CFG_ADDR_MAX];
 	uv_loop_t *loop;
+	struct memtrim trim; /* after requests with large bodies */
 	h2o_globalconf_t config;
 	h2o_context_t ctx;
 	h2o_accept_ctx_t accept_ctx;

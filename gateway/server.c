@@ -367,6 +367,9 @@ static void on_req_dispose(void *p)
 	struct gw_req *gr = p;
 	gr->req = NULL;
 	gw_pending_detach(gr);
+	if (gr->large_body) { /* a bulk request's parsed tree is freed with the request */
+		memtrim_soon(&gr->gw->trim, gr->gw->loop);
+	}
 }
 
 static void set_request_id(struct gw_req *gr)
@@ -397,6 +400,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	memset(gr, 0, sizeof(*gr));
 	gr->gw = g;
 	gr->req = req;
+	gr->large_body = req->entity.len >= (1u << 20);
 	gr->route = GW_ROUTES;
 	gr->start_ns = uv_hrtime();
 	set_request_id(gr);

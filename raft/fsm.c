@@ -145,6 +145,7 @@ static int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[
 	metrics_observe(&r->m.snapshot_seconds, r->m.last_snapshot_seconds);
 	r->budget_snapshot = false;
 	r->snapshot_staggered = true;
+	r->want_trim = true; /* raft frees the entries the snapshot covers after this returns */
 	repl_snapshot_settings(r);
 	return 0;
 }

@@ -209,6 +209,10 @@ static void run_wanted(struct repl *r)
 		r->want_nudge = false;
 		repl_commit_nudge(r);
 	}
+	if (r->want_trim) {
+		r->want_trim = false;
+		memtrim_soon(&r->trim, r->loop); /* the log entries the snapshot covered are freed by now */
+	}
 }
 
 static void on_check(uv_check_t *h)
