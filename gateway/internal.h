@@ -9,7 +9,7 @@
 
 #include "gateway/gw.h"
 #include "node/bus.h"
-#include "node/memtrim.h"
+#include "node/pooljob.h"
 #include "node/metrics.h"
 #include "protocol/proto.h"
 
@@ -90,7 +90,7 @@ struct gw {
 	char raft_url[CFG_ADDR_MAX];
 	char status_url[CFG_ADDR_MAX];
 	uv_loop_t *loop;
-	struct memtrim trim; /* after requests with large bodies */
+	struct pool_job trim; /* malloc_trim after requests with large bodies */
 	h2o_globalconf_t config;
 	h2o_context_t ctx;
 	h2o_accept_ctx_t accept_ctx;

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 
 #include "node/bus.h"
-#include "node/memtrim.h"
+#include "node/pooljob.h"
 #include "node/metrics.h"
 #include "protocol/proto.h"
 #include "raft/repl.h"
@@ -141,7 +141,7 @@ struct repl {
 	 * calling raft_barrier/raft_apply re-entrantly while raft changes state
 	 * crashed 0.15.0 (found by tests/jepsen, partition nemesis). */
 	bool want_barrier_kick, want_nudge, want_ready, want_flush, want_trim;
-	struct memtrim trim;             /* after snapshots (fsm.c) */
+	struct pool_job trim;            /* malloc_trim after snapshots (fsm.c) */
 	struct raft_barrier nudge;
 
 	struct op *ops;                  /* every op not yet freed */
