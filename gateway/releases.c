@@ -258,9 +258,10 @@ static void read_current(struct gw_req *gr)
 	int rv = store_current_each(rd, gw_query(gr, "client_name"), gw_query(gr, "env_name"), current_row, &o);
 	char *ordered = NULL;
 	if (rv == PROTO_OK && !o.w.failed) {
-		ordered = json_dumps(order_namespaces(rd, gw_query(gr, "client_name"), gw_query(gr, "env_name"), o.alpha),
-		                     JSON_COMPACT | JSON_ENCODE_ANY); /* order_namespaces takes alpha */
-		o.alpha = NULL;
+		json_t *names = order_namespaces(rd, gw_query(gr, "client_name"), gw_query(gr, "env_name"), o.alpha);
+		o.alpha = NULL; /* order_namespaces took it */
+		ordered = json_dumps(names, JSON_COMPACT | JSON_ENCODE_ANY);
+		json_decref(names);
 	}
 	store_read_end(rd);
 	jsonw_raw(&o.w, "]", o.ns != NULL ? 1 : 0);
