@@ -83,6 +83,12 @@ def _shiplog_crash_guard():
         pytest.fail("\n".join(problems))
 
 
+def fail_on_leaks(clusters):
+    leaks = [x for c in clusters for x in c.leak_reports()]
+    if leaks:
+        pytest.fail("memory leaked (LeakSanitizer, at node exit):\n" + "\n".join(leaks))
+
+
 @pytest.fixture(scope="module")
 def cluster(request, tmp_path_factory):
     mod = request.module.__name__.rsplit(".", 1)[-1]
@@ -92,6 +98,7 @@ def cluster(request, tmp_path_factory):
         yield c
     finally:
         c.teardown()
+    fail_on_leaks([c])
 
 
 @pytest.fixture
@@ -111,3 +118,4 @@ def cluster_factory(request, tmp_path):
     finally:
         for c in made:
             c.teardown()
+    fail_on_leaks(made)

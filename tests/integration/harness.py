@@ -20,6 +20,7 @@ from __future__ import annotations
 import json as _json
 import os
 import random
+import re
 import signal
 import subprocess
 import time
@@ -40,6 +41,12 @@ from harness_util import (  # noqa: F401
     Fatal, iso, now_iso, parse_ts, release_body, report, same_instant, sha_for, ts, uid,
     wait_until,
 )
+
+# Known leak at exit, not yet fixed: a bus call still in flight when its
+# client closes never calls back (node/bus.h), so the caller's context for it
+# is never freed. Seen for a follower's forward (raft/requests.c) and the
+# scheduler's lease proposal (node/scheduler.c via node_propose).
+KNOWN_EXIT_LEAKS = ("forward_group", "propose_lease")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPLOGD = os.environ.get("SHIPLOGD") or str(REPO_ROOT / "build" / "shiplogd")
@@ -344,6 +351,29 @@ class Cluster:
                 except subprocess.TimeoutExpired:
                     pass
                 self._note_exit(node, "teardown-sigkill")
+
+    def leak_reports(self):
+        """LeakSanitizer reports of shiplog's own leaks in the nodes' logs. A node
+        reports at exit when ASAN_OPTIONS has detect_leaks=1 (scripts/test.sh
+        sets it, with LSAN_OPTIONS exitcode=0 so exit codes stay meaningful).
+        Allocations made directly by libh2o or libuv are left out: their
+        contexts, pools and loops are not torn down at exit."""
+        out = []
+        for node in self.nodes.values():
+            if not node.log_path.exists():
+                continue
+            text = node.log_path.read_text("utf-8", "replace")
+            for block in re.split(r"\n\s*\n", text):
+                lines = block.strip().splitlines()
+                if not lines or not re.match(r"(Direct|Indirect) leak of", lines[0]):
+                    continue
+                first = next((ln for ln in lines if ln.strip().startswith("#1 ")), "")
+                if "libh2o.so" in first or "libuv.so" in first:
+                    continue
+                if any(f" in {fn} " in block for fn in KNOWN_EXIT_LEAKS):
+                    continue
+                out.append(f"{node.name}: " + "\n".join(lines[:12]))
+        return out
 
     def live_nodes(self):
         return [n.name for n in self.nodes.values() if n.running() and not n.paused]
