@@ -45,8 +45,8 @@ static void usage(FILE *out)
 	        "  -h, --help          this help\n"
 	        "  -V, --version       print the version\n"
 	        "\n"
-	        "SIGINT or SIGTERM stops the node cleanly. SHIPLOG_TRACE=1 traces the raft\n"
-	        "actor, LIBRAFT_TRACE=1 the Raft library under it.\n");
+	        "SIGINT or SIGTERM stops the node cleanly. %s\n",
+	        repl_trace_help);
 }
 
 static int mkdir_p(const char *path)

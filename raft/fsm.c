@@ -128,8 +128,6 @@ static int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[
 	if (*bufs != NULL) {
 		for (unsigned i = 0; i < *n_bufs; i++) {
 			r->m.last_snapshot_bytes += (*bufs)[i].len;
-		}
-		for (unsigned i = 0; i < *n_bufs; i++) {
 			free((*bufs)[i].base);
 		}
 		free(*bufs);

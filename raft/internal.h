@@ -7,8 +7,8 @@
 #include <stdbool.h>
 
 #include "node/bus.h"
-#include "node/pooljob.h"
 #include "node/metrics.h"
+#include "node/pooljob.h"
 #include "protocol/proto.h"
 #include "raft/repl.h"
 #include "raft/segments.h"

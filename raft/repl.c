@@ -25,6 +25,8 @@ void repl_trace(const char *file, int line, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+const char repl_trace_help[] = "SHIPLOG_TRACE=1 traces\nthe raft actor, LIBRAFT_TRACE=1 the Raft library under it.";
+
 /* The Raft log and snapshots live in DATA/raft. */
 static void log_dir(char *out, size_t cap, const char *data_dir)
 {

@@ -10,7 +10,8 @@
  *   every command carries an idempotency key, so a retry after an unknown
  *   outcome applies at most once;
  * - a BARRIER is answered with an index at which a quorum confirmed this
- *   leadership (concurrent barriers share one raft_barrier round).
+ *   leadership (concurrent barriers share one round: the voters confirm the
+ *   leader's term over the bus, or a raft_barrier entry when they cannot).
  * The actor publishes its status (role, term, indexes, leader) on the bus. */
 #ifndef SHIPLOG_RAFT_REPL_H
 #define SHIPLOG_RAFT_REPL_H
@@ -47,5 +48,9 @@ void repl_free(struct repl *r);
 /* Whether the node's data directory already holds a Raft log (a node ran
  * there); the log's place inside it is raft/'s own business. */
 bool repl_log_exists(const char *data_dir);
+
+/* The environment variables that trace the actor and the Raft library under
+ * it, as one sentence for shiplogd --help. */
+extern const char repl_trace_help[];
 
 #endif
