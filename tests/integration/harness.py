@@ -43,10 +43,12 @@ from harness_util import (  # noqa: F401
 )
 
 # Known leak at exit, not yet fixed: a bus call still in flight when its
-# client closes never calls back (node/bus.h), so the caller's context for it
-# is never freed. Seen for a follower's forward (raft/requests.c) and the
-# scheduler's lease proposal (node/scheduler.c via node_propose).
-KNOWN_EXIT_LEAKS = ("forward_group", "propose_lease")
+# client closes never calls back (node/bus.h), so the context its caller
+# allocated for it is never freed. These are the functions that allocate such
+# contexts (a follower's forward, a proposal's call, a pending request, the
+# gateway outbox's call); what hangs off them is an indirect leak and is not
+# judged on its own.
+KNOWN_EXIT_LEAKS = ("forward_group", "node_propose", "pending_new", "send_call")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPLOGD = os.environ.get("SHIPLOGD") or str(REPO_ROOT / "build" / "shiplogd")
@@ -356,8 +358,10 @@ class Cluster:
         """LeakSanitizer reports of shiplog's own leaks in the nodes' logs. A node
         reports at exit when ASAN_OPTIONS has detect_leaks=1 (scripts/test.sh
         sets it, with LSAN_OPTIONS exitcode=0 so exit codes stay meaningful).
-        Allocations made directly by libh2o or libuv are left out: their
-        contexts, pools and loops are not torn down at exit."""
+        Only direct leaks are judged (an indirect one is held by a direct one),
+        and those allocated by libh2o or libuv are left out (their contexts,
+        pools and loops are not torn down at exit), as are the contexts of
+        bus calls in flight at exit (KNOWN_EXIT_LEAKS)."""
         out = []
         for node in self.nodes.values():
             if not node.log_path.exists():
@@ -365,12 +369,12 @@ class Cluster:
             text = node.log_path.read_text("utf-8", "replace")
             for block in re.split(r"\n\s*\n", text):
                 lines = block.strip().splitlines()
-                if not lines or not re.match(r"(Direct|Indirect) leak of", lines[0]):
+                if not lines or not lines[0].startswith("Direct leak of"):
                     continue
                 first = next((ln for ln in lines if ln.strip().startswith("#1 ")), "")
                 if "libh2o.so" in first or "libuv.so" in first:
                     continue
-                if any(f" in {fn} " in block for fn in KNOWN_EXIT_LEAKS):
+                if any(f" in {fn} " in first for fn in KNOWN_EXIT_LEAKS):
                     continue
                 out.append(f"{node.name}: " + "\n".join(lines[:12]))
         return out
