@@ -36,6 +36,7 @@ struct store {
 	MDB_dbi dbi[DB_COUNT_];
 	char dir[4096];
 	int map_slot; /* in map_guard.c's SIGBUS table, or -1 */
+	char *map_base; /* where data.mdb is mapped (NULL: not found) */
 };
 
 /* map_guard.c: watch s's map for SIGBUS (after mdb_env_open), and stop. */
@@ -47,6 +48,13 @@ struct store_read {
 	MDB_txn *txn;
 	uint64_t index;
 };
+
+/* Unmaps every page of the data file from this process (MADV_DONTNEED on
+ * LMDB's map): after a full scan (a snapshot, a backup) the scanned pages
+ * would otherwise stay in the node's resident set. They stay in the page
+ * cache, dirty ones included, and a later touch maps them back (a minor
+ * fault). Safe while other threads read and write the map. */
+void store_unmap_pages(store *s);
 
 struct store_snapshot {
 	store *s;

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -77,6 +78,7 @@ void store_map_watch(store *s)
 		fprintf(stderr, "store: %s/data.mdb not found in /proc/self/maps; a full disk will end in SIGBUS\n", s->dir);
 		return;
 	}
+	s->map_base = base;
 	pthread_mutex_lock(&mu);
 	static bool installed;
 	if (!installed) {
@@ -100,5 +102,16 @@ void store_map_unwatch(store *s)
 {
 	if (s->map_slot >= 0) {
 		store_maps[s->map_slot].base = NULL;
+	}
+}
+
+void store_unmap_pages(store *s)
+{
+	uint64_t map_size, used;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	store_usage(s, &map_size, &used);
+	if (s->map_base != NULL && used > 0) {
+		/* a shared file mapping: dirty pages stay dirty in the page cache */
+		madvise(s->map_base, ((size_t)used + page - 1) / page * page, MADV_DONTNEED);
 	}
 }

@@ -32,6 +32,7 @@ void store_snapshot_release(struct store_snapshot *snap)
 	if (snap->txn != NULL) {
 		mdb_txn_abort(snap->txn);
 		snap->txn = NULL;
+		store_unmap_pages(snap->s); /* the scan touched every page; the node needs few of them */
 	}
 }
 

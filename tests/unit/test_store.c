@@ -2,6 +2,7 @@
  * idempotency, replay), the reads, and snapshot/restore. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
@@ -247,6 +248,62 @@ static void test_pings_keep_the_latest(void **state)
 	assert_int_equal(v.ping[0], 0);
 	assert_string_equal(v.names[1], "prod/staging");
 	assert_int_equal(v.ping[1], 5000);
+}
+
+/* Resident kB of this process's mapping of dir/data.mdb (/proc/self/smaps). */
+static long mapped_kb(const char *dir)
+{
+	char want[200], line[512];
+	snprintf(want, sizeof(want), "%s/data.mdb", dir);
+	FILE *fp = fopen("/proc/self/smaps", "r");
+	assert_non_null(fp);
+	long kb = -1;
+	bool ours = false;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) { /* a mapping's first line */
+			ours = strstr(line, want) != NULL;
+		}
+		if (ours && strncmp(line, "Rss:", 4) == 0) {
+			kb = atol(line + 4);
+			ours = false;
+		}
+	}
+	fclose(fp);
+	return kb;
+}
+
+/* A snapshot's scan leaves the data file out of the resident set (the
+ * pages stay in the page cache) and changes nothing in it. */
+static void test_snapshot_unmaps_scanned_pages(void **state)
+{
+	struct fixture *f = *state;
+	for (int i = 0; i < 3000; i++) {
+		char ns[16], tag[16];
+		snprintf(ns, sizeof(ns), "ns%d", i % 300);
+		snprintf(tag, sizeof(tag), "v%d", i);
+		observe(f, ns, tag, tag, i, "");
+	}
+	struct store_snapshot *snap;
+	void *before, *after;
+	size_t before_len, after_len;
+	assert_int_equal(store_snapshot_open(f->s, &snap), PROTO_OK);
+	assert_int_equal(store_snapshot_serialize(snap, &before, &before_len), PROTO_OK);
+	assert_true(mapped_kb(f->dir) > 256); /* the writes and the scan touched the file's pages */
+	store_snapshot_close(snap);
+	assert_true(mapped_kb(f->dir) >= 0);
+	assert_true(mapped_kb(f->dir) <= 16);
+
+	observe(f, "ns1", "later", "later", 5000, ""); /* writes fault pages back in */
+	assert_true(mapped_kb(f->dir) > 0);
+	assert_int_equal(store_applied(f->s), 3001);
+	assert_int_equal(store_snapshot_open(f->s, &snap), PROTO_OK);
+	assert_int_equal(store_snapshot_serialize(snap, &after, &after_len), PROTO_OK);
+	store_snapshot_close(snap);
+	assert_true(after_len > before_len);
+	assert_memory_not_equal(before, after, before_len);
+	free(before);
+	free(after);
 }
 
 static void test_snapshot_restore(void **state)
@@ -607,6 +664,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pings_keep_the_latest, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_restore, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_stream, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_unmaps_scanned_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leases_expire_and_move, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clusters_jobs_and_collect_results, setup, teardown),
