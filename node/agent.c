@@ -234,12 +234,18 @@ static int is_run(const struct dirent *d)
 	return d->d_name[0] != '.' && n > 5 && strcmp(d->d_name + n - 5, ".json") == 0;
 }
 
-/* Delivers spooled runs oldest first; stops at the first that cannot be delivered. */
-static int deliver(const struct cfg_agent *a, size_t *next_server)
+/* Delivers spooled runs oldest first; stops at the first that cannot be
+ * delivered. Returns how many were delivered; *blocked says one was not. */
+static int deliver(const struct cfg_agent *a, size_t *next_server, int *blocked_out)
 {
 	struct dirent **names;
 	int n = scandir(a->spool, &names, is_run, by_name);
 	int delivered = 0, blocked = 0;
+	if (n < 0) {
+		fprintf(stderr, "agent: cannot read the spool %s: %s\n", a->spool, strerror(errno));
+		*blocked_out = 1;
+		return 0;
+	}
 	for (int i = 0; i < n; i++) {
 		char path[2048], idem[256];
 		snprintf(path, sizeof(path), "%s/%s", a->spool, names[i]->d_name);
@@ -259,12 +265,18 @@ static int deliver(const struct cfg_agent *a, size_t *next_server)
 				rename(path, rej);
 			} else {
 				blocked = 1; /* the cluster is unreachable: keep order, retry later */
+				if (status != 0) {
+					fprintf(stderr, "agent: %s not delivered yet: HTTP %ld\n", names[i]->d_name, status);
+				} else {
+					fprintf(stderr, "agent: %s not delivered yet: no node answered\n", names[i]->d_name);
+				}
 			}
 		}
 		free(names[i]);
 	}
 	free(names);
-	return blocked ? -1 : delivered;
+	*blocked_out = blocked;
+	return delivered;
 }
 
 int agent_run(const struct cfg_agent *a)
@@ -313,10 +325,14 @@ int agent_run(const struct cfg_agent *a)
 			next_ping = now + (int64_t)a->ping_interval_s * 1000;
 		}
 		if (now >= next_deliver) {
-			if (deliver(a, &next_server) < 0) {
+			int blocked = 0, delivered = deliver(a, &next_server, &blocked);
+			if (blocked && delivered == 0) {
 				backoff = backoff * 2 > 10000 ? 10000 : backoff * 2; /* exponential, capped */
 			} else {
-				backoff = 500;
+				backoff = 500; /* progress: the cluster is back, go on soon */
+			}
+			if (delivered > 0) {
+				fprintf(stderr, "agent: delivered %d spooled run(s)\n", delivered);
 			}
 			next_deliver = now + backoff;
 		}
