@@ -5,6 +5,7 @@
 --   MODE current CLIENT ENVS [QS]   GET /api/releases/current?client_name=CLIENT&env_name=e<E>[&QS], random E < ENVS
 -- Prints "RESULT ...", "PCTL ..." (latency at a fixed percentile grid, for merging several wrk
 -- processes) and "ERR ..." with the first non-2xx response of each thread.
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "pctl.lua")
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
 
@@ -46,15 +47,6 @@ function response(status, hdrs, body)
       first_err = tostring(status) .. " " .. string.sub(body or "", 1, 400)
     end
   end
-end
-
-local function pct_grid(latency)
-  local out = {}
-  local p = 0.5
-  while p <= 99.0 + 1e-9 do out[#out + 1] = string.format("%g:%d", p, latency:percentile(p)); p = p + 0.5 end
-  p = 99.05
-  while p <= 100.0 + 1e-9 do out[#out + 1] = string.format("%g:%d", p, latency:percentile(p)); p = p + 0.05 end
-  return table.concat(out, ",")
 end
 
 function done(summary, latency, requests)

@@ -5,6 +5,7 @@
 -- Prints one "RESULT ..." line and one "PCTL ..." line (latency at a fixed percentile grid, used by
 -- bench/run to merge the latency distributions of several wrk processes), and "ERR ..." lines with
 -- the first non-2xx responses.
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "pctl.lua")
 local threads = {}
 function setup(thread)
   thread:set("tid", #threads + 1)
@@ -42,15 +43,6 @@ function response(status, hdrs, body)
       first_err = tostring(status) .. " " .. string.sub(body or "", 1, 400)
     end
   end
-end
-
-local function pct_grid(latency)
-  local out = {}
-  local p = 0.5
-  while p <= 99.0 + 1e-9 do out[#out + 1] = string.format("%g:%d", p, latency:percentile(p)); p = p + 0.5 end
-  p = 99.05
-  while p <= 100.0 + 1e-9 do out[#out + 1] = string.format("%g:%d", p, latency:percentile(p)); p = p + 0.05 end
-  return table.concat(out, ",")
 end
 
 function done(summary, latency, requests)
