@@ -266,11 +266,16 @@ struct backup {
 	int rv;
 };
 
-static void backup_run(uv_work_t *w)
+static void backup_serialize(void *arg)
 {
-	struct backup *b = w->data;
+	struct backup *b = arg;
 	b->rv = store_snapshot_serialize(b->snap, &b->data, &b->len);
 	store_snapshot_close(b->snap); /* MDB_NOTLS: any thread may end the read */
+}
+
+static void backup_run(uv_work_t *w)
+{
+	pool_run_low_priority(backup_serialize, w->data); /* requests come first */
 }
 
 static void backup_done(uv_work_t *w, int status)

@@ -1,6 +1,11 @@
 #include "node/pooljob.h"
 
+#include <errno.h>
 #include <malloc.h>
+#include <stdbool.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static void job_run(uv_work_t *w)
 {
@@ -35,4 +40,19 @@ static void trim(void *arg)
 void memtrim_soon(struct pool_job *j, uv_loop_t *loop)
 {
 	pool_job_soon(j, loop, trim, NULL);
+}
+
+void pool_run_low_priority(void (*fn)(void *arg), void *arg)
+{
+	pid_t tid = (pid_t)syscall(SYS_gettid);
+	struct rlimit rl;
+	errno = 0;
+	int old = getpriority(PRIO_PROCESS, (id_t)tid);
+	bool can_restore = geteuid() == 0 ||
+	                   (getrlimit(RLIMIT_NICE, &rl) == 0 && (rl.rlim_cur == RLIM_INFINITY || 20 - (long)rl.rlim_cur <= old));
+	bool niced = errno == 0 && can_restore && setpriority(PRIO_PROCESS, (id_t)tid, 19) == 0;
+	fn(arg);
+	if (niced) {
+		setpriority(PRIO_PROCESS, (id_t)tid, old);
+	}
 }

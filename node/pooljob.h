@@ -22,4 +22,12 @@ void pool_job_soon(struct pool_job *j, uv_loop_t *loop, void (*fn)(void *arg), v
  * entries a snapshot covers) that is tens of MB a node. */
 void memtrim_soon(struct pool_job *j, uv_loop_t *loop);
 
+/* Runs fn(arg) on the calling thread (a pool worker) at the lowest CPU
+ * priority (nice 19), so that long background work (a snapshot's or a
+ * backup's serialization) leaves the event loops, and so request latency,
+ * alone on a busy machine. Only when the worker's priority can be restored
+ * afterwards (root, or RLIMIT_NICE allows it): the pool also runs raft_uv's
+ * file work. Otherwise fn runs at the worker's priority. */
+void pool_run_low_priority(void (*fn)(void *arg), void *arg);
+
 #endif

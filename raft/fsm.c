@@ -8,13 +8,9 @@
  * snapshot (v3): the synchronous part pins an LMDB read transaction on the
  * loop thread (it sees exactly last_applied); the asynchronous part
  * streams it through LZ4 on libuv's thread pool while writes continue. */
-#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "raft/internal.h"
 #include "raft/snapzip.h"
@@ -226,26 +222,19 @@ struct async_work {
 	int status;
 };
 
+static void async_work_call(void *arg)
+{
+	struct async_work *a = arg;
+	a->status = a->req->work(a->req);
+}
+
 /* Serializing a snapshot takes a core for a while; at the lowest priority
  * it leaves the event loops (and so request latency) alone on a busy
  * machine: with it at normal priority, write p99 at 64 connections went from
  * 11-17 ms to 46-77 ms whenever the three nodes snapshotted. */
 static void async_work_run(uv_work_t *w)
 {
-	struct async_work *a = w->data;
-	pid_t tid = (pid_t)syscall(SYS_gettid);
-	struct rlimit rl;
-	errno = 0;
-	int old = getpriority(PRIO_PROCESS, (id_t)tid);
-	/* Only when the worker's priority can be restored afterwards (root, or
-	 * RLIMIT_NICE allows it): libuv's pool also runs raft_uv's file work. */
-	bool can_restore = geteuid() == 0 ||
-	                   (getrlimit(RLIMIT_NICE, &rl) == 0 && (rl.rlim_cur == RLIM_INFINITY || 20 - (long)rl.rlim_cur <= old));
-	bool niced = errno == 0 && can_restore && setpriority(PRIO_PROCESS, (id_t)tid, 19) == 0;
-	a->status = a->req->work(a->req);
-	if (niced) {
-		setpriority(PRIO_PROCESS, (id_t)tid, old);
-	}
+	pool_run_low_priority(async_work_call, w->data);
 }
 
 static void async_work_done(uv_work_t *w, int status)
