@@ -1,8 +1,7 @@
 #include "node/pooljob.h"
 
-#include <errno.h>
 #include <malloc.h>
-#include <stdbool.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -42,17 +41,26 @@ void memtrim_soon(struct pool_job *j, uv_loop_t *loop)
 	pool_job_soon(j, loop, trim, NULL);
 }
 
+struct low_job {
+	void (*fn)(void *arg);
+	void *arg;
+};
+
+static void *low_thread(void *p)
+{
+	struct low_job *j = p;
+	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19); /* this thread only: it ends with the job */
+	j->fn(j->arg);
+	return NULL;
+}
+
 void pool_run_low_priority(void (*fn)(void *arg), void *arg)
 {
-	pid_t tid = (pid_t)syscall(SYS_gettid);
-	struct rlimit rl;
-	errno = 0;
-	int old = getpriority(PRIO_PROCESS, (id_t)tid);
-	bool can_restore = geteuid() == 0 ||
-	                   (getrlimit(RLIMIT_NICE, &rl) == 0 && (rl.rlim_cur == RLIM_INFINITY || 20 - (long)rl.rlim_cur <= old));
-	bool niced = errno == 0 && can_restore && setpriority(PRIO_PROCESS, (id_t)tid, 19) == 0;
-	fn(arg);
-	if (niced) {
-		setpriority(PRIO_PROCESS, (id_t)tid, old);
+	struct low_job j = {fn, arg};
+	pthread_t t;
+	if (pthread_create(&t, NULL, low_thread, &j) != 0) {
+		fn(arg); /* no thread to spare: at the caller's priority */
+		return;
 	}
+	pthread_join(t, NULL);
 }

@@ -22,12 +22,12 @@ void pool_job_soon(struct pool_job *j, uv_loop_t *loop, void (*fn)(void *arg), v
  * entries a snapshot covers) that is tens of MB a node. */
 void memtrim_soon(struct pool_job *j, uv_loop_t *loop);
 
-/* Runs fn(arg) on the calling thread (a pool worker) at the lowest CPU
- * priority (nice 19), so that long background work (a snapshot's or a
- * backup's serialization) leaves the event loops, and so request latency,
- * alone on a busy machine. Only when the worker's priority can be restored
- * afterwards (root, or RLIMIT_NICE allows it): the pool also runs raft_uv's
- * file work. Otherwise fn runs at the worker's priority. */
+/* Runs fn(arg) at the lowest CPU priority (nice 19) and returns when it is
+ * done, so that long background work (a snapshot's or a backup's
+ * serialization) leaves the event loops, and so request latency, alone on a
+ * busy machine. For a pool worker: fn runs on a thread of its own, since an
+ * unprivileged thread cannot raise its priority back and the pool also runs
+ * raft_uv's file work. If no thread can be made, fn runs here, as is. */
 void pool_run_low_priority(void (*fn)(void *arg), void *arg);
 
 #endif
