@@ -210,6 +210,7 @@ struct bus_client {
 	nng_socket sock;
 	struct bus_call *calls;
 	struct local_client *local; /* set for inproc:// urls: nothing else is used */
+	bool closing;               /* bus_call refuses new calls */
 };
 
 /* A REQ context sends, then receives: the same aio serves both steps. */
@@ -245,14 +246,15 @@ static void call_unlink_free(struct bus_call *c)
 	free(c);
 }
 
-static void call_run(struct bus_item *it)
+/* Ends c: unlinks and frees it, then runs its callback with its result
+ * (or with status when the call ended in error). */
+static void call_finish(struct bus_call *c, int status)
 {
-	struct bus_call *c = (struct bus_call *)it;
 	int rv = nng_aio_result(c->aio);
 	nng_msg *m = rv == 0 ? nng_aio_get_msg(c->aio) : NULL;
-	int status = rv == 0 ? PROTO_OK : rv == NNG_ETIMEDOUT ? PROTO_ETIMEOUT
-	                                 : rv == NNG_ECLOSED   ? PROTO_ESHUTDOWN
-	                                                       : PROTO_ECONNECT;
+	if (rv == 0) {
+		status = PROTO_OK;
+	}
 	bus_reply_cb cb = c->cb;
 	void *data = c->data;
 	call_unlink_free(c);
@@ -260,6 +262,13 @@ static void call_run(struct bus_item *it)
 	if (m != NULL) {
 		nng_msg_free(m);
 	}
+}
+
+static void call_run(struct bus_item *it)
+{
+	struct bus_call *c = (struct bus_call *)it;
+	int rv = nng_aio_result(c->aio);
+	call_finish(c, rv == NNG_ETIMEDOUT ? PROTO_ETIMEOUT : rv == NNG_ECLOSED ? PROTO_ESHUTDOWN : PROTO_ECONNECT);
 }
 
 static void client_free(void *owner)
@@ -306,6 +315,9 @@ int bus_call(bus_client *cl, const void *buf, size_t len, unsigned timeout_ms, b
 	if (cl->local != NULL) {
 		return bus_local_call(cl->local, buf, len, timeout_ms, cb, data);
 	}
+	if (cl->closing) {
+		return PROTO_ESHUTDOWN;
+	}
 	struct bus_call *c = calloc(1, sizeof(*c));
 	nng_msg *m;
 	if (c == NULL) {
@@ -349,13 +361,14 @@ void bus_client_close(bus_client *cl)
 		free(cl);
 		return;
 	}
+	cl->closing = true;
 	nng_close(cl->sock);
 	for (struct bus_call *c = cl->calls; c != NULL; c = c->next) {
-		nng_aio_stop(c->aio);
+		nng_aio_stop(c->aio); /* every aio has completed once this returns */
 	}
-	mailbox_close(&cl->mb, NULL); /* forget queued items before their calls are freed */
+	mailbox_close(&cl->mb, NULL); /* queued results are answered below, with the rest */
 	while (cl->calls != NULL) {
-		call_unlink_free(cl->calls);
+		call_finish(cl->calls, PROTO_ESHUTDOWN);
 	}
 }
 

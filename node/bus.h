@@ -37,10 +37,15 @@ typedef void (*bus_reply_cb)(void *data, int status, const void *buf, size_t len
 
 /* Connects (in the background, reconnecting forever) to url. */
 int bus_client_open(bus_client **out, uv_loop_t *loop, const char *url);
-/* Sends a request; cb fires exactly once unless the client is closed first.
- * Returns 0 or PROTO_ENOMEM (then cb never fires). */
+/* Sends a request; cb fires exactly once, on the loop: with the reply, an
+ * error, or PROTO_ESHUTDOWN when the client is closed first. Returns 0, or
+ * PROTO_ENOMEM or PROTO_ESHUTDOWN (a client being closed), and then cb
+ * never fires. */
 int bus_call(bus_client *c, const void *buf, size_t len, unsigned timeout_ms, bus_reply_cb cb, void *data);
-/* Closes the client; callbacks of calls still in flight never fire. */
+/* Closes the client. Calls still in flight end before it returns: their
+ * callbacks run inside this call (with the reply if it had arrived, else
+ * PROTO_ESHUTDOWN), so a caller closing from its own teardown must be ready
+ * for them; a bus_call they make on this client fails. */
 void bus_client_close(bus_client *c);
 
 /* A publisher; bus_publish may be called from any thread and never blocks

@@ -315,6 +315,9 @@ int bus_local_client_open(struct local_client **out, uv_loop_t *loop, const char
 int bus_local_call(struct local_client *cl, const void *buf, size_t len, unsigned timeout_ms, bus_reply_cb cb,
                    void *data)
 {
+	if (cl->closing) {
+		return PROTO_ESHUTDOWN;
+	}
 	struct local_call *c = calloc(1, sizeof(*c));
 	struct local_request *r = calloc(1, sizeof(*r));
 	void *copy = malloc(len > 0 ? len : 1);
@@ -358,9 +361,9 @@ void bus_local_client_close(struct local_client *cl)
 	ln->client = NULL;
 	pthread_mutex_unlock(&ln->mu);
 	lane_unref(ln);
-	cl->closing = true; /* replies taken by a drain under way are ignored */
+	cl->closing = true; /* replies taken by a drain under way are ignored; new calls are refused */
 	while (cl->calls != NULL) {
-		call_end(cl->calls);
+		call_complete(cl->calls, PROTO_ESHUTDOWN, NULL, 0);
 	}
 	mailbox_close(&cl->mb, NULL); /* queued replies carry their drop */
 }

@@ -96,7 +96,8 @@ static void answer(struct run *r, int status)
 	m.u.reply.status = status;
 	m.u.reply.leader = "";
 	m.u.reply.message = r->error;
-	if (r->req != NULL && proto_msg_encode(&m, &b) == PROTO_OK) {
+	/* Once stopping, the server that handed us req is closed (req is gone). */
+	if (r->req != NULL && !r->col->stopping && proto_msg_encode(&m, &b) == PROTO_OK) {
 		bus_reply(r->req, b.data, b.len);
 		proto_buf_free(&b);
 	}

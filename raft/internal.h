@@ -91,6 +91,7 @@ struct repl_peer {
 	uint64_t id;
 	char rpc[CFG_ADDR_MAX];
 	bus_client *client;
+	bus_client *retired; /* the client of its previous address, closed at the next tick */
 };
 
 /* What the actor needs to know of a member. */
@@ -263,6 +264,9 @@ bool repl_member(struct repl *r, uint64_t id, struct repl_member *out);
 /* The bus client to node id, NULL if its address is unknown. */
 bus_client *repl_peer(struct repl *r, uint64_t id);
 void repl_peers_close(struct repl *r);
+/* Closes the clients of peers' previous addresses (their calls end with
+ * PROTO_ESHUTDOWN); from the tick, outside any raft or bus callback. */
+void repl_peers_reap(struct repl *r);
 /* Proposes a command of the actor's own (leader only); no answer awaited. */
 int repl_propose_internal(struct repl *r, struct proto_cmd *cmd);
 /* Writes the initial voters of cluster.toml into MEMBERS (new leader). */

@@ -75,7 +75,13 @@ bus_client *repl_peer(struct repl *r, uint64_t id)
 		slot->id = id;
 	}
 	if (slot->client != NULL) {
-		bus_client_close(slot->client); /* its address changed */
+		/* Its address changed. Closing here would run the old calls'
+		 * callbacks inside our caller's (maybe a raft callback): the tick
+		 * closes it. A second change before that waits for the tick too. */
+		if (slot->retired != NULL) {
+			return NULL; /* callers treat it as a peer not reachable yet */
+		}
+		slot->retired = slot->client;
 		slot->client = NULL;
 	}
 	snprintf(slot->rpc, sizeof(slot->rpc), "%s", m.rpc);
@@ -85,12 +91,25 @@ bus_client *repl_peer(struct repl *r, uint64_t id)
 	return slot->client;
 }
 
-void repl_peers_close(struct repl *r)
+void repl_peers_reap(struct repl *r)
 {
 	for (size_t i = 0; i < r->n_peers; i++) {
+		if (r->peers[i].retired != NULL) {
+			bus_client *cl = r->peers[i].retired;
+			r->peers[i].retired = NULL;
+			bus_client_close(cl);
+		}
+	}
+}
+
+void repl_peers_close(struct repl *r)
+{
+	repl_peers_reap(r);
+	for (size_t i = 0; i < r->n_peers; i++) {
 		if (r->peers[i].client != NULL) {
-			bus_client_close(r->peers[i].client);
-			r->peers[i].client = NULL;
+			bus_client *cl = r->peers[i].client;
+			r->peers[i].client = NULL; /* its callbacks run inside the close */
+			bus_client_close(cl);
 		}
 	}
 	r->n_peers = 0;

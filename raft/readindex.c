@@ -62,7 +62,7 @@ void repl_read_confirm_check(struct repl *r)
 	}
 	if (!c->confirmed) {
 		if (uv_now(r->loop) > c->deadline) {
-			confirm_end(c, false); /* the answers still due free it; a closed client's never come (a leak of one round) */
+			confirm_end(c, false); /* the answers still due free it (a closed client answers PROTO_ESHUTDOWN) */
 		}
 		return;
 	}

@@ -274,6 +274,7 @@ static void on_tick(uv_timer_t *h)
 		return;
 	}
 	repl_ops_tick(r);
+	repl_peers_reap(r);
 	if (r->deferred != NULL) {
 		repl_deferred_run(r, true);
 	}
@@ -405,8 +406,8 @@ void repl_stop(void *self)
 		bus_server_close(r->server);
 		r->server = NULL;
 	}
-	repl_peers_close(r);
-	free(r->confirm); /* closed clients never answer it */
+	repl_peers_close(r); /* ends a confirmation round still asking peers */
+	free(r->confirm);    /* a round no peer still had to answer */
 	r->confirm = NULL;
 	if (r->pub != NULL) {
 		bus_pub_close(r->pub);

@@ -42,14 +42,6 @@ from harness_util import (  # noqa: F401
     wait_until,
 )
 
-# Known leak at exit, not yet fixed: a bus call still in flight when its
-# client closes never calls back (node/bus.h), so the context its caller
-# allocated for it is never freed. These are the functions that allocate such
-# contexts (a follower's forward, a proposal's call, a pending request, the
-# gateway outbox's call); what hangs off them is an indirect leak and is not
-# judged on its own.
-KNOWN_EXIT_LEAKS = ("forward_group", "node_propose", "pending_new", "send_call")
-
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPLOGD = os.environ.get("SHIPLOGD") or str(REPO_ROOT / "build" / "shiplogd")
 
@@ -360,8 +352,7 @@ class Cluster:
         sets it, with LSAN_OPTIONS exitcode=0 so exit codes stay meaningful).
         Only direct leaks are judged (an indirect one is held by a direct one),
         and those allocated by libh2o or libuv are left out (their contexts,
-        pools and loops are not torn down at exit), as are the contexts of
-        bus calls in flight at exit (KNOWN_EXIT_LEAKS)."""
+        pools and loops are not torn down at exit)."""
         out = []
         for node in self.nodes.values():
             if not node.log_path.exists():
@@ -373,8 +364,6 @@ class Cluster:
                     continue
                 first = next((ln for ln in lines if ln.strip().startswith("#1 ")), "")
                 if "libh2o.so" in first or "libuv.so" in first:
-                    continue
-                if any(f" in {fn} " in first for fn in KNOWN_EXIT_LEAKS):
                     continue
                 out.append(f"{node.name}: " + "\n".join(lines[:12]))
         return out

@@ -49,15 +49,21 @@ static void on_reply(void *data, int status, const void *buf, size_t len)
 	snprintf(l->body, sizeof(l->body), "%.*s", (int)len, buf != NULL ? (const char *)buf : "");
 }
 
-/* Runs loop until *flag is set or ms pass. */
-static void run_until(uv_loop_t *loop, const int *flag, unsigned ms)
+/* Runs loop until *count reaches n or ms pass. */
+static void run_until_count(uv_loop_t *loop, const int *count, int n, unsigned ms)
 {
 	uint64_t end = uv_now(loop) + ms;
-	while (!*flag && uv_now(loop) < end) {
+	while (*count < n && uv_now(loop) < end) {
 		uv_run(loop, UV_RUN_NOWAIT);
 		uv_sleep(1);
 		uv_update_time(loop);
 	}
+}
+
+/* Runs loop until *flag is set or ms pass. */
+static void run_until(uv_loop_t *loop, const int *flag, unsigned ms)
+{
+	run_until_count(loop, flag, 1, ms);
 }
 
 static void drain(uv_loop_t *loop)
@@ -67,39 +73,39 @@ static void drain(uv_loop_t *loop)
 	}
 }
 
-static void test_call_and_reply(const char *url)
-{
+/* A loop with an echo server at url and one client of it. */
+struct pair {
 	uv_loop_t loop;
-	uv_loop_init(&loop);
-	struct server_state st = {0};
+	struct server_state st;
 	bus_server *srv;
 	bus_client *cl;
+};
+
+static void pair_open(struct pair *p, const char *url, bool hold)
+{
 	char err[200];
 	const char *urls[] = {url};
-	assert_int_equal(bus_server_open(&srv, &loop, urls, 1, echo, &st, err, sizeof(err)), PROTO_OK);
-	assert_int_equal(bus_client_open(&cl, &loop, url), PROTO_OK);
+	uv_loop_init(&p->loop);
+	p->st = (struct server_state){.hold = hold};
+	assert_int_equal(bus_server_open(&p->srv, &p->loop, urls, 1, echo, &p->st, err, sizeof(err)), PROTO_OK);
+	assert_int_equal(bus_client_open(&p->cl, &p->loop, url), PROTO_OK);
+}
+
+/* state: the url (inproc:// or tcp://). */
+static void test_call_and_reply(void **state)
+{
+	struct pair p;
+	pair_open(&p, *state, false);
 	struct reply_log l = {0};
-	assert_int_equal(bus_call(cl, "hello", 5, 2000, on_reply, &l), PROTO_OK);
-	run_until(&loop, &l.calls, 2000);
+	assert_int_equal(bus_call(p.cl, "hello", 5, 2000, on_reply, &l), PROTO_OK);
+	run_until(&p.loop, &l.calls, 2000);
 	assert_int_equal(l.calls, 1);
 	assert_int_equal(l.status, PROTO_OK);
 	assert_string_equal(l.body, "hello");
-	bus_client_close(cl);
-	bus_server_close(srv);
-	drain(&loop);
-	assert_int_equal(uv_loop_close(&loop), 0);
-}
-
-static void test_local_call(void **state)
-{
-	(void)state;
-	test_call_and_reply("inproc://test-bus-call");
-}
-
-static void test_tcp_call(void **state)
-{
-	(void)state;
-	test_call_and_reply("tcp://127.0.0.1:29791");
+	bus_client_close(p.cl);
+	bus_server_close(p.srv);
+	drain(&p.loop);
+	assert_int_equal(uv_loop_close(&p.loop), 0);
 }
 
 /* A call made before its server listens reaches it once it does; with no
@@ -138,8 +144,8 @@ static void test_local_waits_for_server_then_times_out(void **state)
 }
 
 /* A reply after the caller timed out, or after it closed, goes nowhere; a
- * closed client's callbacks never run; a server closed with requests in hand
- * frees them. */
+ * closed client ends its calls with PROTO_ESHUTDOWN, once; a server closed
+ * with requests in hand frees them. */
 static void test_local_late_replies_and_closes(void **state)
 {
 	(void)state;
@@ -162,21 +168,72 @@ static void test_local_late_replies_and_closes(void **state)
 	assert_int_equal(la.status, PROTO_ETIMEOUT);
 	assert_int_equal(st.n_held, 3);
 	bus_client_close(b);
+	assert_int_equal(lb.calls, 1);
+	assert_int_equal(lb.status, PROTO_ESHUTDOWN);
 	for (int i = 0; i < 2; i++) { /* a's and b's requests: answered too late */
 		bus_reply(st.held[i], "late", 4);
 	}
 	int never = 0;
 	run_until(&loop, &never, 30);
 	assert_int_equal(la.calls, 1);
-	assert_int_equal(lb.calls, 0);
+	assert_int_equal(lb.calls, 1);
 	bus_server_close(srv); /* c's request is still held */
 	drain(&loop);
 	assert_int_equal(lc.calls, 0);
 	bus_client_close(a);
 	bus_client_close(c);
+	assert_int_equal(lc.calls, 1);
+	assert_int_equal(lc.status, PROTO_ESHUTDOWN);
 	drain(&loop);
-	assert_int_equal(lc.calls, 0);
+	assert_int_equal(la.calls, 1);
+	assert_int_equal(lc.calls, 1);
 	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* A callback run by the close tries to call again on the closing client. */
+struct reentry {
+	struct reply_log log;
+	bus_client *cl;
+	int again; /* what that bus_call returned */
+};
+
+static void on_reply_call_again(void *data, int status, const void *buf, size_t len)
+{
+	struct reentry *e = data;
+	on_reply(&e->log, status, buf, len);
+	e->again = bus_call(e->cl, "again", 5, 1000, on_reply, &e->log);
+}
+
+/* Closing a client with calls in flight runs each callback once, inside
+ * the close, with PROTO_ESHUTDOWN; a call made from one of them is refused
+ * (its callback never runs). */
+static void test_close_ends_calls(void **state)
+{
+	struct pair p;
+	pair_open(&p, *state, true);
+	struct reentry e = {.cl = p.cl, .again = -1};
+	struct reply_log other = {0};
+	assert_int_equal(bus_call(p.cl, "first", 5, 5000, on_reply_call_again, &e), PROTO_OK);
+	assert_int_equal(bus_call(p.cl, "second", 6, 5000, on_reply, &other), PROTO_OK);
+	run_until_count(&p.loop, &p.st.n_held, 2, 3000); /* both reach the server, which holds them */
+	assert_int_equal(p.st.n_held, 2);
+	assert_int_equal(e.log.calls + other.calls, 0);
+	bus_client_close(p.cl);
+	assert_int_equal(e.log.calls, 1);
+	assert_int_equal(e.log.status, PROTO_ESHUTDOWN);
+	assert_int_equal(e.again, PROTO_ESHUTDOWN);
+	assert_int_equal(other.calls, 1);
+	assert_int_equal(other.status, PROTO_ESHUTDOWN);
+	for (int i = 0; i < p.st.n_held; i++) {
+		bus_reply(p.st.held[i], "late", 4);
+	}
+	int never = 0;
+	run_until(&p.loop, &never, 30);
+	assert_int_equal(e.log.calls, 1);
+	assert_int_equal(other.calls, 1);
+	bus_server_close(p.srv);
+	drain(&p.loop);
+	assert_int_equal(uv_loop_close(&p.loop), 0);
 }
 
 /* ---- many calls to a server on another thread ---- */
@@ -299,10 +356,12 @@ static void test_local_publish(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_local_call),
-		cmocka_unit_test(test_tcp_call),
+		cmocka_unit_test_prestate(test_call_and_reply, "inproc://test-bus-call"),
+		cmocka_unit_test_prestate(test_call_and_reply, "tcp://127.0.0.1:29791"),
 		cmocka_unit_test(test_local_waits_for_server_then_times_out),
 		cmocka_unit_test(test_local_late_replies_and_closes),
+		cmocka_unit_test_prestate(test_close_ends_calls, "inproc://test-bus-close"),
+		cmocka_unit_test_prestate(test_close_ends_calls, "tcp://127.0.0.1:29792"),
 		cmocka_unit_test(test_local_across_threads),
 		cmocka_unit_test(test_local_publish),
 	};
