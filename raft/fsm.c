@@ -83,6 +83,21 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
 	return 0;
 }
 
+struct snap_sink {
+	struct repl *r;
+	struct snapzip *z;
+};
+
+/* Compresses one chunk, unless the node is stopping. */
+static int snap_put(void *ctx, const void *p, size_t len)
+{
+	struct snap_sink *k = ctx;
+	if (atomic_load_explicit(&k->r->cancel_async, memory_order_relaxed)) {
+		return -1;
+	}
+	return snapzip_put(k->z, p, len);
+}
+
 /* The state streams from the pinned read transaction through LZ4 into one
  * buffer sized once: no uncompressed copy, and no buffer that grows. */
 static int fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
@@ -97,9 +112,11 @@ static int fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[], 
 	if (z == NULL) {
 		return RAFT_NOMEM;
 	}
-	if ((rv = store_snapshot_write(r->snap, snapzip_put, z)) != PROTO_OK) {
+	struct snap_sink sink = {r, z};
+	if ((rv = store_snapshot_write(r->snap, snap_put, &sink)) != PROTO_OK) {
 		snapzip_abort(z);
-		return rv == PROTO_ENOMEM ? RAFT_NOMEM : RAFT_IOERR;
+		store_snapshot_release(r->snap);
+		return atomic_load(&r->cancel_async) ? RAFT_CANCELED : rv == PROTO_ENOMEM ? RAFT_NOMEM : RAFT_IOERR;
 	}
 	store_snapshot_release(r->snap); /* raft's file write need not pin LMDB's pages */
 	void *data;
@@ -215,9 +232,12 @@ void repl_log_budget(struct repl *r)
 }
 
 /* raft_uv in 0.15.0 predates io->async_work, which FSM v3 needs to run
- * snapshot_async off the loop: provide it on libuv's thread pool. */
+ * snapshot_async off the loop: provide it on libuv's thread pool. raft_uv's
+ * close knows nothing of this work, so raft is closed only once it has
+ * called back (repl_raft_close). */
 struct async_work {
 	uv_work_t work;
+	struct repl *r;
 	struct raft_io_async_work *req;
 	int status;
 };
@@ -241,9 +261,18 @@ static void async_work_done(uv_work_t *w, int status)
 {
 	struct async_work *a = w->data;
 	struct raft_io_async_work *req = a->req;
+	struct repl *r = a->r;
 	int rv = status == UV_ECANCELED ? RAFT_CANCELED : a->status;
 	free(a);
+	if (rv == RAFT_CANCELED && atomic_load(&r->cancel_async)) {
+		fprintf(stderr, "raft: snapshot abandoned: the node is stopping\n");
+	}
 	req->cb(req, rv);
+	r->async_works--;
+	if (r->close_deferred && r->async_works == 0) {
+		r->close_deferred = false;
+		repl_raft_close(r);
+	}
 }
 
 static int io_async_work(struct raft_io *io, struct raft_io_async_work *req, raft_io_async_work_cb cb)
@@ -254,12 +283,14 @@ static int io_async_work(struct raft_io *io, struct raft_io_async_work *req, raf
 		return RAFT_NOMEM;
 	}
 	req->cb = cb;
+	a->r = r;
 	a->req = req;
 	a->work.data = a;
 	if (uv_queue_work(r->loop, &a->work, async_work_run, async_work_done) != 0) {
 		free(a);
 		return RAFT_IOERR;
 	}
+	r->async_works++;
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 
 #include <raft.h>
 #include <raft/uv.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "node/bus.h"
@@ -172,12 +173,19 @@ struct repl {
 	bool status_dirty;
 	uint64_t last_status_ms;
 	bool stopping;
+	unsigned async_works;            /* io->async_work requests not yet called back (fsm.c) */
+	atomic_bool cancel_async;        /* set by repl_stop: a snapshot being serialized gives up */
+	bool close_deferred;             /* raft_close waits for async_works to reach 0 */
 	struct store_snapshot *snap;     /* snapshot being taken */
 	uint64_t log_bytes;              /* bytes of the entries applied since the last snapshot */
 	uint64_t log_bytes_at_snapshot;  /* log_bytes when the snapshot in progress was started */
 	bool budget_snapshot;            /* threshold/trailing lowered by repl_log_budget */
 	bool snapshot_staggered;         /* the first snapshot is taken (fsm.c: stagger) */
 };
+
+/* fsm.c: closes raft now, or once the async work in flight has called
+ * back (raft_uv does not track the work we run for it). */
+void repl_raft_close(struct repl *r);
 
 /* nodelay.c: wraps a raft_uv TCP transport so its connections set TCP_NODELAY. */
 void repl_transport_nodelay(struct raft_uv_transport *t);

@@ -391,6 +391,16 @@ static void on_raft_closed(struct raft *raft)
 	raft_uv_tcp_close(&r->transport);
 }
 
+void repl_raft_close(struct repl *r)
+{
+	if (r->async_works > 0) {
+		r->close_deferred = true; /* async_work_done closes it */
+		return;
+	}
+	r->raft.data = r;
+	raft_close(&r->raft, on_raft_closed); /* closes raft_uv and the transport too */
+}
+
 static void on_handle_closed(uv_handle_t *h)
 {
 	(void)h;
@@ -420,7 +430,7 @@ void repl_stop(void *self)
 		r->handles_open = 0;
 	}
 	if (r->raft_started) {
-		r->raft.data = r;
-		raft_close(&r->raft, on_raft_closed); /* closes raft_uv and the transport too */
+		atomic_store(&r->cancel_async, true); /* a snapshot being serialized stops at its next chunk */
+		repl_raft_close(r);
 	}
 }

@@ -339,3 +339,69 @@ def test_full_restart_after_snapshots(cluster_factory):
         for m in names:
             assert tags(c.releases(m, comps[1], index=i))[0] == f"after-{n}"
     assert not problems, "; ".join(problems)
+
+
+def load_batch(c, node, client, env, n):
+    """n releases, one per workload, in one POST /api/v1/observations (one Raft entry)."""
+    obs = [{"namespace": f"ns{k % 8}", "workload_kind": "Deployment", "workload_name": f"w{k}",
+            "container_name": "app", "image_tag": f"1.0.{k}", "image_sha": "sha256:%064x" % k}
+           for k in range(n)]
+    r = c.post(node, "/api/v1/observations", json={"client_name": client, "env_name": env, "observations": obs},
+               timeout=60)
+    assert r.status_code == 200, H.show(r)
+    return H.idx(r)
+
+
+def test_stop_while_a_snapshot_is_taken(cluster_factory):
+    """SIGTERM reaching a node while it serializes a snapshot: the snapshot is
+    abandoned (or finishes), the node exits cleanly, and it restarts with all
+    its data and snapshots again."""
+    c = cluster_factory(raft={"snapshot_threshold": 4, "snapshot_trailing": 2}, api={"max_body_bytes": 4 << 20})
+    client = f"snapstop-{H.uid()}"
+    ldr = c.leader()
+    envs = [f"e{b}" for b in range(16)]
+    top = max(load_batch(c, ldr, client, env, 10000) for env in envs)  # 160k releases: ~70 MB to serialize
+    c.wait_all_applied(top, timeout=60)
+
+    def snapshot_state():
+        out = {}
+        for n in c.names:
+            v = H.parse_metrics(c.get(n, "/metrics", key=None).text)
+            out[n] = (v["shiplog_raft_snapshot_in_progress"], v["shiplog_raft_snapshots_total"],
+                      v["shiplog_raft_last_snapshot_duration_seconds"])
+        return out
+
+    victim = None
+    deadline = time.monotonic() + 60
+    round_no = 0
+    while victim is None and time.monotonic() < deadline:
+        round_no += 1  # every 4 entries each node snapshots the whole state
+        for k in range(4):
+            top = load_batch(c, ldr, client, f"more{round_no}-{k}", 10)
+        for _ in range(200):  # look for a node in the middle of one, for up to ~2 s
+            busy = [n for n, (inp, _, _) in snapshot_state().items() if inp == 1]
+            if busy:
+                victim = busy[0]
+                break
+            time.sleep(0.01)
+    assert victim is not None, "no node was seen taking a snapshot in 60 s"
+    _, taken_before, took = snapshot_state()[victim]
+    t0 = time.monotonic()
+    rc, forced = c.stop(victim)
+    print(f"\n{victim} stopped {time.monotonic() - t0:.2f}s after SIGTERM during its snapshot "
+          f"(snapshots before: {taken_before:.0f}, the last took {took:.2f}s)")
+    assert (rc, forced) == (0, False), f"{victim}: exit code {rc}, forced={forced}\n{c.log_tail(victim)}"
+    log = c.nodes[victim].log_path.read_text("utf-8", "replace")
+    assert "ERROR: AddressSanitizer" not in log and "runtime error" not in log, c.log_tail(victim)
+    print("abandoned" if "snapshot abandoned: the node is stopping" in log else "it finished before the stop")
+
+    c.start(victim)
+    c.wait_applied(victim, top, timeout=60)
+    for env in envs:
+        r = c.current(victim, client, env, index=top)
+        assert r.status_code == 200, H.show(r)
+        assert r.json()["total"] == 10000, (victim, env, r.json()["total"])
+    for k in range(8):  # it snapshots again after its restart
+        top = load_batch(c, ldr, client, f"after-{k}", 10)
+    c.wait_applied(victim, top, timeout=30)
+    H.wait_until(lambda: snapshot_state()[victim][1] >= 1, 30, what=f"{victim} snapshotting after its restart")
