@@ -46,6 +46,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -53,6 +54,9 @@ from pathlib import Path
 import requests
 
 import net as netmod
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
+from harness_procs import wait_stopped  # noqa: E402  (one definition of "stopped" for both suites)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPLOGD = os.environ.get("SHIPLOGD") or str(REPO_ROOT / "build" / "shiplogd")
@@ -366,6 +370,7 @@ class DB:
             if node.running() and not node.paused:
                 self._signal(node, signal.SIGSTOP)
                 node.paused = True
+                wait_stopped(node.proc.pid)  # kill() returns before every thread has stopped
                 self.note(name, "pause")
 
     def resume(self, name):
