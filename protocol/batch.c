@@ -1,5 +1,6 @@
 /* Batches: several encoded commands proposed as one Raft entry, and the
  * results of such an entry (one per command, in order). */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,32 @@ int proto_batch_encode(const struct proto_slice *cmds, uint32_t n, struct proto_
 		codec_pack_bin(&pk, cmds[i].data, cmds[i].len);
 	}
 	return codec_finish(&sb, out);
+}
+
+/* Big-endian unsigned of n bytes at p. */
+static uint32_t be(const unsigned char *p, size_t n)
+{
+	uint32_t v = 0;
+	for (size_t i = 0; i < n; i++) {
+		v = v << 8 | p[i];
+	}
+	return v;
+}
+
+int proto_format_version(const void *buf, size_t len, uint32_t *version)
+{
+	const unsigned char *p = buf;
+	size_t at = len == 0 ? 0 : (p[0] & 0xf0) == 0x90 ? 1 : p[0] == 0xdc ? 3 : p[0] == 0xdd ? 5 : 0;
+	if (at == 0 || len <= at) {
+		return PROTO_EINVAL;
+	}
+	unsigned char tag = p[at];
+	size_t width = tag <= 0x7f ? 0 : tag == 0xcc ? 1 : tag == 0xcd ? 2 : tag == 0xce ? 4 : SIZE_MAX;
+	if (width == SIZE_MAX || len - at - 1 < width) {
+		return PROTO_EINVAL;
+	}
+	*version = width == 0 ? tag : be(p + at + 1, width);
+	return PROTO_OK;
 }
 
 bool proto_is_batch(const void *buf, size_t len)

@@ -14,6 +14,11 @@
 
 #include "protocol/status.h"
 
+/* Raise it with any change to a command's encoding or meaning. A node
+ * reading up to an older version stops at the first entry of a newer one
+ * (store_apply: PROTO_ENEWER) rather than skip it and diverge. Before a
+ * leader proposes a newer version, every voter must read it: that gate does
+ * not exist yet, as 1 is the only version. */
 #define PROTO_VERSION 1
 #define PROTO_MAX_MSG (16u << 20)  /* largest encoded message accepted */
 #define PROTO_MAX_STR 1024u        /* longest string field */
@@ -220,6 +225,10 @@ struct proto_batch {
 
 /* Encodes n (1..PROTO_MAX_BATCH) encoded commands as one padded entry. */
 int proto_batch_encode(const struct proto_slice *cmds, uint32_t n, struct proto_buf *out);
+/* The format version an encoded command or batch starts with (its first
+ * array element); PROTO_EINVAL if buf does not start like one. A version
+ * above PROTO_VERSION was written by a newer shiplog. */
+int proto_format_version(const void *buf, size_t len, uint32_t *version);
 /* True if buf starts like a batch (a cheap test; decoding still validates). */
 bool proto_is_batch(const void *buf, size_t len);
 /* Decodes a batch; on success free it with proto_batch_free. */

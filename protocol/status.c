@@ -17,6 +17,7 @@ static const char *const status_names[PROTO_STATUS_COUNT_] = {
 	[PROTO_ECONFLICT] = "conflict",
 	[PROTO_EBUSY] = "busy",
 	[PROTO_EREMOVED] = "removed from the cluster",
+	[PROTO_ENEWER] = "written by a newer shiplog: upgrade this node",
 };
 
 const char *proto_strerror(int status)

@@ -20,6 +20,7 @@ enum proto_status {
 	PROTO_ECONFLICT,  /* refused by the state (e.g. a lease held by another node) */
 	PROTO_EBUSY,      /* try again shortly (e.g. a membership change in progress) */
 	PROTO_EREMOVED,   /* this node is no longer a member of the cluster */
+	PROTO_ENEWER,     /* written in a format newer than this binary reads */
 	PROTO_STATUS_COUNT_
 };
 

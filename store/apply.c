@@ -443,6 +443,16 @@ static int apply_entry(store *s, uint64_t index, const struct proto_slice *cmds,
  * case. */
 int store_apply_batch(store *s, uint64_t index, const struct proto_slice *cmds, uint32_t n, struct proto_result *res)
 {
+	/* A command this binary cannot read is no bad command: newer nodes apply
+	 * it. Skipping it here would diverge, so nothing is applied. */
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t version;
+		if (proto_format_version(cmds[i].data, cmds[i].len, &version) == PROTO_OK && version > PROTO_VERSION) {
+			fprintf(stderr, "store: entry %llu holds a command of format v%u; this binary reads up to v%u\n",
+			        (unsigned long long)index, version, PROTO_VERSION);
+			return PROTO_ENEWER;
+		}
+	}
 	struct apply_skip *skip = calloc(n > 0 ? n : 1, sizeof(*skip));
 	int rc = MDB_PANIC;
 	if (skip != NULL) {

@@ -29,8 +29,9 @@ void store_close(store *s);
 
 /* Applies the command in buf as Raft entry index. Entries at or below the
  * stored applied index are skipped (log replay). Business errors go into
- * res->code; returns PROTO_EIO only when LMDB failed, and then the node must
- * stop rather than diverge. */
+ * res->code. Returns PROTO_EIO when LMDB failed, or PROTO_ENEWER (nothing
+ * applied) for a command in a format newer than PROTO_VERSION; either way
+ * the node must stop rather than diverge. */
 int store_apply(store *s, uint64_t index, const void *buf, size_t len, struct proto_result *res);
 
 /* Applies Raft entry index holding n commands (a batch) in one LMDB

@@ -368,6 +368,36 @@ static void test_schema_commands_round_trip(void **state)
 }
 
 
+/* The format version is read from any msgpack array and uint form. */
+static void test_format_version_peek(void **state)
+{
+	(void)state;
+	uint32_t v = 0;
+	struct proto_buf b;
+	struct proto_cmd c = {.type = PROTO_CMD_PING, .idem_key = "k"};
+	c.ping = (struct proto_ping){"cl", "prod", "", 1};
+	assert_int_equal(proto_cmd_encode(&c, &b), PROTO_OK);
+	assert_int_equal(proto_format_version(b.data, b.len, &v), PROTO_OK);
+	assert_int_equal(v, PROTO_VERSION);
+	proto_buf_free(&b);
+	const unsigned char fix[] = {0x93, 0x05, 0x01}, u8[] = {0x92, 0xcc, 0xc8}, u16[] = {0xdc, 0x00, 0x02, 0xcd, 0x01, 0x2c},
+	                    u32[] = {0xdd, 0, 0, 0, 2, 0xce, 0x00, 0x01, 0x00, 0x00};
+	assert_int_equal(proto_format_version(fix, sizeof(fix), &v), PROTO_OK);
+	assert_int_equal(v, 5);
+	assert_int_equal(proto_format_version(u8, sizeof(u8), &v), PROTO_OK);
+	assert_int_equal(v, 200);
+	assert_int_equal(proto_format_version(u16, sizeof(u16), &v), PROTO_OK);
+	assert_int_equal(v, 300);
+	assert_int_equal(proto_format_version(u32, sizeof(u32), &v), PROTO_OK);
+	assert_int_equal(v, 65536);
+	const unsigned char not_array[] = {0x05, 0x01}, signed_v[] = {0x92, 0xff}, cut[] = {0x92, 0xcd, 0x01};
+	assert_int_equal(proto_format_version(not_array, sizeof(not_array), &v), PROTO_EINVAL);
+	assert_int_equal(proto_format_version(signed_v, sizeof(signed_v), &v), PROTO_EINVAL);
+	assert_int_equal(proto_format_version(cut, sizeof(cut), &v), PROTO_EINVAL);
+	assert_int_equal(proto_format_version(fix, 1, &v), PROTO_EINVAL);
+	assert_int_equal(proto_format_version(fix, 0, &v), PROTO_EINVAL);
+}
+
 static void test_batch_round_trip_and_rejects(void **state)
 {
 	(void)state;
@@ -433,6 +463,7 @@ int main(void)
 		cmocka_unit_test(test_msg_rejects_reply_with_bad_status),
 		cmocka_unit_test(test_schema_commands_round_trip),
 		cmocka_unit_test(test_batch_round_trip_and_rejects),
+		cmocka_unit_test(test_format_version_peek),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

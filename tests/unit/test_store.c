@@ -207,6 +207,32 @@ static void test_bad_entry_is_a_noop_that_advances(void **state)
 	assert_int_equal(store_applied(f->s), 5);
 }
 
+/* A command of a newer format is refused whole, alone or in a batch:
+ * nothing applied, the applied index unchanged. */
+static void test_newer_format_entry_applies_nothing(void **state)
+{
+	struct fixture *f = *state;
+	struct proto_result res[2];
+	int rv;
+	observe(f, "default", "1.0", "sha-a", 1000, "");
+	struct proto_observation o = {"prod", "p", "default", "Deployment", "web", "nginx", "", "", "2.0", "sha-b", 2000};
+	struct proto_cmd c = {.type = PROTO_CMD_OBSERVE, .idem_key = "", .n_obs = 1, .obs = &o};
+	struct proto_buf ok, newer;
+	assert_int_equal(proto_cmd_encode(&c, &ok), PROTO_OK);
+	assert_int_equal(proto_cmd_encode(&c, &newer), PROTO_OK);
+	assert_int_equal(((unsigned char *)newer.data)[1], PROTO_VERSION); /* [version, ...] as a fixint */
+	((unsigned char *)newer.data)[1] = PROTO_VERSION + 1;
+	assert_int_equal(store_apply(f->s, f->index + 1, newer.data, newer.len, res), PROTO_ENEWER);
+	struct proto_slice both[2] = {{ok.data, ok.len}, {newer.data, newer.len}};
+	assert_int_equal(store_apply_batch(f->s, f->index + 1, both, 2, res), PROTO_ENEWER);
+	assert_int_equal(store_applied(f->s), f->index);
+	assert_int_equal(history(f, "default", &rv).n, 1);
+	assert_int_equal(store_apply_batch(f->s, f->index + 1, both, 1, res), PROTO_OK); /* its own format applies */
+	assert_int_equal(history(f, "default", &rv).n, 2);
+	proto_buf_free(&ok);
+	proto_buf_free(&newer);
+}
+
 struct envs {
 	char names[8][64];
 	int64_t ping[8];
@@ -659,6 +685,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_current_by_namespace_and_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idempotency_and_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_entry_is_a_noop_that_advances, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_newer_format_entry_applies_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_entry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_failed_commands_leave_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pings_keep_the_latest, setup, teardown),
