@@ -34,8 +34,9 @@ static void raft_call(struct gw_req *gr, const struct proto_msg *m, unsigned tim
 	gw_msg_cb *slot = h2o_mem_alloc_pool(&gr->req->pool, sizeof(*slot));
 	*slot = done;
 	gr->ctx = slot;
-	if (gw_raft_call(gr, m, timeout_ms, on_reply) != PROTO_OK) {
-		gw_respond_status(gr, PROTO_ENOMEM, NULL);
+	int rv = gw_raft_call(gr, m, timeout_ms, on_reply);
+	if (rv != PROTO_OK) {
+		gw_respond_status(gr, rv, NULL);
 	}
 }
 

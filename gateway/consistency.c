@@ -58,6 +58,9 @@ struct gw_req *gw_pending_call_take(struct gw_pending_call *pc)
 
 int gw_raft_call(struct gw_req *gr, const struct proto_msg *m, unsigned timeout_ms, bus_reply_cb cb)
 {
+	if (gr->gw->stopping) {
+		return PROTO_ESHUTDOWN; /* its bus client is closed: a keep-alive request during the stop */
+	}
 	struct proto_buf b;
 	struct gw_pending *p = pending_new(gr);
 	if (p == NULL || proto_msg_encode(m, &b) != PROTO_OK) {
@@ -194,11 +197,12 @@ void gw_read(struct gw_req *gr, gw_read_fn fn)
 		return;
 	}
 	struct gw_pending *p = pending_new(gr);
-	if (p == NULL || gw_outbox_barrier(g, on_barrier_reply, p) != PROTO_OK) {
+	int rv = p != NULL ? gw_outbox_barrier(g, on_barrier_reply, p) : PROTO_ENOMEM;
+	if (rv != PROTO_OK) {
 		if (p != NULL) {
 			pending_take(p);
 		}
-		gw_respond_status(gr, PROTO_ENOMEM, NULL);
+		gw_respond_status(gr, rv, NULL);
 	}
 }
 
@@ -259,11 +263,12 @@ void gw_propose(struct gw_req *gr, struct proto_cmd *cmd, gw_write_cb done)
 	if (p != NULL) {
 		p->done = done;
 	}
-	if (p == NULL || gw_outbox_propose(g, &cb, on_propose_reply, p) != PROTO_OK) {
+	rv = p != NULL ? gw_outbox_propose(g, &cb, on_propose_reply, p) : PROTO_ENOMEM;
+	if (rv != PROTO_OK) {
 		if (p != NULL) {
 			pending_take(p);
 		}
-		gw_respond_status(gr, PROTO_ENOMEM, NULL);
+		gw_respond_status(gr, rv, NULL);
 	}
 	proto_buf_free(&cb);
 }

@@ -156,9 +156,11 @@ void gw_outbox_init(struct gw *g)
 
 static int enqueue(struct gw *g, struct outbox_item ***tail, struct proto_buf *cmd, gw_outbox_cb cb, void *data)
 {
+	if (g->stopping || !g->outbox.inited) {
+		return PROTO_ESHUTDOWN;
+	}
 	struct outbox_item *it = calloc(1, sizeof(*it));
-	if (it == NULL || g->stopping || !g->outbox.inited) {
-		free(it);
+	if (it == NULL) {
 		return PROTO_ENOMEM;
 	}
 	it->cb = cb;

@@ -43,9 +43,9 @@ int bus_client_open(bus_client **out, uv_loop_t *loop, const char *url);
  * never fires. */
 int bus_call(bus_client *c, const void *buf, size_t len, unsigned timeout_ms, bus_reply_cb cb, void *data);
 /* Closes the client. Calls still in flight end before it returns: their
- * callbacks run inside this call (with the reply if it had arrived, else
- * PROTO_ESHUTDOWN), so a caller closing from its own teardown must be ready
- * for them; a bus_call they make on this client fails. */
+ * callbacks run inside this call (with the reply if it had reached this
+ * node, else PROTO_ESHUTDOWN), so a caller closing from its own teardown
+ * must be ready for them; a bus_call they make on this client fails. */
 void bus_client_close(bus_client *c);
 
 /* A publisher; bus_publish may be called from any thread and never blocks

@@ -53,7 +53,8 @@ struct local_client {
 	struct lane *lane;
 	struct local_call *calls;
 	uint64_t next_id;
-	bool closing;
+	bool refuse_calls; /* closing: bus_call fails */
+	bool closing;      /* closed: late replies are ignored */
 };
 
 static void lane_unref(struct lane *ln)
@@ -315,7 +316,7 @@ int bus_local_client_open(struct local_client **out, uv_loop_t *loop, const char
 int bus_local_call(struct local_client *cl, const void *buf, size_t len, unsigned timeout_ms, bus_reply_cb cb,
                    void *data)
 {
-	if (cl->closing) {
+	if (cl->refuse_calls) {
 		return PROTO_ESHUTDOWN;
 	}
 	struct local_call *c = calloc(1, sizeof(*c));
@@ -357,11 +358,13 @@ int bus_local_call(struct local_client *cl, const void *buf, size_t len, unsigne
 void bus_local_client_close(struct local_client *cl)
 {
 	struct lane *ln = cl->lane;
+	cl->refuse_calls = true; /* before the lane goes: a call needs it */
 	pthread_mutex_lock(&ln->mu);
 	ln->client = NULL;
 	pthread_mutex_unlock(&ln->mu);
 	lane_unref(ln);
-	cl->closing = true; /* replies taken by a drain under way are ignored; new calls are refused */
+	mailbox_run_queued(&cl->mb); /* replies that arrived answer their calls (no more can come) */
+	cl->closing = true;          /* replies taken by a drain under way are ignored */
 	while (cl->calls != NULL) {
 		call_complete(cl->calls, PROTO_ESHUTDOWN, NULL, 0);
 	}

@@ -24,6 +24,11 @@ static void mailbox_drain(uv_async_t *h)
 	}
 }
 
+void mailbox_run_queued(struct mailbox *mb)
+{
+	mailbox_drain(&mb->async);
+}
+
 int mailbox_init(struct mailbox *mb, uv_loop_t *loop, void *owner, void (*closed)(void *))
 {
 	memset(mb, 0, sizeof(*mb));

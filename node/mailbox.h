@@ -27,6 +27,10 @@ int mailbox_init(struct mailbox *mb, uv_loop_t *loop, void *owner, void (*closed
 /* Queues it and wakes the loop; any thread. */
 void mailbox_push(struct mailbox *mb, struct bus_item *it);
 
+/* On the loop: runs the items queued so far now (a close that must
+ * answer what already arrived); later pushes wake the loop as usual. */
+void mailbox_run_queued(struct mailbox *mb);
+
 /* On the loop: drops the items not yet run (each item's drop, else the
  * given one, may be NULL) and closes. */
 void mailbox_close(struct mailbox *mb, void (*drop)(struct bus_item *));

@@ -12,8 +12,9 @@
 typedef void (*node_propose_cb)(void *data, int status, const struct proto_result *res);
 
 /* Proposes cmd (its ts_ms is set here; idem_key must be set by the caller,
- * so a retry is applied at most once). cb fires exactly once unless raft is
- * closed first. Returns 0 or a PROTO_E* code (then cb never fires). */
+ * so a retry is applied at most once). cb fires exactly once, with
+ * PROTO_ESHUTDOWN if the client raft is closed first. Returns 0 or a
+ * PROTO_E* code (then cb never fires). */
 int node_propose(bus_client *raft, struct proto_cmd *cmd, unsigned timeout_ms, node_propose_cb cb, void *data);
 
 /* Wall clock in ms. */

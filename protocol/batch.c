@@ -43,9 +43,13 @@ int proto_format_version(const void *buf, size_t len, uint32_t *version)
 		return PROTO_EINVAL;
 	}
 	unsigned char tag = p[at];
-	size_t width = tag <= 0x7f ? 0 : tag == 0xcc ? 1 : tag == 0xcd ? 2 : tag == 0xce ? 4 : SIZE_MAX;
+	size_t width = tag <= 0x7f ? 0 : tag == 0xcc ? 1 : tag == 0xcd ? 2 : tag == 0xce ? 4 : tag == 0xcf ? 8 : SIZE_MAX;
 	if (width == SIZE_MAX || len - at - 1 < width) {
 		return PROTO_EINVAL;
+	}
+	if (width == 8) { /* above any uint32: clamp */
+		*version = be(p + at + 1, 4) != 0 ? UINT32_MAX : be(p + at + 5, 4);
+		return PROTO_OK;
 	}
 	*version = width == 0 ? tag : be(p + at + 1, width);
 	return PROTO_OK;

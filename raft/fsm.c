@@ -70,8 +70,8 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
 {
 	struct repl *r = fsm->data;
-	if (r->snap != NULL) {
-		return RAFT_BUSY;
+	if (r->snap != NULL || r->stopping) {
+		return RAFT_BUSY; /* stopping: raft_close waits for no new snapshot */
 	}
 	if (store_snapshot_open(r->store, &r->snap) != PROTO_OK) {
 		return RAFT_IOERR;
@@ -83,21 +83,6 @@ static int fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsign
 	return 0;
 }
 
-struct snap_sink {
-	struct repl *r;
-	struct snapzip *z;
-};
-
-/* Compresses one chunk, unless the node is stopping. */
-static int snap_put(void *ctx, const void *p, size_t len)
-{
-	struct snap_sink *k = ctx;
-	if (atomic_load_explicit(&k->r->cancel_async, memory_order_relaxed)) {
-		return -1;
-	}
-	return snapzip_put(k->z, p, len);
-}
-
 /* The state streams from the pinned read transaction through LZ4 into one
  * buffer sized once: no uncompressed copy, and no buffer that grows. */
 static int fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
@@ -106,17 +91,15 @@ static int fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[], 
 	size_t len;
 	int rv = store_snapshot_size(r->snap, &len);
 	if (rv != PROTO_OK) {
-		return rv == PROTO_ENOMEM ? RAFT_NOMEM : RAFT_IOERR;
+		return rv == PROTO_ESHUTDOWN ? RAFT_CANCELED : rv == PROTO_ENOMEM ? RAFT_NOMEM : RAFT_IOERR;
 	}
 	struct snapzip *z = snapzip_begin(len);
 	if (z == NULL) {
 		return RAFT_NOMEM;
 	}
-	struct snap_sink sink = {r, z};
-	if ((rv = store_snapshot_write(r->snap, snap_put, &sink)) != PROTO_OK) {
+	if ((rv = store_snapshot_write(r->snap, snapzip_put, z)) != PROTO_OK) {
 		snapzip_abort(z);
-		store_snapshot_release(r->snap);
-		return atomic_load(&r->cancel_async) ? RAFT_CANCELED : rv == PROTO_ENOMEM ? RAFT_NOMEM : RAFT_IOERR;
+		return rv == PROTO_ESHUTDOWN ? RAFT_CANCELED : rv == PROTO_ENOMEM ? RAFT_NOMEM : RAFT_IOERR;
 	}
 	store_snapshot_release(r->snap); /* raft's file write need not pin LMDB's pages */
 	void *data;
@@ -131,16 +114,17 @@ static int fsm_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[], 
 	(*bufs)[0].base = data;
 	(*bufs)[0].len = len;
 	*n_bufs = 1;
+	r->snap_serialized = true; /* read on the loop after the work's callback */
 	return 0;
 }
 
 static int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n_bufs)
 {
 	struct repl *r = fsm->data;
-	r->m.last_snapshot_bytes = 0;
+	uint64_t bytes = 0;
 	if (*bufs != NULL) {
 		for (unsigned i = 0; i < *n_bufs; i++) {
-			r->m.last_snapshot_bytes += (*bufs)[i].len;
+			bytes += (*bufs)[i].len;
 			free((*bufs)[i].base);
 		}
 		free(*bufs);
@@ -149,6 +133,12 @@ static int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[
 	*n_bufs = 0;
 	store_snapshot_close(r->snap);
 	r->snap = NULL;
+	if (!r->snap_serialized) { /* failed or cancelled: raft tries again later; nothing to count */
+		r->log_bytes_at_snapshot = 0;
+		return 0;
+	}
+	r->snap_serialized = false;
+	r->m.last_snapshot_bytes = bytes;
 	r->m.snapshots++;
 	r->log_bytes -= r->log_bytes_at_snapshot < r->log_bytes ? r->log_bytes_at_snapshot : r->log_bytes;
 	r->log_bytes_at_snapshot = 0;
@@ -240,6 +230,7 @@ struct async_work {
 	struct repl *r;
 	struct raft_io_async_work *req;
 	int status;
+	struct async_work *next; /* in r->async_works */
 };
 
 static void async_work_call(void *arg)
@@ -263,13 +254,18 @@ static void async_work_done(uv_work_t *w, int status)
 	struct raft_io_async_work *req = a->req;
 	struct repl *r = a->r;
 	int rv = status == UV_ECANCELED ? RAFT_CANCELED : a->status;
+	for (struct async_work **pp = &r->async_works; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == a) { /* one or two in flight at most */
+			*pp = a->next;
+			break;
+		}
+	}
 	free(a);
-	if (rv == RAFT_CANCELED && atomic_load(&r->cancel_async)) {
+	if (rv == RAFT_CANCELED && r->stopping) {
 		fprintf(stderr, "raft: snapshot abandoned: the node is stopping\n");
 	}
 	req->cb(req, rv);
-	r->async_works--;
-	if (r->close_deferred && r->async_works == 0) {
+	if (r->close_deferred && r->async_works == NULL) {
 		r->close_deferred = false;
 		repl_raft_close(r);
 	}
@@ -290,8 +286,19 @@ static int io_async_work(struct raft_io *io, struct raft_io_async_work *req, raf
 		free(a);
 		return RAFT_IOERR;
 	}
-	r->async_works++;
+	a->next = r->async_works;
+	r->async_works = a;
 	return 0;
+}
+
+void repl_async_work_cancel(struct repl *r)
+{
+	if (r->snap != NULL) {
+		store_snapshot_cancel(r->snap); /* a scan under way gives up within a chunk */
+	}
+	for (struct async_work *a = r->async_works; a != NULL; a = a->next) {
+		uv_cancel((uv_req_t *)&a->work); /* one not started yet never starts (fails if it has) */
+	}
 }
 
 void repl_fsm_init(struct repl *r)

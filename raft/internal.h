@@ -4,7 +4,6 @@
 
 #include <raft.h>
 #include <raft/uv.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "node/bus.h"
@@ -103,6 +102,8 @@ struct repl_member {
 	char raft[CFG_ADDR_MAX];
 };
 
+struct async_work;
+
 struct repl {
 	const struct cfg *cfg;
 	const struct cfg_node *self;
@@ -173,19 +174,22 @@ struct repl {
 	bool status_dirty;
 	uint64_t last_status_ms;
 	bool stopping;
-	unsigned async_works;            /* io->async_work requests not yet called back (fsm.c) */
-	atomic_bool cancel_async;        /* set by repl_stop: a snapshot being serialized gives up */
-	bool close_deferred;             /* raft_close waits for async_works to reach 0 */
+	struct async_work *async_works;  /* io->async_work requests not yet called back (fsm.c) */
+	bool close_deferred;             /* raft_close waits for async_works to end */
 	struct store_snapshot *snap;     /* snapshot being taken */
+	bool snap_serialized;            /* snapshot_async produced it (fsm.c: finalize counts it) */
 	uint64_t log_bytes;              /* bytes of the entries applied since the last snapshot */
 	uint64_t log_bytes_at_snapshot;  /* log_bytes when the snapshot in progress was started */
 	bool budget_snapshot;            /* threshold/trailing lowered by repl_log_budget */
 	bool snapshot_staggered;         /* the first snapshot is taken (fsm.c: stagger) */
 };
 
-/* fsm.c: closes raft now, or once the async work in flight has called
+/* repl.c: closes raft now, or once the async work in flight has called
  * back (raft_uv does not track the work we run for it). */
 void repl_raft_close(struct repl *r);
+/* fsm.c: makes the async work in flight end soon: a snapshot's scan gives
+ * up, work not started is cancelled. Their callbacks still run. */
+void repl_async_work_cancel(struct repl *r);
 
 /* nodelay.c: wraps a raft_uv TCP transport so its connections set TCP_NODELAY. */
 void repl_transport_nodelay(struct raft_uv_transport *t);

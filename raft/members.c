@@ -53,7 +53,7 @@ bool repl_member(struct repl *r, uint64_t id, struct repl_member *out)
 bus_client *repl_peer(struct repl *r, uint64_t id)
 {
 	struct repl_member m;
-	if (!repl_member(r, id, &m)) {
+	if (r->stopping || !repl_member(r, id, &m)) { /* stopping: the peers are closed */
 		return NULL;
 	}
 	struct repl_peer *slot = NULL;

@@ -71,7 +71,9 @@ static void relay_cb(void *data, int status, const void *buf, size_t len)
 			proto_buf_free(&b);
 		}
 	} else {
-		reply(rl->r, rl->req, status == PROTO_ETIMEOUT ? PROTO_EUNKNOWN : PROTO_ENOLEADER, "the leader did not answer");
+		/* Once sent, it may have been carried out: only a leader never reached is a "no". */
+		bool sent = status == PROTO_ETIMEOUT || status == PROTO_ESHUTDOWN;
+		reply(rl->r, rl->req, sent ? PROTO_EUNKNOWN : PROTO_ENOLEADER, "the leader did not answer");
 	}
 	free(rl);
 }

@@ -23,7 +23,7 @@ struct read_confirm {
 	struct repl *r;     /* NULL once the round ended: late answers only free it */
 	uint64_t term;
 	uint64_t commit;    /* the read point: the commit index when the round started */
-	uint64_t deadline;  /* uv_now ms: a client closed under a call never answers */
+	uint64_t deadline;  /* uv_now ms: a voter slower than this is no use to the round */
 	unsigned acks, needed, pending;
 	bool confirmed;     /* a majority said yes; waiting for commit to be applied */
 };

@@ -393,7 +393,7 @@ static void on_raft_closed(struct raft *raft)
 
 void repl_raft_close(struct repl *r)
 {
-	if (r->async_works > 0) {
+	if (r->async_works != NULL) {
 		r->close_deferred = true; /* async_work_done closes it */
 		return;
 	}
@@ -430,7 +430,7 @@ void repl_stop(void *self)
 		r->handles_open = 0;
 	}
 	if (r->raft_started) {
-		atomic_store(&r->cancel_async, true); /* a snapshot being serialized stops at its next chunk */
+		repl_async_work_cancel(r);
 		repl_raft_close(r);
 	}
 }

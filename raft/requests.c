@@ -647,7 +647,7 @@ void repl_ops_shutdown(struct repl *r)
 	for (struct op *op = r->ops, *next; op != NULL; op = next) {
 		next = op->next;
 		if (op->state == OP_FORWARDED && op->fwd != NULL) {
-			op->fwd->ops[op->fwd_slot] = NULL; /* closed bus clients fire no callbacks */
+			op->fwd->ops[op->fwd_slot] = NULL; /* the peer's close runs forward_cb: nothing left for it */
 			op->fwd = NULL;
 			op->busy = false;
 		}
@@ -661,6 +661,9 @@ void repl_ops_shutdown(struct repl *r)
  * so never from inside a raft callback. */
 int repl_propose_internal(struct repl *r, struct proto_cmd *cmd)
 {
+	if (r->stopping) {
+		return PROTO_ESHUTDOWN; /* no flush would propose it */
+	}
 	if (raft_state(&r->raft) != RAFT_LEADER) {
 		return PROTO_ENOTLEADER;
 	}

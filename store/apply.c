@@ -444,7 +444,8 @@ static int apply_entry(store *s, uint64_t index, const struct proto_slice *cmds,
 int store_apply_batch(store *s, uint64_t index, const struct proto_slice *cmds, uint32_t n, struct proto_result *res)
 {
 	/* A command this binary cannot read is no bad command: newer nodes apply
-	 * it. Skipping it here would diverge, so nothing is applied. */
+	 * it. Skipping it here would diverge, so nothing is applied. Checked on
+	 * replay too: a node downgraded below what it applied stops. */
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t version;
 		if (proto_format_version(cmds[i].data, cmds[i].len, &version) == PROTO_OK && version > PROTO_VERSION) {

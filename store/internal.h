@@ -3,6 +3,8 @@
 #define SHIPLOG_STORE_INTERNAL_H
 
 #include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "store/rec.h"
@@ -37,6 +39,10 @@ struct store {
 	char dir[4096];
 	int map_slot; /* in map_guard.c's SIGBUS table, or -1 */
 	char *map_base; /* where data.mdb is mapped (NULL: not found) */
+	pthread_mutex_t snaps_mu;
+	pthread_cond_t snaps_cv;
+	unsigned snaps_open; /* snapshots holding a read transaction (any thread); under snaps_mu */
+	atomic_bool closing; /* store_close under way: scans give up */
 };
 
 /* map_guard.c: watch s's map for SIGBUS (after mdb_env_open), and stop. */
@@ -56,9 +62,14 @@ struct store_read {
  * fault). Safe while other threads read and write the map. */
 void store_unmap_pages(store *s);
 
+/* snapshot.c: marks the store closing (scans give up) and waits up to ms
+ * for every snapshot's read transaction to end; false if one is still open. */
+bool store_snapshots_wait(store *s, unsigned ms);
+
 struct store_snapshot {
 	store *s;
-	MDB_txn *txn;
+	MDB_txn *txn;          /* NULL once released */
+	atomic_bool cancelled; /* store_snapshot_cancel */
 };
 
 /* Component key: client\0env\0ns\0workload\0container\0kind\0 */

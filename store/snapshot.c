@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store/internal.h"
 
@@ -19,10 +20,14 @@ int store_snapshot_open(store *s, struct store_snapshot **out)
 		return PROTO_ENOMEM;
 	}
 	snap->s = s;
+	atomic_init(&snap->cancelled, false);
 	if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &snap->txn) != 0) {
 		free(snap);
 		return PROTO_EIO;
 	}
+	pthread_mutex_lock(&s->snaps_mu);
+	s->snaps_open++;
+	pthread_mutex_unlock(&s->snaps_mu);
 	*out = snap;
 	return PROTO_OK;
 }
@@ -30,10 +35,42 @@ int store_snapshot_open(store *s, struct store_snapshot **out)
 void store_snapshot_release(struct store_snapshot *snap)
 {
 	if (snap->txn != NULL) {
+		store *s = snap->s;
 		mdb_txn_abort(snap->txn);
 		snap->txn = NULL;
-		store_unmap_pages(snap->s); /* the scan touched every page; the node needs few of them */
+		store_unmap_pages(s); /* the scan touched every page; the node needs few of them */
+		pthread_mutex_lock(&s->snaps_mu);
+		if (--s->snaps_open == 0) {
+			pthread_cond_broadcast(&s->snaps_cv);
+		}
+		pthread_mutex_unlock(&s->snaps_mu);
 	}
+}
+
+void store_snapshot_cancel(struct store_snapshot *snap)
+{
+	atomic_store(&snap->cancelled, true);
+}
+
+bool store_snapshots_wait(store *s, unsigned ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	atomic_store(&s->closing, true);
+	pthread_mutex_lock(&s->snaps_mu);
+	int rc = 0;
+	while (s->snaps_open > 0 && rc == 0) {
+		rc = pthread_cond_timedwait(&s->snaps_cv, &s->snaps_mu, &until);
+	}
+	bool done = s->snaps_open == 0;
+	pthread_mutex_unlock(&s->snaps_mu);
+	return done;
 }
 
 void store_snapshot_close(struct store_snapshot *snap)
@@ -93,6 +130,13 @@ static void so_u64(struct snap_out *o, uint64_t v)
 	so_put(o, &v, sizeof(v));
 }
 
+/* True once the scan of snap should give up (checked every 1024 pairs). */
+static bool scan_stopped(struct store_snapshot *snap)
+{
+	return atomic_load_explicit(&snap->cancelled, memory_order_relaxed) ||
+	       atomic_load_explicit(&snap->s->closing, memory_order_relaxed);
+}
+
 /* One walk over the pinned state in the format above. */
 static int walk(struct store_snapshot *snap, struct snap_out *o)
 {
@@ -114,6 +158,10 @@ static int walk(struct store_snapshot *snap, struct snap_out *o)
 		uint64_t n = 0;
 		int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
 		while (rc == 0 && !o->failed) {
+			if ((n & 1023) == 0 && scan_stopped(snap)) {
+				mdb_cursor_close(cur);
+				return PROTO_ESHUTDOWN;
+			}
 			so_u32(o, (uint32_t)k.mv_size);
 			so_put(o, k.mv_data, k.mv_size);
 			so_u32(o, (uint32_t)v.mv_size);

@@ -83,6 +83,8 @@ int store_open(store **out, const char *dir, size_t map_size, char *err, size_t 
 		return PROTO_ENOMEM;
 	}
 	s->map_slot = -1;
+	pthread_mutex_init(&s->snaps_mu, NULL);
+	pthread_cond_init(&s->snaps_cv, NULL);
 	snprintf(s->dir, sizeof(s->dir), "%s", dir);
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
 		snprintf(err, errlen, "store: mkdir %s: %s", dir, strerror(errno));
@@ -124,6 +126,8 @@ int store_open(store **out, const char *dir, size_t map_size, char *err, size_t 
 err_after_env_create:
 	mdb_env_close(s->env);
 err_after_alloc:
+	pthread_cond_destroy(&s->snaps_cv);
+	pthread_mutex_destroy(&s->snaps_mu);
 	free(s);
 	return PROTO_EIO;
 }
@@ -134,12 +138,17 @@ void store_close(store *s)
 	if (s == NULL) {
 		return;
 	}
+	if (!store_snapshots_wait(s, STORE_CLOSE_WAIT_MS)) {
+		fprintf(stderr, "store: a snapshot is still open after %d ms; closing anyway\n", STORE_CLOSE_WAIT_MS);
+	}
 	if (mdb_env_sync(s->env, 1) == 0) {
 		snprintf(path, sizeof(path), "%s/store.dirty", s->dir);
 		unlink(path);
 	}
 	store_map_unwatch(s);
 	mdb_env_close(s->env);
+	pthread_cond_destroy(&s->snaps_cv);
+	pthread_mutex_destroy(&s->snaps_mu);
 	free(s);
 }
 

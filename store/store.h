@@ -24,7 +24,10 @@ struct store_snapshot;
  * Raft rebuilds them. On error fills err and returns PROTO_EIO. */
 int store_open(store **out, const char *dir, size_t map_size, char *err, size_t errlen);
 
-/* Flushes to disk, marks the store clean and frees it. */
+/* Flushes to disk, marks the store clean and frees it. Snapshots still
+ * open on other threads (a backup, a Raft snapshot) are cancelled first and
+ * waited for, at most STORE_CLOSE_WAIT_MS: their scans end within a chunk. */
+#define STORE_CLOSE_WAIT_MS 10000
 void store_close(store *s);
 
 /* Applies the command in buf as Raft entry index. Entries at or below the
@@ -56,7 +59,8 @@ int store_snapshot_serialize(struct store_snapshot *snap, void **data, size_t *l
 /* The same bytes as a stream, for snapshots too large to hold twice:
  * store_snapshot_size counts them, store_snapshot_write hands them to sink
  * in order, in chunks of at most STORE_SNAPSHOT_CHUNK bytes (a sink that
- * returns non-zero stops it with PROTO_ENOMEM). */
+ * returns non-zero stops it with PROTO_ENOMEM). All three return
+ * PROTO_ESHUTDOWN once the snapshot is cancelled or the store is closing. */
 #define STORE_SNAPSHOT_CHUNK (256u << 10)
 typedef int (*store_snapshot_sink)(void *ctx, const void *p, size_t n);
 int store_snapshot_size(struct store_snapshot *snap, size_t *len);
@@ -66,6 +70,9 @@ int store_snapshot_write(struct store_snapshot *snap, store_snapshot_sink sink, 
  * free. Nothing may read the snapshot afterwards; close still frees it. */
 void store_snapshot_release(struct store_snapshot *snap);
 void store_snapshot_close(struct store_snapshot *snap);
+/* Makes a scan of snap under way, or to come, give up soon (any thread):
+ * for a node that is stopping. The owner still releases or closes it. */
+void store_snapshot_cancel(struct store_snapshot *snap);
 /* Replaces the whole state with a snapshot; a snapshot at or below the
  * applied index is already reflected and is ignored. PROTO_EINVAL if it is
  * malformed, PROTO_EIO on LMDB failure. */

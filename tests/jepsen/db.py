@@ -369,8 +369,12 @@ class DB:
         with self._lock:
             if node.running() and not node.paused:
                 self._signal(node, signal.SIGSTOP)
+                try:
+                    wait_stopped(node.proc.pid)  # kill() returns before every thread has stopped
+                except AssertionError:
+                    self._signal(node, signal.SIGCONT)  # not left half-paused behind the nemesis's back
+                    raise
                 node.paused = True
-                wait_stopped(node.proc.pid)  # kill() returns before every thread has stopped
                 self.note(name, "pause")
 
     def resume(self, name):

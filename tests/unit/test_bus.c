@@ -236,6 +236,32 @@ static void test_close_ends_calls(void **state)
 	assert_int_equal(uv_loop_close(&p.loop), 0);
 }
 
+/* A reply already queued for the client when it closes answers its call. */
+static void test_local_close_delivers_arrived_reply(void **state)
+{
+	(void)state;
+	struct pair p;
+	pair_open(&p, "inproc://test-bus-arrived", true);
+	struct reply_log answered = {0}, pending = {0};
+	assert_int_equal(bus_call(p.cl, "one", 3, 5000, on_reply, &answered), PROTO_OK);
+	assert_int_equal(bus_call(p.cl, "two", 3, 5000, on_reply, &pending), PROTO_OK);
+	run_until_count(&p.loop, &p.st.n_held, 2, 3000);
+	assert_int_equal(p.st.n_held, 2);
+	bus_reply(p.st.held[0], "ans", 3); /* queued in the client's mailbox, not yet run */
+	bus_client_close(p.cl);
+	assert_int_equal(answered.calls + pending.calls, 2);
+	struct reply_log *ok = answered.status == PROTO_OK ? &answered : &pending;
+	struct reply_log *shut = ok == &answered ? &pending : &answered;
+	assert_int_equal(ok->status, PROTO_OK);
+	assert_string_equal(ok->body, "ans");
+	assert_int_equal(shut->status, PROTO_ESHUTDOWN);
+	bus_reply(p.st.held[1], "late", 4);
+	bus_server_close(p.srv);
+	drain(&p.loop);
+	assert_int_equal(answered.calls + pending.calls, 2);
+	assert_int_equal(uv_loop_close(&p.loop), 0);
+}
+
 /* ---- many calls to a server on another thread ---- */
 
 struct server_thread {
@@ -362,6 +388,7 @@ int main(void)
 		cmocka_unit_test(test_local_late_replies_and_closes),
 		cmocka_unit_test_prestate(test_close_ends_calls, "inproc://test-bus-close"),
 		cmocka_unit_test_prestate(test_close_ends_calls, "tcp://127.0.0.1:29792"),
+		cmocka_unit_test(test_local_close_delivers_arrived_reply),
 		cmocka_unit_test(test_local_across_threads),
 		cmocka_unit_test(test_local_publish),
 	};

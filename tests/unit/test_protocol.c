@@ -390,6 +390,11 @@ static void test_format_version_peek(void **state)
 	assert_int_equal(v, 300);
 	assert_int_equal(proto_format_version(u32, sizeof(u32), &v), PROTO_OK);
 	assert_int_equal(v, 65536);
+	const unsigned char u64[] = {0x91, 0xcf, 0, 0, 0, 1, 0, 0, 0, 0}, u64small[] = {0x91, 0xcf, 0, 0, 0, 0, 0, 0, 0, 7};
+	assert_int_equal(proto_format_version(u64, sizeof(u64), &v), PROTO_OK);
+	assert_int_equal(v, UINT32_MAX);
+	assert_int_equal(proto_format_version(u64small, sizeof(u64small), &v), PROTO_OK);
+	assert_int_equal(v, 7);
 	const unsigned char not_array[] = {0x05, 0x01}, signed_v[] = {0x92, 0xff}, cut[] = {0x92, 0xcd, 0x01};
 	assert_int_equal(proto_format_version(not_array, sizeof(not_array), &v), PROTO_EINVAL);
 	assert_int_equal(proto_format_version(signed_v, sizeof(signed_v), &v), PROTO_EINVAL);

@@ -6,7 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -301,6 +303,63 @@ static long mapped_kb(const char *dir)
 
 /* A snapshot's scan leaves the data file out of the resident set (the
  * pages stay in the page cache) and changes nothing in it. */
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Plays a backup thread: scans after 100 ms (cut short by the store's
+ * close), then ends its snapshot. */
+static void *late_scan(void *arg)
+{
+	struct store_snapshot *snap = arg;
+	size_t len;
+	usleep(100 * 1000);
+	int *rv = malloc(sizeof(*rv));
+	*rv = store_snapshot_size(snap, &len);
+	store_snapshot_close(snap);
+	return rv;
+}
+
+/* A cancelled snapshot's scans give up; store_close waits for a snapshot
+ * still open on another thread, and its scan gives up too. */
+static void test_snapshot_cancel_and_close_wait(void **state)
+{
+	struct fixture *f = *state;
+	for (int i = 0; i < 50; i++) {
+		char tag[16];
+		snprintf(tag, sizeof(tag), "1.%d", i);
+		observe(f, "default", tag, tag, 1000 + i, "");
+	}
+	struct store_snapshot *snap;
+	size_t len;
+	void *data;
+	assert_int_equal(store_snapshot_open(f->s, &snap), PROTO_OK);
+	assert_int_equal(store_snapshot_size(snap, &len), PROTO_OK);
+	assert_true(len > 0);
+	store_snapshot_cancel(snap);
+	assert_int_equal(store_snapshot_size(snap, &len), PROTO_ESHUTDOWN);
+	assert_int_equal(store_snapshot_serialize(snap, &data, &len), PROTO_ESHUTDOWN);
+	store_snapshot_close(snap);
+
+	pthread_t th;
+	void *res;
+	assert_int_equal(store_snapshot_open(f->s, &snap), PROTO_OK);
+	assert_int_equal(pthread_create(&th, NULL, late_scan, snap), 0);
+	uint64_t t0 = now_ms();
+	store_close(f->s); /* returns once the thread has ended its snapshot */
+	f->s = NULL;
+	assert_true(now_ms() - t0 >= 90);
+	assert_int_equal(pthread_join(th, &res), 0);
+	assert_int_equal(*(int *)res, PROTO_ESHUTDOWN); /* the store was closing when it scanned */
+	free(res);
+	char err[256];
+	assert_int_equal(store_open(&f->s, f->dir, 64u << 20, err, sizeof(err)), PROTO_OK); /* closed cleanly */
+	assert_int_equal(store_applied(f->s), f->index);
+}
+
 static void test_snapshot_unmaps_scanned_pages(void **state)
 {
 	struct fixture *f = *state;
@@ -692,6 +751,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_snapshot_restore, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_unmaps_scanned_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_cancel_and_close_wait, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_leases_expire_and_move, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clusters_jobs_and_collect_results, setup, teardown),
