@@ -55,6 +55,46 @@ int proto_format_version(const void *buf, size_t len, uint32_t *version)
 	return PROTO_OK;
 }
 
+/* Big-endian u32 at p. */
+static void put_be32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+/* Written by hand, not by msgpack-c: a fixed layout that reads in place. */
+void proto_zentry_header(uint32_t raw_len, uint32_t zlen, unsigned char out[PROTO_ZENTRY_HEADER])
+{
+	out[0] = 0x94; /* fixarray of 4 */
+	out[1] = PROTO_ZENTRY_VERSION;
+	out[2] = PROTO_CMD_ZENTRY;
+	out[3] = 0xce; /* uint32 */
+	put_be32(out + 4, raw_len);
+	out[8] = 0xc6; /* bin32 */
+	put_be32(out + 9, zlen);
+}
+
+int proto_zentry_parse(const void *buf, size_t len, uint32_t *raw_len, const void **z, size_t *zlen)
+{
+	const unsigned char *p = buf;
+	if (len < 3 || p[0] != 0x94 || p[1] != PROTO_ZENTRY_VERSION || p[2] != PROTO_CMD_ZENTRY) {
+		return PROTO_ENOTFOUND;
+	}
+	if (len < PROTO_ZENTRY_HEADER || p[3] != 0xce || p[8] != 0xc6) {
+		return PROTO_EINVAL;
+	}
+	uint32_t n = be(p + 9, 4);
+	if (n > len - PROTO_ZENTRY_HEADER) {
+		return PROTO_EINVAL;
+	}
+	*raw_len = be(p + 4, 4);
+	*z = p + PROTO_ZENTRY_HEADER;
+	*zlen = n;
+	return PROTO_OK;
+}
+
 bool proto_is_batch(const void *buf, size_t len)
 {
 	const unsigned char *p = buf;

@@ -208,6 +208,19 @@ int proto_result_decode(const void *buf, size_t len, struct proto_result *r);
 /* ---- Batches: several commands in one Raft entry (batch.c) ---- */
 
 #define PROTO_CMD_BATCH 64     /* entry type of a batch (not a proto_cmd) */
+#define PROTO_CMD_ZENTRY 65    /* entry type of a compressed entry (raft/entryzip.c) */
+/* A compressed entry is [PROTO_ZENTRY_VERSION, PROTO_CMD_ZENTRY, raw_len
+ * (uint32), compressed bytes (bin32)], zero-padded to 8 bytes; inside is a
+ * command or a batch. Its version is 2 so that a binary reading only
+ * version-1 entries stops at it (store_apply: PROTO_ENEWER). */
+#define PROTO_ZENTRY_VERSION 2
+#define PROTO_ZENTRY_HEADER 13 /* bytes before the compressed ones */
+/* Writes a compressed entry's header for raw_len bytes compressed to zlen. */
+void proto_zentry_header(uint32_t raw_len, uint32_t zlen, unsigned char out[PROTO_ZENTRY_HEADER]);
+/* If buf is a compressed entry: sets raw_len and the compressed bytes (a
+ * pointer into buf) and returns PROTO_OK. PROTO_ENOTFOUND if it does not
+ * start like one, PROTO_EINVAL if it does but its header is malformed. */
+int proto_zentry_parse(const void *buf, size_t len, uint32_t *raw_len, const void **z, size_t *zlen);
 #define PROTO_MAX_BATCH 4096u  /* most commands in one batch */
 
 /* A command's bytes inside some buffer. */

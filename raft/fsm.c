@@ -20,13 +20,25 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 	struct repl *r = fsm->data;
 	uint64_t index = raft_last_applied(&r->raft) + 1;
 	struct proto_batch batch = {0};
-	struct proto_slice one = {buf->base, buf->len};
+	const void *data;
+	size_t len;
+	/* A compressed entry that does not expand is applied as it is (a bad
+	 * command), like a batch that does not decode: a no-op with an error
+	 * result, identically on every node. */
+	int zrc = entryzip_unpack(buf->base, buf->len, &r->zunpack, &data, &len);
+	if (zrc == PROTO_ENOMEM) {
+		fprintf(stderr, "FATAL: out of memory expanding entry %llu\n", (unsigned long long)index);
+		abort();
+	}
+	if (zrc != PROTO_OK) {
+		data = ""; /* not its envelope, which reads as a newer format */
+		len = 0;
+	}
+	struct proto_slice one = {data, len};
 	const struct proto_slice *cmds = &one;
 	uint32_t n = 1;
-	/* A batch that does not decode is applied as one bad command: a no-op
-	 * with an error result, identically on every node. */
-	if (proto_is_batch(buf->base, buf->len)) {
-		int drc = proto_batch_decode(buf->base, buf->len, &batch);
+	if (proto_is_batch(data, len)) {
+		int drc = proto_batch_decode(data, len, &batch);
 		if (drc == PROTO_ENOMEM) {
 			/* not a property of the entry: skipping it here alone would diverge */
 			fprintf(stderr, "FATAL: out of memory decoding entry %llu\n", (unsigned long long)index);

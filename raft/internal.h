@@ -10,6 +10,7 @@
 #include "node/metrics.h"
 #include "node/pooljob.h"
 #include "protocol/proto.h"
+#include "raft/entryzip.h"
 #include "raft/repl.h"
 #include "raft/segments.h"
 
@@ -158,6 +159,7 @@ struct repl {
 		uint64_t leader_changes, proposals, forwarded, barrier_rounds, barrier_reads, snapshots;
 		uint64_t barrier_log_rounds; /* read rounds that fell back to a barrier entry */
 		uint64_t entries_proposed, commands_applied, forward_messages;
+		uint64_t entry_bytes, entry_bytes_raw; /* proposed: as appended (compressed), and before */
 		uint64_t applies_this_turn; /* entries applied since the last loop iteration */
 		struct metrics_hist apply_seconds;   /* leader: raft_apply to applied */
 		struct metrics_hist forward_seconds; /* follower: forward sent to the leader's answer */
@@ -168,6 +170,8 @@ struct repl {
 		double last_snapshot_seconds;        /* the last snapshot taken: duration and file size */
 		uint64_t last_snapshot_bytes;
 	} m;
+	struct entryzip_buf zpack;       /* the entry being proposed, compressed (requests.c) */
+	struct entryzip_buf zunpack;     /* the entry being applied, expanded (fsm.c) */
 	struct proto_result *results;    /* results of the entry being applied, one per command */
 	uint32_t results_cap;
 	struct repl_results last_results; /* what fsm_apply hands to raft_apply callbacks */

@@ -34,6 +34,10 @@ void repl_on_metrics_query(struct repl *r, bus_request *req)
 	counter(&t, "shiplog_raft_proposals_total", "Commands proposed on this node as leader", r->m.proposals);
 	counter(&t, "shiplog_raft_entries_proposed_total", "Log entries proposed for those commands (a batch is one)",
 	        r->m.entries_proposed);
+	counter(&t, "shiplog_raft_entry_bytes_total", "Bytes of those entries as appended to the log (LZ4 when it saves)",
+	        r->m.entry_bytes);
+	counter(&t, "shiplog_raft_entry_uncompressed_bytes_total", "Bytes of those entries before compression",
+	        r->m.entry_bytes_raw);
 	counter(&t, "shiplog_raft_commands_applied_total", "Commands applied here (entries hold one or a batch)",
 	        r->m.commands_applied);
 	counter(&t, "shiplog_forwarded_writes_total", "Writes forwarded from this node to the leader", r->m.forwarded);

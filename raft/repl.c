@@ -62,6 +62,8 @@ int repl_init(struct repl **out, const struct repl_config *c)
 void repl_free(struct repl *r)
 {
 	free(r->results);
+	entryzip_buf_free(&r->zpack);
+	entryzip_buf_free(&r->zunpack);
 	free(r);
 }
 

@@ -216,6 +216,15 @@ static void propose_entry(struct repl *r, struct op **ops, uint32_t n)
 		proto_buf_free(&b);
 	}
 	cmd_list_free(&l);
+	size_t raw = buf.len;
+	size_t zlen = ok ? entryzip_pack(buf.base, buf.len, &r->zpack) : 0;
+	void *zbuf = zlen > 0 ? raft_malloc(zlen) : NULL; /* sized to fit: raft holds it until a snapshot */
+	if (zbuf != NULL) {
+		memcpy(zbuf, r->zpack.p, zlen);
+		raft_free(buf.base);
+		buf.base = zbuf;
+		buf.len = zlen;
+	}
 	int rv = ok ? 0 : RAFT_NOMEM;
 	if (ok) {
 		e->apply.data = e;
@@ -228,6 +237,8 @@ static void propose_entry(struct repl *r, struct op **ops, uint32_t n)
 			r->m.proposals += ops[i]->n_cmds;
 		}
 		r->m.entries_proposed++;
+		r->m.entry_bytes_raw += raw;
+		r->m.entry_bytes += buf.len;
 		rv = raft_apply(&r->raft, &e->apply, &buf, 1, apply_cb);
 	}
 	if (rv != 0) {

@@ -207,6 +207,10 @@ static void test_bad_entry_is_a_noop_that_advances(void **state)
 	assert_int_equal(store_apply(f->s, 5, junk, sizeof(junk), &res), PROTO_OK);
 	assert_int_not_equal(res.code, PROTO_OK);
 	assert_int_equal(store_applied(f->s), 5);
+	/* what raft/fsm.c applies for a compressed entry that does not expand */
+	assert_int_equal(store_apply(f->s, 6, "", 0, &res), PROTO_OK);
+	assert_int_not_equal(res.code, PROTO_OK);
+	assert_int_equal(store_applied(f->s), 6);
 }
 
 /* A command of a newer format is refused whole, alone or in a batch:
