@@ -75,6 +75,7 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 	r->m.applies_this_turn++;
 	r->m.commands_applied += n;
 	r->log_bytes += buf->len;
+	r->applied_since_unmap += len;
 	repl_ops_applied(r, index);
 	return 0;
 }
@@ -150,6 +151,7 @@ static int fsm_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[
 		return 0;
 	}
 	r->snap_serialized = false;
+	r->applied_since_unmap = 0; /* its scan's release unmapped the file */
 	r->m.last_snapshot_bytes = bytes;
 	r->m.snapshots++;
 	r->log_bytes -= r->log_bytes_at_snapshot < r->log_bytes ? r->log_bytes_at_snapshot : r->log_bytes;

@@ -77,6 +77,7 @@ struct op_forward {
 };
 
 #define REPL_MAX_PEERS 64
+#define REPL_UNMAP_BYTES (16u << 20) /* applied command bytes between unmaps of the data file: the cadence of snapshots before entries were compressed */
 #define REPL_TRAILING_MIN 16 /* trailing entries kept however large they are */
 
 /* A membership request that reached a leader before its term barrier applied. */
@@ -146,6 +147,8 @@ struct repl {
 	 * crashed 0.15.0 (found by tests/jepsen, partition nemesis). */
 	bool want_barrier_kick, want_nudge, want_ready, want_flush, want_trim;
 	struct pool_job trim;            /* malloc_trim after snapshots (fsm.c) */
+	struct pool_job unmap;           /* store_unmap_pages after bulk writes (repl.c) */
+	uint64_t applied_since_unmap;    /* command bytes applied since the data file was last unmapped */
 	struct raft_barrier nudge;
 
 	struct op *ops;                  /* every op not yet freed */

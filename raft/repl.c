@@ -188,6 +188,11 @@ static void leader_barrier_cb(struct raft_barrier *req, int status)
 	}
 }
 
+static void unmap_data_file(void *st)
+{
+	store_unmap_pages(st);
+}
+
 /* Work raft callbacks asked for, run outside them: from the prepare handle
  * (after timers) and the check handle (after I/O), so within the same turn. */
 static void run_wanted(struct repl *r)
@@ -216,6 +221,13 @@ static void run_wanted(struct repl *r)
 	if (r->want_trim) {
 		r->want_trim = false;
 		memtrim_soon(&r->trim, r->loop); /* the log entries the snapshot covered are freed by now */
+	}
+	if (r->applied_since_unmap >= REPL_UNMAP_BYTES && r->snap == NULL && !r->stopping) {
+		/* Writes touched pages all over the data file, as a snapshot's scan
+		 * does; without a snapshot (compressed entries make them rare) they
+		 * would stay in the resident set. */
+		r->applied_since_unmap = 0;
+		pool_job_soon(&r->unmap, r->loop, unmap_data_file, r->store);
 	}
 }
 

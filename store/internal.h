@@ -55,12 +55,6 @@ struct store_read {
 	uint64_t index;
 };
 
-/* Unmaps every page of the data file from this process (MADV_DONTNEED on
- * LMDB's map): after a full scan (a snapshot, a backup) the scanned pages
- * would otherwise stay in the node's resident set. They stay in the page
- * cache, dirty ones included, and a later touch maps them back (a minor
- * fault). Safe while other threads read and write the map. */
-void store_unmap_pages(store *s);
 
 /* snapshot.c: marks the store closing (scans give up) and waits up to ms
  * for every snapshot's read transaction to end; false if one is still open. */

@@ -44,6 +44,13 @@ int store_apply(store *s, uint64_t index, const void *buf, size_t len, struct pr
 int store_apply_batch(store *s, uint64_t index, const struct proto_slice *cmds, uint32_t n,
                       struct proto_result *res);
 
+/* Unmaps every page of the data file from this process (MADV_DONTNEED on
+ * LMDB's map): after a full scan (a snapshot, a backup) or bulk writes the
+ * pages they touched would otherwise stay in the node's resident set. They
+ * stay in the page cache, dirty ones included, and a later touch maps them
+ * back (a minor fault). Any thread, while others read and write the map. */
+void store_unmap_pages(store *s);
+
 /* LMDB's map size and the bytes in use, for metrics. */
 void store_usage(store *s, uint64_t *map_size, uint64_t *used);
 

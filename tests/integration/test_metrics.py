@@ -28,7 +28,15 @@ def test_metrics_on_every_node(cluster):
         assert v[f'shiplog_raft_state{{state="{"leader" if n == leader else "follower"}"}}'] == 1
         assert v["shiplog_raft_applied_index"] >= 6
         assert "# TYPE shiplog_http_request_duration_seconds histogram" in text
+    _, before = scrape(cluster, leader)
+    obs = [{"namespace": "m", "workload_kind": "Deployment", "workload_name": f"w{k}", "container_name": "c",
+            "image_tag": "1.0.0", "image_sha": f"sha256:{k:064x}"} for k in range(200)]
+    assert cluster.post(leader, "/api/v1/observations",
+                        json={"client_name": "m", "env_name": "m", "observations": obs}).status_code == 200
     _, lv = scrape(cluster, leader)
+    grew = lv["shiplog_raft_entry_bytes_total"] - before["shiplog_raft_entry_bytes_total"]
+    raw = lv["shiplog_raft_entry_uncompressed_bytes_total"] - before["shiplog_raft_entry_uncompressed_bytes_total"]
+    assert 0 < grew < raw / 2, (grew, raw)  # 200 like observations in one entry: LZ4 shrinks them
     assert lv["shiplog_raft_proposals_total"] >= 6
     assert lv["shiplog_raft_apply_duration_seconds_count"] >= 6
     assert lv["shiplog_barrier_rounds_total"] >= 1 and lv["shiplog_barrier_reads_total"] >= 1
