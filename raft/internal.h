@@ -160,6 +160,7 @@ struct repl {
 	bool removed; /* told by the leader that it was removed (kept in DATA/removed) */
 	struct {
 		uint64_t leader_changes, proposals, forwarded, barrier_rounds, barrier_reads, snapshots;
+		uint64_t probe_restarts; /* probefix.c */
 		uint64_t barrier_log_rounds; /* read rounds that fell back to a barrier entry */
 		uint64_t entries_proposed, commands_applied, forward_messages;
 		uint64_t entry_bytes, entry_bytes_raw; /* proposed: as appended (compressed), and before */
@@ -277,6 +278,19 @@ void repl_autopilot(struct repl *r);
 void repl_autopilot_place(struct repl *r);
 /* Raises "node unreachable" alerts (and resolves them), on the leader. */
 void repl_node_alerts(struct repl *r);
+
+/* probefix.c: canonical/raft 0.15.0 answers a snapshot older than the
+ * follower's own with the snapshot's index as the follower's last one
+ * (recv_install_snapshot.c), although the follower's log may start above it.
+ * The leader then probes one entry at a time below that log, each probe
+ * carrying every entry to the end, and the follower cannot catch up until
+ * the leader takes a newer snapshot (found by bench/run: a restarted node
+ * stuck for minutes). The leader sends such a snapshot when a send to a
+ * down follower failed and it restarts the follower at match index + 1,
+ * which is 1 after an election. On the leader, from the tick: a probe
+ * that went at or below the follower's match index restarts past the end
+ * of the log, whose rejection tells the follower's real last index. */
+void repl_probe_fix(struct repl *r);
 
 /* members.c */
 bool repl_member(struct repl *r, uint64_t id, struct repl_member *out);

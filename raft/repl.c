@@ -297,6 +297,7 @@ static void on_tick(uv_timer_t *h)
 	repl_autopilot_place(r); /* after the alerts: uses their silent_since */
 	if (r->raft_started) {
 		repl_log_budget(r);
+		repl_probe_fix(r);
 	}
 	if (uv_now(r->loop) - r->last_status_ms >= REPL_STATUS_EVERY_MS) {
 		publish_status(r);

@@ -125,6 +125,7 @@ class Node:
         self.data_dir = Path(data_dir)
         self.log_path = Path(log_path)
         self.extra_args = []  # e.g. ["--join", addr] or ["--restore", file]
+        self.raft = {}        # [raft] settings of this node only (its own copy of cluster.toml)
         self.proc = None
         self.paused = False
         self.expected_down = True
@@ -188,9 +189,19 @@ class Cluster:
         CLUSTERS.append(self)
 
     # -------------------------------------------------------------- config
+    def config_of(self, node):
+        """The cluster.toml a node reads: a copy of its own when it has [raft] overrides."""
+        return self.workdir / f"cluster-{node.name}.toml" if node.raft else self.config_path
+
     def write_config(self):
+        self._write_config(self.config_path, self.raft)
+        for node in self.nodes.values():
+            if node.raft:
+                self._write_config(self.config_of(node), dict(self.raft, **node.raft))
+
+    def _write_config(self, path, raft):
         lines = ["[cluster]", 'name = "test"', "", "[raft]"]
-        lines += [f"{k} = {_toml_value(v)}" for k, v in self.raft.items()]
+        lines += [f"{k} = {_toml_value(v)}" for k, v in raft.items()]
         lines += ["", "[api]"]
         lines += [f"{k} = {_toml_value(v)}" for k, v in self.api.items()]
         lines += ["", "[collector]"]
@@ -219,7 +230,7 @@ class Cluster:
             lines.append(f"{_toml_value(client)} = {_toml_value(keys)}")
         for table, values in getattr(self, "extra_tables", {}).items():
             lines += ["", f"[{table}]"] + [f"{k} = {_toml_value(v)}" for k, v in values.items()]
-        self.config_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     @property
     def names(self):
@@ -237,7 +248,7 @@ class Cluster:
             log.write(f"\n===== harness: start #{node.starts} of {name} at {now_iso()} =====\n".encode())
             log.flush()
             node.proc = subprocess.Popen(
-                [SHIPLOGD, "--config", str(self.config_path), "--node", name, *node.extra_args],
+                [SHIPLOGD, "--config", str(self.config_of(node)), "--node", name, *node.extra_args],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 cwd=str(self.workdir), start_new_session=True)
         _register(node.proc)

@@ -405,3 +405,63 @@ def test_stop_while_a_snapshot_is_taken(cluster_factory):
         top = load_batch(c, ldr, client, f"after-{k}", 10)
     c.wait_applied(victim, top, timeout=30)
     H.wait_until(lambda: snapshot_state()[victim][1] >= 1, 30, what=f"{victim} snapshotting after its restart")
+
+
+def _last_snapshot_index(node):
+    """The index of the newest snapshot-TERM-INDEX-TIME file in a node's data dir (0: none)."""
+    idx = [int(p.name.split("-")[2]) for p in node.data_dir.rglob("snapshot-*") if not p.name.endswith(".meta")]
+    return max(idx, default=0)
+
+
+def test_follower_with_a_newer_snapshot_than_the_leader_catches_up(cluster_factory):
+    """canonical/raft 0.15 answers a snapshot older than the follower's own with the snapshot's
+    index as its last one, and the leader then probes one entry at a time below the follower's
+    log: it never caught up while the leader took no newer snapshot (found by bench/run with
+    snapshot_threshold 65536). Here n3 snapshots often and n1, the leader it comes back to,
+    rarely; n1 is elected while n3 is down, so it first sends n3 its old snapshot."""
+    c = cluster_factory(raft={"snapshot_threshold": 400, "snapshot_trailing": 64}, start=False)
+    c.nodes["n3"].raft = {"snapshot_threshold": 40, "snapshot_trailing": 16}
+    c.write_config()
+    c.start_all()
+    comp = Component(f"newer-snap-{H.uid()}", "prod", "default", "w", "app")
+    lead, follower = c.nodes["n1"], c.nodes["n3"]
+
+    def snapshots_apart():
+        s_lead, s_f = _last_snapshot_index(lead), _last_snapshot_index(follower)
+        return s_lead > 0 and s_f - 16 > s_lead
+    top, k = 0, 0
+    while not snapshots_apart():
+        assert k < 2000, f"snapshots not apart after {k} writes: n1 {_last_snapshot_index(lead)}, " \
+                         f"n3 {_last_snapshot_index(follower)}"
+        top = c.write(c.names[k % 2], comp, f"v{k}")
+        k += 1
+        if k % 20 == 0:
+            c.wait_all_applied(top, timeout=10)
+    c.wait_all_applied(top, timeout=10)
+    print(f"\nafter {k} writes: snapshot of n1 at {_last_snapshot_index(lead)}, of n3 at "
+          f"{_last_snapshot_index(follower)}")
+    c.kill9("n3")
+
+    def move_to(target):
+        def moved():
+            ldr = c.leader()
+            if ldr == target:
+                return True
+            c.post(ldr, "/api/v1/cluster/transfer", json={"id": c.nodes[target].id}, timeout=15)
+            return c.leader() == target
+        H.wait_until(moved, 30, interval=0.5, what=f"leadership on {target}")
+    # n1 must win an election while n3 is down: from n2 if n1 leads already
+    if c.leader() == "n1":
+        move_to("n2")
+    move_to("n1")
+    for j in range(5):
+        top = c.write("n1", comp, f"after-{j}")
+    # raft_uv fails messages queued for a peer it cannot reach after a few heartbeats: the new
+    # leader then restarts n3 at its match index + 1 = 1, below its log, so it sends its snapshot
+    time.sleep(2)
+    c.start("n3")
+    t0 = time.monotonic()
+    c.wait_applied("n3", top, timeout=20)
+    restarts = H.parse_metrics(c.get("n1", "/metrics", key=None).text)["shiplog_raft_probe_restarts_total"]
+    print(f"n3 caught up with index {top} in {time.monotonic() - t0:.2f}s; probes restarted by n1: {restarts}")
+    assert tags(c.releases("n3", comp, index=top))[0] == "after-4"
