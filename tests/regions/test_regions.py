@@ -277,6 +277,21 @@ def _run(net, d, cl, run_dir, results_path, log, t_start):
                 return r, dt, attempts
             time.sleep(0.05)
 
+    def voters_settled():
+        """The leader's own view: n1..n5 voters, each answering and caught up. Asked before n6
+        joins and before the transfer: the autopilot replaces a voter silent for three election
+        timeouts by a standby, and raft transfers only to a caught-up voter."""
+        lead = d.leader()
+        doc = cl.cluster(lead) if lead else None
+        if not doc or not doc["leader"] or doc["leader"]["name"] != lead:
+            return None
+        by = {m["name"]: m for m in doc["members"]}
+        ok = all(n in by and by[n]["role"] == "voter" and (n == lead or (
+            by[n]["reachable"] and by[n]["match_index"] is not None and
+            by[n]["match_index"] >= doc["commit_index"])) for n in VOTERS)
+        return doc if ok else None
+    wait_for(voters_settled, 30, "every voter answering and caught up, as the leader sees it")
+
     # ------------------------------------------------ n6 joins as a standby
     d.write_joiner_config(STANDBY)
     d.start(STANDBY, join_via=f"{d.nodes['n1'].addr}:{dbmod.HTTP_PORT}")
@@ -301,6 +316,7 @@ def _run(net, d, cl, run_dir, results_path, log, t_start):
     for _ in range(3):
         if leader_is_n1():
             break
+        wait_for(voters_settled, 30, "every voter answering and caught up before the transfer")
         r = cl.s("n2").post(cl.url("n2", "/api/v1/cluster/transfer"), json={"id": 1},
                             headers=AUTH, timeout=(2.0, 15.0))
         transfers.append(f"{r.status_code} {error_code(r) or ''}".strip())
