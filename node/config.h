@@ -55,7 +55,7 @@ struct cfg {
 	char admin_password[CFG_NAME_MAX];
 	unsigned election_timeout_ms; /* [raft] election_timeout_ms (default 300) */
 	unsigned heartbeat_ms;        /* [raft] heartbeat_ms (default 60) */
-	unsigned snapshot_threshold;  /* [raft] snapshot_threshold (default 8192) */
+	unsigned snapshot_threshold;  /* [raft] snapshot_threshold (default 65536) */
 	unsigned snapshot_trailing;   /* [raft] snapshot_trailing (default 2048) */
 	unsigned snapshot_log_mb;     /* [raft] snapshot_log_mb: also snapshot once the log since the last one holds this much (default 16) */
 	unsigned trailing_log_mb;     /* [raft] trailing_log_mb: trailing entries kept within this much (default 4) */

@@ -99,7 +99,7 @@ void load(const char *path, struct cfg *c)
 
 	c->election_timeout_ms = 300;
 	c->heartbeat_ms = 60;
-	c->snapshot_threshold = 8192;
+	c->snapshot_threshold = 65536; /* entries are small once compressed: snapshot_log_mb bounds the memory */
 	c->snapshot_trailing = 2048;
 	c->snapshot_log_mb = 16;
 	c->trailing_log_mb = 4;
