@@ -78,6 +78,7 @@ struct op_forward {
 
 #define REPL_MAX_PEERS 64
 #define REPL_UNMAP_BYTES (16u << 20) /* applied command bytes between unmaps of the data file: the cadence of snapshots before entries were compressed */
+#define REPL_STAGGER_MIN_ENTRIES 4096 /* fsm.c: smaller snapshot thresholds are not staggered */
 #define REPL_TRAILING_MIN 16 /* trailing entries kept however large they are */
 
 /* A membership request that reached a leader before its term barrier applied. */
@@ -118,6 +119,8 @@ struct repl {
 
 	struct raft raft;
 	struct raft_io io;
+	int (*io_start)(struct raft_io *, unsigned, raft_io_tick_cb, raft_io_recv_cb); /* raft_uv's (recvguard.c) */
+	raft_io_recv_cb raft_recv;       /* raft's receive callback, behind the guard */
 	struct raft_uv_transport transport;
 	struct raft_fsm fsm;
 	bool raft_started;
@@ -135,6 +138,7 @@ struct repl {
 	int handles_open;     /* libuv handles not yet closed */
 
 	bool was_leader;
+	bool unavailable_logged;         /* raft's state became RAFT_UNAVAILABLE and we said so */
 	bool leader_ready;               /* this term's barrier is applied */
 	bool leader_barrier_busy;
 	struct raft_barrier leader_barrier;
@@ -161,6 +165,7 @@ struct repl {
 	struct {
 		uint64_t leader_changes, proposals, forwarded, barrier_rounds, barrier_reads, snapshots;
 		uint64_t probe_restarts; /* probefix.c */
+		uint64_t appends_trimmed; /* recvguard.c */
 		uint64_t barrier_log_rounds; /* read rounds that fell back to a barrier entry */
 		uint64_t entries_proposed, commands_applied, forward_messages;
 		uint64_t entry_bytes, entry_bytes_raw; /* proposed: as appended (compressed), and before */
@@ -291,6 +296,17 @@ void repl_node_alerts(struct repl *r);
  * that went at or below the follower's match index restarts past the end
  * of the log, whose rejection tells the follower's real last index. */
 void repl_probe_fix(struct repl *r);
+
+/* recvguard.c: canonical/raft 0.15.0 appends an AppendEntries that starts
+ * at the first entry (prev_log_index 0) after its own log even when that
+ * log starts after a snapshot, then fails to find the entries it just
+ * appended: raft stops (RAFT_UNAVAILABLE) or crashes in the truncation that
+ * follows (found by bench/run and a failover loop: a restarted follower with
+ * a snapshot, a leader without one that restarted it at index 1 after a
+ * failed send). Installed on raft_uv's io before raft_start: such a message
+ * is started at this node's snapshot instead (its entries up to there are
+ * committed, hence the snapshot's), or dropped when it ends before it. */
+void repl_recv_guard_install(struct repl *r);
 
 /* members.c */
 bool repl_member(struct repl *r, uint64_t id, struct repl_member *out);

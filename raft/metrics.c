@@ -41,6 +41,9 @@ void repl_on_metrics_query(struct repl *r, bus_request *req)
 	counter(&t, "shiplog_raft_probe_restarts_total",
 	        "Leader: probes of a follower restarted past the end of the log (raft 0.15 catch-up repair)",
 	        r->m.probe_restarts);
+	counter(&t, "shiplog_raft_appends_trimmed_total",
+	        "Follower: appends from the first entry started at this node's snapshot instead (raft 0.15 repair)",
+	        r->m.appends_trimmed);
 	counter(&t, "shiplog_raft_commands_applied_total", "Commands applied here (entries hold one or a batch)",
 	        r->m.commands_applied);
 	counter(&t, "shiplog_forwarded_writes_total", "Writes forwarded from this node to the leader", r->m.forwarded);

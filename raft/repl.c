@@ -247,6 +247,11 @@ static void on_prepare(uv_prepare_t *h)
 		return;
 	}
 	bool leader = raft_state(&r->raft) == RAFT_LEADER;
+	if (raft_state(&r->raft) == RAFT_UNAVAILABLE && !r->unavailable_logged) {
+		r->unavailable_logged = true; /* raft stops for good after an I/O or FSM error */
+		fprintf(stderr, "raft: node %s stopped replicating (raft unavailable): %s; restart it\n", r->self->name,
+		        raft_errmsg(&r->raft));
+	}
 	run_wanted(r);
 	if (leader && !r->was_leader && !r->leader_barrier_busy) {
 		r->was_leader = true;
@@ -355,6 +360,7 @@ int repl_start(void *self, uv_loop_t *loop)
 		fprintf(stderr, "raft: io %s: %s\n", r->raft_dir, r->io.errmsg);
 		return PROTO_EIO;
 	}
+	repl_recv_guard_install(r);
 	raft_uv_set_auto_recovery(&r->io, false);
 	raft_uv_set_segment_size(&r->io, REPL_SEGMENT_SIZE);
 	/* Snapshots reach raft_uv already LZ4-compressed (snapzip.h); its own

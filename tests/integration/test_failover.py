@@ -413,13 +413,19 @@ def _last_snapshot_index(node):
     return max(idx, default=0)
 
 
-def test_follower_with_a_newer_snapshot_than_the_leader_catches_up(cluster_factory):
-    """canonical/raft 0.15 answers a snapshot older than the follower's own with the snapshot's
-    index as its last one, and the leader then probes one entry at a time below the follower's
-    log: it never caught up while the leader took no newer snapshot (found by bench/run with
-    snapshot_threshold 65536). Here n3 snapshots often and n1, the leader it comes back to,
-    rarely; n1 is elected while n3 is down, so it first sends n3 its old snapshot."""
-    c = cluster_factory(raft={"snapshot_threshold": 400, "snapshot_trailing": 64}, start=False)
+@pytest.mark.parametrize("leader_snapshot", ["older", "none"])
+def test_follower_with_a_newer_snapshot_than_the_leader_catches_up(cluster_factory, leader_snapshot):
+    """A follower, n3, comes back with a snapshot newer than the leader's, to a leader, n1, elected
+    while it was down: raft_uv fails the messages queued for it after a few heartbeats, and the
+    leader restarts it at its match index + 1 = 1, below its log. canonical/raft 0.15 then
+    - "older": sends its snapshot, which n3 answers with that snapshot's index as its last
+      one, and probes one entry at a time below n3's log: n3 never caught up while n1 took no
+      newer snapshot (found by bench/run with snapshot_threshold 65536; raft/probefix.c);
+    - "none" (n1 never took one): sends its whole log from entry 1, which n3 appended after its
+      own and then could not find: raft stopped or the node crashed (raft/recvguard.c)."""
+    n1_raft = {"snapshot_threshold": 400, "snapshot_trailing": 64} if leader_snapshot == "older" else \
+        {"snapshot_threshold": 1000000, "snapshot_trailing": 64}
+    c = cluster_factory(raft=n1_raft, start=False)
     c.nodes["n3"].raft = {"snapshot_threshold": 40, "snapshot_trailing": 16}
     c.write_config()
     c.start_all()
@@ -428,6 +434,8 @@ def test_follower_with_a_newer_snapshot_than_the_leader_catches_up(cluster_facto
 
     def snapshots_apart():
         s_lead, s_f = _last_snapshot_index(lead), _last_snapshot_index(follower)
+        if leader_snapshot == "none":
+            return s_f > 100
         return s_lead > 0 and s_f - 16 > s_lead
     top, k = 0, 0
     while not snapshots_apart():
@@ -440,6 +448,7 @@ def test_follower_with_a_newer_snapshot_than_the_leader_catches_up(cluster_facto
     c.wait_all_applied(top, timeout=10)
     print(f"\nafter {k} writes: snapshot of n1 at {_last_snapshot_index(lead)}, of n3 at "
           f"{_last_snapshot_index(follower)}")
+    assert leader_snapshot != "none" or _last_snapshot_index(lead) == 0
     c.kill9("n3")
 
     def move_to(target):
@@ -457,11 +466,16 @@ def test_follower_with_a_newer_snapshot_than_the_leader_catches_up(cluster_facto
     for j in range(5):
         top = c.write("n1", comp, f"after-{j}")
     # raft_uv fails messages queued for a peer it cannot reach after a few heartbeats: the new
-    # leader then restarts n3 at its match index + 1 = 1, below its log, so it sends its snapshot
+    # leader then restarts n3 at its match index + 1 = 1
     time.sleep(2)
     c.start("n3")
     t0 = time.monotonic()
     c.wait_applied("n3", top, timeout=20)
-    restarts = H.parse_metrics(c.get("n1", "/metrics", key=None).text)["shiplog_raft_probe_restarts_total"]
-    print(f"n3 caught up with index {top} in {time.monotonic() - t0:.2f}s; probes restarted by n1: {restarts}")
+    m1 = H.parse_metrics(c.get("n1", "/metrics", key=None).text)
+    m3 = H.parse_metrics(c.get("n3", "/metrics", key=None).text)
+    print(f"n3 caught up with index {top} in {time.monotonic() - t0:.2f}s; probes restarted by n1: "
+          f"{m1['shiplog_raft_probe_restarts_total']}, appends trimmed by n3: "
+          f"{m3['shiplog_raft_appends_trimmed_total']}")
     assert tags(c.releases("n3", comp, index=top))[0] == "after-4"
+    st, h = c.health("n3")
+    assert st == 200 and h["raft"]["state"] == "follower", (st, h)

@@ -1,0 +1,65 @@
+/* A follower-side guard of canonical/raft 0.15.0 (see internal.h:
+ * repl_recv_guard_install): it sits between raft_uv and raft on received
+ * messages and changes only an AppendEntries that starts below this node's
+ * snapshot from the first entry. */
+#include <raft.h>
+#include <stddef.h>
+
+#include "raft/internal.h"
+
+/* Frees entries the way raft does: each batch once, then the array. */
+static void free_entries(struct raft_entry *entries, unsigned n)
+{
+	void *last = NULL;
+	for (unsigned i = 0; i < n; i++) {
+		if (entries[i].batch != NULL && entries[i].batch != last) {
+			last = entries[i].batch;
+			raft_free(last);
+		}
+	}
+	raft_free(entries);
+}
+
+static void guarded_recv(struct raft_io *io, struct raft_message *m)
+{
+	struct repl *r = (struct repl *)((char *)io - offsetof(struct repl, io));
+	struct raft_append_entries *a = &m->append_entries;
+	raft_index snap = r->raft.log.snapshot.last_index;
+	if (m->type == RAFT_IO_APPEND_ENTRIES && a->prev_log_index == 0 && a->n_entries > 0 && r->raft.log.offset > 0 &&
+	    snap > 0) {
+		r->m.appends_trimmed++;
+		if (a->n_entries < snap) {
+			/* cannot reach past the snapshot: a stale message, dropped */
+			free_entries(a->entries, a->n_entries);
+			return;
+		}
+		/* Entries 1..snap are committed, so they are the ones the snapshot
+		 * holds: start the message at the snapshot instead. */
+		unsigned skip = (unsigned)snap, left = a->n_entries - skip;
+		a->prev_log_term = a->entries[skip - 1].term;
+		a->prev_log_index = snap;
+		if (left == 0) {
+			free_entries(a->entries, a->n_entries);
+			a->entries = NULL;
+		} else {
+			for (unsigned i = 0; i < left; i++) { /* the batch stays referenced by what is left */
+				a->entries[i] = a->entries[skip + i];
+			}
+		}
+		a->n_entries = left;
+	}
+	r->raft_recv(io, m);
+}
+
+static int guarded_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick, raft_io_recv_cb recv)
+{
+	struct repl *r = (struct repl *)((char *)io - offsetof(struct repl, io));
+	r->raft_recv = recv;
+	return r->io_start(io, msecs, tick, guarded_recv);
+}
+
+void repl_recv_guard_install(struct repl *r)
+{
+	r->io_start = r->io.start;
+	r->io.start = guarded_start;
+}
