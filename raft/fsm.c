@@ -8,6 +8,7 @@
  * snapshot (v3): the synchronous part pins an LMDB read transaction on the
  * loop thread (it sees exactly last_applied); the asynchronous part
  * streams it through LZ4 on libuv's thread pool while writes continue. */
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,11 +193,13 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 }
 
 /* Every node applies the same log, so without this they would all take
- * their byte-budget snapshots at the same entry, and three snapshots
- * written at once delayed commits (write p99) most. A node's first budget
- * snapshot waits (id mod 3)/3 of the budget longer; later ones keep that
- * offset. (raft's entry threshold is left alone: staggered, it kept the
- * jepsen snapshot-install nemesis from ever forcing an install.) */
+ * their snapshots at the same entry, and three snapshots written at once
+ * delayed commits (write p99) most. A node's first snapshot, by bytes or by
+ * entries, waits (id mod 3)/3 of the budget or threshold longer; later ones
+ * keep that offset. Entry thresholds below REPL_STAGGER_MIN_ENTRIES are
+ * left alone: snapshots are cheap there, and staggered, they kept the
+ * jepsen snapshot-install nemesis (threshold 32) from ever forcing an
+ * install. */
 static uint64_t stagger(const struct repl *r, uint64_t budget)
 {
 	return r->snapshot_staggered ? 0 : budget * (r->self->id % 3) / 3;
@@ -204,7 +207,11 @@ static uint64_t stagger(const struct repl *r, uint64_t budget)
 
 void repl_snapshot_settings(struct repl *r)
 {
-	raft_set_snapshot_threshold(&r->raft, r->cfg->snapshot_threshold);
+	uint64_t threshold = r->cfg->snapshot_threshold;
+	if (threshold >= REPL_STAGGER_MIN_ENTRIES) {
+		threshold += stagger(r, threshold);
+	}
+	raft_set_snapshot_threshold(&r->raft, (unsigned)(threshold < UINT_MAX ? threshold : UINT_MAX));
 	raft_set_snapshot_trailing(&r->raft, r->cfg->snapshot_trailing);
 }
 
