@@ -160,6 +160,8 @@ struct repl {
 	uint64_t unreachable_since[REPL_MAX_PEERS]; /* autopilot, by configuration index; 0 = reachable */
 	bool autopilot_busy;
 	uint64_t silent_since[REPL_MAX_PEERS]; /* node alerts, by configuration index */
+	uint64_t probe_restart_id[REPL_MAX_PEERS];    /* probefix.c: the follower and match index of */
+	uint64_t probe_restart_match[REPL_MAX_PEERS]; /* the last restart, by configuration index */
 	bool node_alerted[REPL_MAX_PEERS];
 	bool removed; /* told by the leader that it was removed (kept in DATA/removed) */
 	struct {
@@ -294,8 +296,14 @@ void repl_node_alerts(struct repl *r);
  * down follower failed and it restarts the follower at match index + 1,
  * which is 1 after an election. On the leader, from the tick: a probe
  * that went at or below the follower's match index restarts past the end
- * of the log, whose rejection tells the follower's real last index. */
+ * of the log, whose rejection tells the follower's real last index; once
+ * per follower and match index, so that a follower which lost data (its
+ * last index below its match index) is still walked down by raft. Not
+ * during a leadership transfer, which would take such a follower for
+ * caught up. */
 void repl_probe_fix(struct repl *r);
+/* Forgets the restarts of the previous term (a new leader's match indexes). */
+void repl_probe_fix_reset(struct repl *r);
 
 /* recvguard.c: canonical/raft 0.15.0 appends an AppendEntries that starts
  * at the first entry (prev_log_index 0) after its own log even when that

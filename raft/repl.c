@@ -255,6 +255,7 @@ static void on_prepare(uv_prepare_t *h)
 	run_wanted(r);
 	if (leader && !r->was_leader && !r->leader_barrier_busy) {
 		r->was_leader = true;
+		repl_probe_fix_reset(r);
 		r->leader_ready = false;
 		r->leader_barrier.data = r;
 		if (raft_barrier(&r->raft, &r->leader_barrier, leader_barrier_cb) == 0) {
