@@ -20,9 +20,15 @@ static void free_entries(struct raft_entry *entries, unsigned n)
 	raft_free(entries);
 }
 
+/* The repl whose raft_uv io this is (the guard is installed on r->io only). */
+static struct repl *repl_of_io(struct raft_io *io)
+{
+	return (struct repl *)((char *)io - offsetof(struct repl, io));
+}
+
 static void guarded_recv(struct raft_io *io, struct raft_message *m)
 {
-	struct repl *r = (struct repl *)((char *)io - offsetof(struct repl, io));
+	struct repl *r = repl_of_io(io);
 	struct raft_append_entries *a = &m->append_entries;
 	raft_index snap = r->raft.log.snapshot.last_index;
 	if (m->type == RAFT_IO_APPEND_ENTRIES && a->prev_log_index == 0 && a->n_entries > 0 && r->raft.log.offset > 0 &&
@@ -53,7 +59,7 @@ static void guarded_recv(struct raft_io *io, struct raft_message *m)
 
 static int guarded_start(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick, raft_io_recv_cb recv)
 {
-	struct repl *r = (struct repl *)((char *)io - offsetof(struct repl, io));
+	struct repl *r = repl_of_io(io);
 	r->raft_recv = recv;
 	return r->io_start(io, msecs, tick, guarded_recv);
 }
