@@ -49,7 +49,7 @@ static int clients_row(void *data, const struct store_env *e)
 static void read_clients(struct gw_req *gr)
 {
 	struct store_read *rd;
-	struct clients_acc acc = {json_object(), json_object(), gw_now_ms(), 0};
+	struct clients_acc acc = {json_object(), json_object(), wall_now_ms(), 0};
 	const char *only = gr->auth.kind == GW_AUTH_CLIENT ? gr->auth.client : NULL;
 	if (store_read_begin(gr->gw->store, &rd) != PROTO_OK) {
 		json_decref(acc.envs);
@@ -82,7 +82,7 @@ void gw_h_clients(struct gw_req *gr)
 static void ping_done(struct gw_req *gr, const struct proto_result *res)
 {
 	(void)res;
-	gw_respond_json(gr, 200, json_pack("{s:s,s:o}", "status", "ok", "timestamp", gw_json_time(gw_now_ms())));
+	gw_respond_json(gr, 200, json_pack("{s:s,s:o}", "status", "ok", "timestamp", gw_json_time(wall_now_ms())));
 }
 
 /* Fills cmd from a ping body (strings point into body); answers and returns
@@ -113,7 +113,7 @@ static bool ping_command(struct gw_req *gr, json_t *body, struct proto_cmd *cmd)
 	cmd->ping.client = client;
 	cmd->ping.env = env;
 	cmd->ping.version = version != NULL ? version : "";
-	cmd->ping.at_ms = gw_now_ms();
+	cmd->ping.at_ms = wall_now_ms();
 	return true;
 }
 
@@ -170,7 +170,7 @@ void gw_h_health(struct gw_req *gr)
 	struct store_read *rd;
 	if (store_read_begin(g->store, &rd) != PROTO_OK) {
 		gw_respond_json(gr, 503, json_pack("{s:s,s:s,s:o,s:s}", "status", "unhealthy", "database_error",
-		                                   "cannot open a read transaction", "timestamp", gw_json_time(gw_now_ms()),
+		                                   "cannot open a read transaction", "timestamp", gw_json_time(wall_now_ms()),
 		                                   "version", SHIPLOG_VERSION));
 		return;
 	}
@@ -178,7 +178,7 @@ void gw_h_health(struct gw_req *gr)
 	store_read_end(rd);
 	gr->index = applied;
 	gw_respond_json(gr, 200, json_pack("{s:s,s:o,s:s,s:s,s:{s:s,s:I,s:I,s:I,s:s,s:I}}", "status", "healthy",
-	                                   "timestamp", gw_json_time(gw_now_ms()), "version", SHIPLOG_VERSION, "node",
+	                                   "timestamp", gw_json_time(wall_now_ms()), "version", SHIPLOG_VERSION, "node",
 	                                   g->self->name, "raft", "state",
 	                                   g->status.removed ? "removed" : role_name(g->status.role), "term",
 	                                   (json_int_t)g->status.term, "commit_index", (json_int_t)g->status.commit,

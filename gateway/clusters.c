@@ -1,5 +1,5 @@
 /* /api/v1/clusters: the Kubernetes clusters the collector reads. Credentials
- * are sealed (node/secret.h) before they enter the Raft log and are never
+ * are sealed (lib/secret.h) before they enter the Raft log and are never
  * answered back; only which kinds are present is shown. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "gateway/internal.h"
-#include "node/kubeconfig.h"
-#include "node/secret.h"
+#include "k8s/kubeconfig.h"
+#include "lib/secret.h"
 
 #define GW_MAX_NAMESPACES 256
 #define GW_MAX_LABELS 64
@@ -147,7 +147,7 @@ static void read_one(struct gw_req *gr, bool health)
 			json_object_set_new(acc.out, "lease",
 			                    json_pack("{s:I,s:s,s:o,s:b}", "holder_id", (json_int_t)l.holder, "holder",
 			                              n != NULL ? n->name : "", "expires_at", gw_json_time(l.expires_ms),
-			                              "live", l.expires_ms > gw_now_ms()));
+			                              "live", l.expires_ms > wall_now_ms()));
 		} else {
 			json_object_set_new(acc.out, "lease", json_null());
 		}
@@ -408,7 +408,7 @@ static bool cluster_form_seal(struct gw_req *gr, struct cluster_form *f)
 static void cluster_written(struct gw_req *gr, const struct proto_result *res)
 {
 	struct cluster_form *f = gr->ctx;
-	struct store_cluster sc = {.c = &f->c, .created_ms = gw_now_ms(), .updated_ms = gw_now_ms()};
+	struct store_cluster sc = {.c = &f->c, .created_ms = wall_now_ms(), .updated_ms = wall_now_ms()};
 	(void)res;
 	json_t *out = cluster_json(&sc);
 	bool created = h2o_memis(gr->req->method.base, gr->req->method.len, H2O_STRLIT("POST"));
@@ -462,7 +462,7 @@ void gw_h_cluster_create(struct gw_req *gr)
 	if (!cluster_form_seal(gr, f)) {
 		return;
 	}
-	snprintf(id, sizeof(id), "c%011" PRIx64 "%04x", (uint64_t)gw_now_ms(), (unsigned)rand() & 0xffff);
+	snprintf(id, sizeof(id), "c%011" PRIx64 "%04x", (uint64_t)wall_now_ms(), (unsigned)rand() & 0xffff);
 	f->c.id = h2o_mem_alloc_pool(&gr->req->pool, strlen(id) + 1);
 	memcpy((char *)f->c.id, id, strlen(id) + 1);
 	struct proto_cmd cmd = {.type = PROTO_CMD_CLUSTER_PUT, .u.cluster = f->c};

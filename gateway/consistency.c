@@ -248,11 +248,11 @@ void gw_propose(struct gw_req *gr, struct proto_cmd *cmd, gw_write_cb done)
 		}
 	} else {
 		/* Every write gets a key, so the raft actor may retry it safely. */
-		snprintf(key, sizeof(key), "auto:%s:%" PRIx64 ":%" PRIx64 ":%08x", g->self->name, (uint64_t)gw_now_ms(),
+		snprintf(key, sizeof(key), "auto:%s:%" PRIx64 ":%" PRIx64 ":%08x", g->self->name, (uint64_t)wall_now_ms(),
 		         ++g->request_seq, (unsigned)rand());
 	}
 	cmd->idem_key = key;
-	cmd->ts_ms = gw_now_ms();
+	cmd->ts_ms = wall_now_ms();
 	struct proto_buf cb;
 	int rv = proto_cmd_encode(cmd, &cb);
 	if (rv != PROTO_OK) {

@@ -7,7 +7,7 @@
 
 #include <uv.h>
 
-#include "node/config.h"
+#include "config/config.h"
 #include "store/store.h"
 
 struct gw;

@@ -8,9 +8,10 @@
 #include <stdbool.h>
 
 #include "gateway/gw.h"
-#include "node/bus.h"
-#include "node/pooljob.h"
-#include "node/metrics.h"
+#include "bus/bus.h"
+#include "lib/clock.h"
+#include "lib/metrics.h"
+#include "lib/pooljob.h"
 #include "protocol/proto.h"
 
 #define GW_MAX_SEGS 12
@@ -175,7 +176,6 @@ struct gw_auth gw_auth_key(struct gw *g, const char *key);
 bool gw_auth_allows(const struct gw_auth *a, const char *client);
 
 /* timefmt.c */
-int64_t gw_now_ms(void);
 /* "2023-12-01T10:30:00Z" into out (>= 32 bytes). */
 void gw_format_time(int64_t ms, char *out, size_t cap);
 /* RFC 3339 / ISO 8601 with a zone; 0 on success. */

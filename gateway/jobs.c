@@ -193,7 +193,7 @@ static int collect_row(void *data, const struct store_cluster *sc)
 	}
 	char id[192];
 	/* Time-ordered ids: jobs list newest first by key order. */
-	snprintf(id, sizeof(id), "j%013" PRIx64 "-%s-%04" PRIx64, (uint64_t)gw_now_ms(), gr->gw->self->name,
+	snprintf(id, sizeof(id), "j%013" PRIx64 "-%s-%04" PRIx64, (uint64_t)wall_now_ms(), gr->gw->self->name,
 	         ++gr->gw->request_seq & 0xffff);
 	acc->ids[acc->n] = h2o_strdup(&gr->req->pool, id, SIZE_MAX).base;
 	acc->clusters[acc->n] = h2o_strdup(&gr->req->pool, sc->c->id, SIZE_MAX).base;
@@ -212,7 +212,7 @@ static void collect_queued(struct gw_req *gr, const struct proto_result *res)
 	}
 	gw_respond_json(gr, 200, json_pack("{s:s,s:s,s:o,s:o}", "status", "success", "message",
 	                                   acc->n ? "Collection started" : "No cluster to collect", "jobs", jobs,
-	                                   "timestamp", gw_json_time(gw_now_ms())));
+	                                   "timestamp", gw_json_time(wall_now_ms())));
 }
 
 void gw_h_collect_now(struct gw_req *gr)

@@ -70,7 +70,7 @@ static void metrics_reply(struct gw_req *gr, int status, const void *buf, size_t
 	struct metrics_text t = {0};
 	struct proto_msg m;
 	render_http(g, &t);
-	struct lease_count lc = {.g = g, .now = gw_now_ms()};
+	struct lease_count lc = {.g = g, .now = wall_now_ms()};
 	if (store_read_begin(g->store, &lc.rd) == PROTO_OK) {
 		store_clusters_each(lc.rd, count_lease, &lc);
 		store_read_end(lc.rd);

@@ -31,7 +31,7 @@ static void batch_done(struct gw_req *gr, const struct proto_result *res)
 	}
 	gw_respond_json(gr, 200, json_pack("{s:s,s:I,s:I,s:I,s:o}", "status", "success", "accepted", (json_int_t)b->n,
 	                                   "created", (json_int_t)res->created, "updated", (json_int_t)res->updated,
-	                                   "timestamp", gw_json_time(gw_now_ms())));
+	                                   "timestamp", gw_json_time(wall_now_ms())));
 }
 
 static const char *field(json_t *o, const char *k)
@@ -73,7 +73,7 @@ static bool read_one(json_t *o, const char *client, const char *env, struct prot
 	}
 	ob->image_repo = ob->image_repo != NULL ? ob->image_repo : "";
 	ob->image_name = ob->image_name != NULL ? ob->image_name : "";
-	ob->seen_at_ms = gw_now_ms();
+	ob->seen_at_ms = wall_now_ms();
 	if (seen != NULL && gw_parse_time(seen, &ob->seen_at_ms) != 0) {
 		*why = "seen_at must be an ISO 8601 time";
 		return false;

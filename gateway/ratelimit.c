@@ -58,7 +58,7 @@ bool gw_rate_limit(struct gw_req *gr, const char *credential)
 			key = hash("addr4", &((struct sockaddr_in *)&ss)->sin_addr, 4); /* the address, not the port */
 		}
 	}
-	int64_t now = gw_now_ms();
+	int64_t now = wall_now_ms();
 	int64_t window = now / 60000;
 	struct rl_slot *t = table_of(g), *slot = NULL;
 	if (t == NULL) {

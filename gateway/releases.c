@@ -21,7 +21,7 @@ static void collect_done(struct gw_req *gr, const struct proto_result *res)
 	                         "workload_kind", o->kind, "workload_name", o->workload, "container_name", o->container,
 	                         "release", "version", o->image_tag, "image_repo", o->image_repo, "image_name",
 	                         o->image_name, "image_tag", o->image_tag, "image_sha", o->image_sha, "released_at",
-	                         gw_json_time(o->seen_at_ms), "timestamp", gw_json_time(gw_now_ms()));
+	                         gw_json_time(o->seen_at_ms), "timestamp", gw_json_time(wall_now_ms()));
 	if (res->replay) {
 		gw_add_header(gr, "idempotent-replayed", "true");
 	}
@@ -109,7 +109,7 @@ void gw_h_collect_put(struct gw_req *gr)
 		gw_respond_error(gr, 403, "FORBIDDEN", "this API key may not write releases of client %s", o->client);
 		return;
 	}
-	o->seen_at_ms = gw_now_ms();
+	o->seen_at_ms = wall_now_ms();
 	if (released_at != NULL && gw_parse_time(released_at, &o->seen_at_ms) != 0) {
 		gw_respond_error(gr, 400, "VALIDATION_ERROR", "released_at must be an ISO 8601 time such as 2023-12-01T10:30:00Z");
 		return;
@@ -270,7 +270,7 @@ static void read_current(struct gw_req *gr)
 	jsonw_lit(&o.w, ",\"total\":");
 	jsonw_int(&o.w, (int64_t)o.total);
 	jsonw_lit(&o.w, ",\"timestamp\":");
-	jsonw_time(&o.w, gw_now_ms());
+	jsonw_time(&o.w, wall_now_ms());
 	jsonw_lit(&o.w, "}");
 	bool failed = o.w.failed || ordered == NULL;
 	size_t len;
@@ -354,7 +354,7 @@ static void read_history(struct gw_req *gr)
 	jsonw_lit(&h.w, "],\"total\":");
 	jsonw_int(&h.w, (int64_t)h.total);
 	jsonw_lit(&h.w, ",\"timestamp\":");
-	jsonw_time(&h.w, gw_now_ms());
+	jsonw_time(&h.w, wall_now_ms());
 	jsonw_lit(&h.w, "}");
 	size_t len;
 	char *body = jsonw_take(&h.w, &len);

@@ -390,7 +390,7 @@ static void set_request_id(struct gw_req *gr)
 		}
 	}
 	snprintf(gr->request_id, sizeof(gr->request_id), "%s-%" PRIx64 "-%" PRIx64, gr->gw->self->name,
-	         (uint64_t)gw_now_ms(), ++gr->gw->request_seq);
+	         (uint64_t)wall_now_ms(), ++gr->gw->request_seq);
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)

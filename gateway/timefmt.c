@@ -7,13 +7,6 @@
 
 #include "gateway/internal.h"
 
-int64_t gw_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static char *put_digits(char *o, int v, int n)
 {
 	for (int i = n - 1; i >= 0; i--) {

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "gateway/internal.h"
-#include "node/secret.h"
+#include "lib/secret.h"
 
 #define GW_MAX_WEBHOOK_EVENTS 32
 
@@ -85,7 +85,7 @@ static void form_dispose(void *p)
 static void created(struct gw_req *gr, const struct proto_result *res)
 {
 	struct wh_form *f = gr->ctx;
-	struct store_webhook w = {.w = &f->w, .created_ms = gw_now_ms(), .after_index = res->index};
+	struct store_webhook w = {.w = &f->w, .created_ms = wall_now_ms(), .after_index = res->index};
 	gw_respond_json(gr, 201, webhook_json(&w));
 }
 
@@ -131,7 +131,7 @@ void gw_h_webhook_create(struct gw_req *gr)
 		gw_respond_error(gr, 500, "INTERNAL_ERROR", "cannot seal the secret");
 		return;
 	}
-	snprintf(f->id, sizeof(f->id), "w%011" PRIx64 "%04x", (uint64_t)gw_now_ms(), (unsigned)rand() & 0xffff);
+	snprintf(f->id, sizeof(f->id), "w%011" PRIx64 "%04x", (uint64_t)wall_now_ms(), (unsigned)rand() & 0xffff);
 	f->w = (struct proto_webhook){f->id, url, f->events, f->w.n_events, f->sealed,
 	                              gr->auth.kind == GW_AUTH_CLIENT ? gr->auth.client : ""};
 	struct proto_cmd cmd = {.type = PROTO_CMD_WEBHOOK_PUT, .u.webhook = f->w};

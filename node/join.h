@@ -5,7 +5,7 @@
 
 #include <signal.h>
 
-#include "node/config.h"
+#include "config/config.h"
 
 /* Sends POST /api/v1/cluster/nodes to http://member for self, as a voter.
  * Returns 0 once accepted, 1 if a signal of sigs arrived meanwhile, -1 if the

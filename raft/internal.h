@@ -6,9 +6,9 @@
 #include <raft/uv.h>
 #include <stdbool.h>
 
-#include "node/bus.h"
-#include "node/metrics.h"
-#include "node/pooljob.h"
+#include "bus/bus.h"
+#include "lib/metrics.h"
+#include "lib/pooljob.h"
 #include "protocol/proto.h"
 #include "raft/entryzip.h"
 #include "raft/repl.h"

@@ -19,7 +19,7 @@
 #include <stdbool.h>
 #include <uv.h>
 
-#include "node/config.h"
+#include "config/config.h"
 #include "store/store.h"
 
 struct repl;

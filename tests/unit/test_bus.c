@@ -1,4 +1,4 @@
-/* The bus (node/bus.c, node/bus_local.c): calls, replies, timeouts, closes
+/* The bus (bus/bus.c, bus/local.c): calls, replies, timeouts, closes
  * and publish/subscribe over the in-process lanes (inproc://) and nng's TCP,
  * on real libuv loops; one test runs the server on a second thread. */
 #include <setjmp.h>
@@ -12,7 +12,7 @@
 #include <cmocka.h>
 #include <uv.h>
 
-#include "node/bus.h"
+#include "bus/bus.h"
 #include "protocol/status.h"
 
 /* ---- an echo server that can also hold its requests ---- */

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "node/config.h"
+#include "config/config.h"
 
 #define NODE_TABLE                                                                                                     \
 	"[cluster]\nname = \"t\"\n"                                                                                        \

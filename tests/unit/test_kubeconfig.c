@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/kubeconfig.h"
+#include "k8s/kubeconfig.h"
 
 /* Fake PEM blocks and their base64 (as kubectl stores them). */
 #define CA_PEM                                                            \

@@ -9,7 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "node/pooljob.h"
+#include "lib/pooljob.h"
 
 struct seen {
 	int calls;

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/secret.h"
+#include "lib/secret.h"
 
 /* 32 bytes 0x00..0x1f, as hex and as base64. */
 #define KEY_HEX "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"

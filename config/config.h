@@ -1,0 +1,116 @@
+/* cluster.toml: the cluster's members, auth keys and tuning (see DESIGN.md,
+ * "Running it"). Loaded once at start; read-only afterwards, so every actor
+ * may hold a const pointer to it. */
+#ifndef SHIPLOG_CONFIG_CONFIG_H
+#define SHIPLOG_CONFIG_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CFG_MAX_NODES 16
+#define CFG_NAME_MAX 128
+#define CFG_ADDR_MAX 256
+#define CFG_PATH_MAX 1024
+
+struct cfg_node {
+	uint64_t id;               /* Raft server id, > 0 */
+	char name[CFG_NAME_MAX];   /* e.g. "n1" */
+	char region[CFG_NAME_MAX]; /* "local" by default */
+	char raft[CFG_ADDR_MAX];   /* host:port of the Raft TCP transport */
+	char rpc[CFG_ADDR_MAX];    /* nng URL for node-to-node calls */
+	char http[CFG_ADDR_MAX];   /* host:port of the gateway */
+	char data[CFG_PATH_MAX];   /* data directory */
+};
+
+struct cfg_client_key {
+	char *client; /* client name the key is limited to */
+	char *key;    /* the key */
+};
+
+/* A Kubernetes cluster registered from cluster.toml ([[k8s_cluster]]). */
+struct cfg_k8s_cluster {
+	char name[CFG_NAME_MAX];
+	char server[CFG_ADDR_MAX];
+	char client_name[CFG_NAME_MAX], env_name[CFG_NAME_MAX];
+	char token_file[CFG_PATH_MAX];  /* files are read by each node at start */
+	char ca_file[CFG_PATH_MAX];
+	char kubeconfig[CFG_PATH_MAX];  /* a kubeconfig file instead of the above */
+	char namespaces[16][CFG_NAME_MAX];
+	size_t n_namespaces;
+	int insecure;
+	unsigned interval_s; /* 0 = [collector] interval */
+};
+
+#define CFG_MAX_K8S 16
+
+struct cfg {
+	char cluster_name[CFG_NAME_MAX];
+	struct cfg_node nodes[CFG_MAX_NODES]; /* the initial voters */
+	size_t n_nodes;
+	char **admin_keys;
+	size_t n_admin_keys;
+	struct cfg_client_key *client_keys; /* one entry per (client, key) */
+	size_t n_client_keys;
+	char admin_user[CFG_NAME_MAX];
+	char admin_password[CFG_NAME_MAX];
+	unsigned election_timeout_ms; /* [raft] election_timeout_ms (default 300) */
+	unsigned heartbeat_ms;        /* [raft] heartbeat_ms (default 60) */
+	unsigned snapshot_threshold;  /* [raft] snapshot_threshold (default 65536) */
+	unsigned snapshot_trailing;   /* [raft] snapshot_trailing (default 2048) */
+	unsigned snapshot_log_mb;     /* [raft] snapshot_log_mb: also snapshot once the log since the last one holds this much (default 16) */
+	unsigned trailing_log_mb;     /* [raft] trailing_log_mb: trailing entries kept within this much (default 4) */
+	unsigned write_timeout_ms;    /* [api] write_timeout_ms: wait for a leader (default 2000) */
+	size_t max_body_bytes;        /* [api] max_body_bytes (default 1 MiB) */
+	size_t map_size_mb;           /* [store] map_size_mb (default 4096) */
+	unsigned collector_interval_s; /* [collector] interval (default 60 s) */
+	unsigned lease_ms;             /* [collector] lease: a duty's lease period (default 10 s) */
+	unsigned k8s_timeout_ms;       /* [collector] timeout: one Kubernetes request (default 10 s) */
+	char secret_key[256];          /* [collector] secret_key: encrypts cluster credentials */
+	unsigned max_voters;           /* [autopilot] max_voters: more joiners become standby (0 = no limit) */
+	unsigned remove_unreachable_ms; /* [autopilot] remove_unreachable_after (0 = off) */
+	int spread_regions;            /* [autopilot] spread_regions: keep max_voters voters, one per region first (default: max_voters > 0) */
+	unsigned ping_warning_ms;      /* [alerts] ping_warning: no ping for this long raises a warning (10 min) */
+	unsigned ping_offline_ms;      /* [alerts] ping_offline: ... a critical alert (15 min) */
+	unsigned collect_failures;     /* [alerts] collection_failures: consecutive failed runs that alert (3) */
+	struct cfg_k8s_cluster k8s[CFG_MAX_K8S]; /* [[k8s_cluster]] tables */
+	size_t n_k8s;
+	unsigned rate_anonymous;       /* [rate_limit] anonymous_per_minute */
+	unsigned rate_authenticated;   /* [rate_limit] authenticated_per_minute */
+};
+
+/* The light agent (shiplogd --agent): one local Kubernetes cluster pushed
+ * to a shiplog cluster over its REST API. */
+struct cfg_agent {
+	char servers[8][CFG_ADDR_MAX]; /* base URLs of shiplog nodes, tried in turn */
+	size_t n_servers;
+	char api_key[CFG_NAME_MAX];
+	char client_name[CFG_NAME_MAX], env_name[CFG_NAME_MAX];
+	char kubeconfig[CFG_PATH_MAX];  /* file; "" = in-cluster service account */
+	char namespaces[64][CFG_NAME_MAX];
+	size_t n_namespaces;
+	unsigned interval_s;      /* collection period (default 60 s) */
+	unsigned ping_interval_s; /* POST /api/ping period (default 60 s) */
+	unsigned timeout_ms;      /* per request (default 10 s) */
+	char spool[CFG_PATH_MAX]; /* directory of runs not yet delivered */
+};
+
+/* Parses the [agent] table of path; -1 with a message in err. */
+int cfg_load_agent(const char *path, struct cfg_agent *out, char *err, size_t errlen);
+
+/* Parses path into out (zeroed first). On error returns -1 with a message
+ * naming the file, line and key in err. */
+int cfg_load(const char *path, struct cfg *out, char *err, size_t errlen);
+
+/* Frees the key lists. */
+void cfg_free(struct cfg *c);
+
+/* The node named name, or NULL. */
+const struct cfg_node *cfg_find_node(const struct cfg *c, const char *name);
+/* The node with Raft id, or NULL. */
+const struct cfg_node *cfg_find_node_id(const struct cfg *c, uint64_t id);
+
+/* Parses "500ms", "2s", "1m", "1h" or a bare number of default_unit_ms
+ * multiples into milliseconds; -1 if malformed. */
+long long cfg_parse_duration_ms(const char *s, long long default_unit_ms);
+
+#endif

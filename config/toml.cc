@@ -1,0 +1,307 @@
+// The TOML reader behind config.h: toml11 (C++) with a C interface.
+// Exceptions never cross into C: every error becomes a message in err.
+extern "C" {
+#include "config/config.h"
+}
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <toml.hpp>
+
+namespace {
+
+struct config_error : std::runtime_error {
+	using std::runtime_error::runtime_error;
+};
+
+void copy(char *dst, size_t cap, const std::string &s, const char *what)
+{
+	if (s.size() >= cap) {
+		throw config_error(std::string(what) + " is too long (at most " + std::to_string(cap - 1) + " bytes)");
+	}
+	std::memcpy(dst, s.c_str(), s.size() + 1);
+}
+
+char *dup(const std::string &s)
+{
+	char *p = static_cast<char *>(std::malloc(s.size() + 1));
+	if (p == nullptr) {
+		throw std::bad_alloc();
+	}
+	std::memcpy(p, s.c_str(), s.size() + 1);
+	return p;
+}
+
+// An integer, or a duration string such as "500ms" / "2s".
+unsigned duration_ms(const toml::value &table, const char *key, unsigned dflt, long long unit_ms)
+{
+	if (!table.contains(key)) {
+		return dflt;
+	}
+	const toml::value &v = table.at(key);
+	long long ms;
+	if (v.is_integer()) {
+		ms = v.as_integer() * unit_ms;
+	} else if (v.is_string()) {
+		ms = cfg_parse_duration_ms(v.as_string().str.c_str(), unit_ms);
+	} else {
+		throw config_error(toml::format_error(std::string("[error] ") + key + " must be an integer or a duration string", v, "here"));
+	}
+	if (ms <= 0 || ms > 86400000LL * 30) {
+		throw config_error(toml::format_error(std::string("[error] ") + key + " is out of range", v, "here"));
+	}
+	return static_cast<unsigned>(ms);
+}
+
+unsigned count(const toml::value &table, const char *key, unsigned dflt)
+{
+	if (!table.contains(key)) {
+		return dflt;
+	}
+	auto n = toml::get<long long>(table.at(key));
+	if (n < 0 || n > 1000000000LL) {
+		throw config_error(toml::format_error(std::string("[error] ") + key + " is out of range", table.at(key), "here"));
+	}
+	return static_cast<unsigned>(n);
+}
+
+void load(const char *path, struct cfg *c)
+{
+	const toml::value root = toml::parse(path);
+	const auto &cluster = toml::find(root, "cluster");
+	copy(c->cluster_name, sizeof(c->cluster_name), toml::find<std::string>(cluster, "name"), "cluster.name");
+
+	const auto &nodes = toml::find<std::vector<toml::value>>(root, "node");
+	if (nodes.empty() || nodes.size() > CFG_MAX_NODES) {
+		throw config_error("[[node]]: between 1 and " + std::to_string(CFG_MAX_NODES) + " tables are needed");
+	}
+	for (const auto &n : nodes) {
+		struct cfg_node *d = &c->nodes[c->n_nodes++];
+		long long id = toml::find<long long>(n, "id");
+		if (id <= 0) {
+			throw config_error(toml::format_error("[error] node id must be positive", n.at("id"), "here"));
+		}
+		d->id = static_cast<uint64_t>(id);
+		copy(d->name, sizeof(d->name), toml::find<std::string>(n, "name"), "node.name");
+		copy(d->region, sizeof(d->region), toml::find_or<std::string>(n, "region", "local"), "node.region");
+		copy(d->raft, sizeof(d->raft), toml::find<std::string>(n, "raft"), "node.raft");
+		copy(d->rpc, sizeof(d->rpc), toml::find<std::string>(n, "rpc"), "node.rpc");
+		copy(d->http, sizeof(d->http), toml::find<std::string>(n, "http"), "node.http");
+		copy(d->data, sizeof(d->data), toml::find_or<std::string>(n, "data", std::string("data/") + d->name), "node.data");
+		for (size_t i = 0; i + 1 < c->n_nodes; i++) {
+			if (c->nodes[i].id == d->id || std::strcmp(c->nodes[i].name, d->name) == 0) {
+				throw config_error(std::string("[[node]] ") + d->name + ": id and name must be unique");
+			}
+		}
+	}
+
+	c->election_timeout_ms = 300;
+	c->heartbeat_ms = 60;
+	c->snapshot_threshold = 65536; /* entries are small once compressed: snapshot_log_mb bounds the memory */
+	c->snapshot_trailing = 2048;
+	c->snapshot_log_mb = 16;
+	c->trailing_log_mb = 4;
+	c->write_timeout_ms = 2000;
+	c->max_body_bytes = 1u << 20;
+	c->map_size_mb = 4096;
+	c->collector_interval_s = 60;
+	c->rate_anonymous = 100;
+	c->rate_authenticated = 1000;
+	std::strcpy(c->admin_user, "admin");
+
+	if (root.contains("raft")) {
+		const auto &r = root.at("raft");
+		c->election_timeout_ms = duration_ms(r, "election_timeout_ms", c->election_timeout_ms, 1);
+		c->heartbeat_ms = duration_ms(r, "heartbeat_ms", c->heartbeat_ms, 1);
+		c->snapshot_threshold = count(r, "snapshot_threshold", c->snapshot_threshold);
+		c->snapshot_trailing = count(r, "snapshot_trailing", c->snapshot_trailing);
+		c->snapshot_log_mb = count(r, "snapshot_log_mb", c->snapshot_log_mb);
+		c->trailing_log_mb = count(r, "trailing_log_mb", c->trailing_log_mb);
+		if (c->heartbeat_ms * 2 > c->election_timeout_ms) {
+			throw config_error("[raft] heartbeat_ms must be at most half of election_timeout_ms");
+		}
+	}
+	if (root.contains("api")) {
+		const auto &a = root.at("api");
+		c->write_timeout_ms = duration_ms(a, "write_timeout_ms", c->write_timeout_ms, 1);
+		c->max_body_bytes = count(a, "max_body_bytes", static_cast<unsigned>(c->max_body_bytes));
+	}
+	if (root.contains("store")) {
+		c->map_size_mb = count(root.at("store"), "map_size_mb", static_cast<unsigned>(c->map_size_mb));
+	}
+	c->lease_ms = 10000;
+	c->k8s_timeout_ms = 10000;
+	if (root.contains("collector")) {
+		const auto &col = root.at("collector");
+		c->collector_interval_s = duration_ms(col, "interval", 60000, 1000) / 1000;
+		c->lease_ms = duration_ms(col, "lease", c->lease_ms, 1000);
+		c->k8s_timeout_ms = duration_ms(col, "timeout", c->k8s_timeout_ms, 1000);
+		copy(c->secret_key, sizeof(c->secret_key), toml::find_or<std::string>(col, "secret_key", ""), "collector.secret_key");
+		if (c->collector_interval_s == 0 || c->lease_ms < 500) {
+			throw config_error("[collector] interval must be at least 1s and lease at least 500ms");
+		}
+	}
+	if (root.contains("k8s_cluster")) {
+		const auto &list = toml::find<std::vector<toml::value>>(root, "k8s_cluster");
+		if (list.size() > CFG_MAX_K8S) {
+			throw config_error("[[k8s_cluster]]: at most 16 tables");
+		}
+		for (const auto &t : list) {
+			struct cfg_k8s_cluster *k = &c->k8s[c->n_k8s++];
+			copy(k->name, sizeof(k->name), toml::find<std::string>(t, "name"), "k8s_cluster.name");
+			copy(k->client_name, sizeof(k->client_name), toml::find<std::string>(t, "client_name"), "k8s_cluster.client_name");
+			copy(k->env_name, sizeof(k->env_name), toml::find<std::string>(t, "env_name"), "k8s_cluster.env_name");
+			copy(k->server, sizeof(k->server), toml::find_or<std::string>(t, "server", ""), "k8s_cluster.server");
+			copy(k->token_file, sizeof(k->token_file), toml::find_or<std::string>(t, "token_file", ""), "k8s_cluster.token_file");
+			copy(k->ca_file, sizeof(k->ca_file), toml::find_or<std::string>(t, "ca_file", ""), "k8s_cluster.ca_file");
+			copy(k->kubeconfig, sizeof(k->kubeconfig), toml::find_or<std::string>(t, "kubeconfig", ""), "k8s_cluster.kubeconfig");
+			k->insecure = toml::find_or<bool>(t, "insecure_skip_tls_verify", false) ? 1 : 0;
+			k->interval_s = duration_ms(t, "interval", 1, 1000) / 1000; /* absent: 0, the [collector] interval */
+			auto ns = toml::find_or<std::vector<std::string>>(t, "namespaces", {});
+			if (ns.size() > 16) {
+				throw config_error("[[k8s_cluster]] namespaces: at most 16");
+			}
+			for (const auto &n : ns) {
+				copy(k->namespaces[k->n_namespaces++], CFG_NAME_MAX, n, "k8s_cluster.namespaces");
+			}
+			if (k->server[0] == '\0' && k->kubeconfig[0] == '\0') {
+				throw config_error(std::string("[[k8s_cluster]] ") + k->name + ": server or kubeconfig is required");
+			}
+		}
+	}
+	c->ping_warning_ms = 10 * 60 * 1000;
+	c->ping_offline_ms = 15 * 60 * 1000;
+	c->collect_failures = 3;
+	if (root.contains("alerts")) {
+		const auto &al = root.at("alerts");
+		c->ping_warning_ms = duration_ms(al, "ping_warning", c->ping_warning_ms, 1000);
+		c->ping_offline_ms = duration_ms(al, "ping_offline", c->ping_offline_ms, 1000);
+		c->collect_failures = count(al, "collection_failures", c->collect_failures);
+	}
+	if (root.contains("autopilot")) {
+		const auto &ap = root.at("autopilot");
+		c->max_voters = count(ap, "max_voters", 0);
+		if (ap.contains("remove_unreachable_after")) {
+			c->remove_unreachable_ms = duration_ms(ap, "remove_unreachable_after", 0, 1000);
+		}
+		c->spread_regions = c->max_voters > 0; // on by default once voters are capped
+		if (ap.contains("spread_regions")) {
+			c->spread_regions = toml::get<bool>(ap.at("spread_regions")) ? 1 : 0;
+			if (c->spread_regions && c->max_voters == 0) {
+				throw config_error(toml::format_error("[error] spread_regions needs max_voters > 0", ap.at("spread_regions"), "here"));
+			}
+		}
+	}
+	if (root.contains("rate_limit")) {
+		const auto &rl = root.at("rate_limit");
+		c->rate_anonymous = count(rl, "anonymous_per_minute", c->rate_anonymous);
+		c->rate_authenticated = count(rl, "authenticated_per_minute", c->rate_authenticated);
+	}
+	if (root.contains("auth")) {
+		const auto &auth = root.at("auth");
+		auto admin = toml::find_or<std::vector<std::string>>(auth, "admin_keys", {});
+		c->admin_keys = static_cast<char **>(std::calloc(admin.size() + 1, sizeof(char *)));
+		for (const auto &k : admin) {
+			if (k.empty()) {
+				throw config_error("[auth] admin_keys: empty key");
+			}
+			c->admin_keys[c->n_admin_keys++] = dup(k);
+		}
+		copy(c->admin_user, sizeof(c->admin_user), toml::find_or<std::string>(auth, "admin_user", "admin"), "auth.admin_user");
+		copy(c->admin_password, sizeof(c->admin_password), toml::find_or<std::string>(auth, "admin_password", ""), "auth.admin_password");
+		if (auth.contains("client_keys")) {
+			const auto &ck = toml::find<toml::table>(auth, "client_keys");
+			size_t total = 0;
+			for (const auto &kv : ck) {
+				total += toml::get<std::vector<std::string>>(kv.second).size();
+			}
+			c->client_keys = static_cast<struct cfg_client_key *>(std::calloc(total + 1, sizeof(struct cfg_client_key)));
+			for (const auto &kv : ck) {
+				for (const auto &k : toml::get<std::vector<std::string>>(kv.second)) {
+					if (k.empty()) {
+						throw config_error("[auth.client_keys] " + kv.first + ": empty key");
+					}
+					struct cfg_client_key *e = &c->client_keys[c->n_client_keys++];
+					e->client = dup(kv.first);
+					e->key = dup(k);
+				}
+			}
+		}
+	}
+}
+
+void load_agent(const char *path, struct cfg_agent *a)
+{
+	const toml::value root = toml::parse(path);
+	const auto &t = toml::find(root, "agent");
+	auto servers = toml::find<std::vector<std::string>>(t, "servers");
+	if (servers.empty() || servers.size() > 8) {
+		throw config_error("[agent] servers: between 1 and 8 URLs of shiplog nodes");
+	}
+	for (const auto &u : servers) {
+		copy(a->servers[a->n_servers++], CFG_ADDR_MAX, u, "agent.servers");
+	}
+	copy(a->api_key, sizeof(a->api_key), toml::find<std::string>(t, "api_key"), "agent.api_key");
+	copy(a->client_name, sizeof(a->client_name), toml::find<std::string>(t, "client_name"), "agent.client_name");
+	copy(a->env_name, sizeof(a->env_name), toml::find<std::string>(t, "env_name"), "agent.env_name");
+	copy(a->kubeconfig, sizeof(a->kubeconfig), toml::find_or<std::string>(t, "kubeconfig", ""), "agent.kubeconfig");
+	copy(a->spool, sizeof(a->spool), toml::find_or<std::string>(t, "spool", "data/agent-spool"), "agent.spool");
+	auto ns = toml::find_or<std::vector<std::string>>(t, "namespaces", {});
+	if (ns.size() > 64) {
+		throw config_error("[agent] namespaces: at most 64");
+	}
+	for (const auto &n : ns) {
+		copy(a->namespaces[a->n_namespaces++], CFG_NAME_MAX, n, "agent.namespaces");
+	}
+	a->interval_s = duration_ms(t, "interval", 60000, 1000) / 1000;
+	a->ping_interval_s = duration_ms(t, "ping_interval", 60000, 1000) / 1000;
+	a->timeout_ms = duration_ms(t, "timeout", 10000, 1000);
+	if (a->interval_s == 0 || a->ping_interval_s == 0) {
+		throw config_error("[agent] interval and ping_interval must be at least 1s");
+	}
+}
+
+} // namespace
+
+extern "C" int cfg_load_agent(const char *path, struct cfg_agent *out, char *err, size_t errlen)
+{
+	std::memset(out, 0, sizeof(*out));
+	try {
+		load_agent(path, out);
+		return 0;
+	} catch (const std::exception &e) {
+		std::snprintf(err, errlen, "%s: %s", path, e.what());
+	}
+	return -1;
+}
+
+extern "C" int cfg_load(const char *path, struct cfg *out, char *err, size_t errlen)
+{
+	std::memset(out, 0, sizeof(*out));
+	try {
+		load(path, out);
+		return 0;
+	} catch (const std::exception &e) {
+		std::snprintf(err, errlen, "%s: %s", path, e.what());
+	}
+	cfg_free(out);
+	return -1;
+}
+
+extern "C" void cfg_free(struct cfg *c)
+{
+	for (size_t i = 0; i < c->n_admin_keys; i++) {
+		std::free(c->admin_keys[i]);
+	}
+	std::free(c->admin_keys);
+	for (size_t i = 0; i < c->n_client_keys; i++) {
+		std::free(c->client_keys[i].client);
+		std::free(c->client_keys[i].key);
+	}
+	std::free(c->client_keys);
+	c->admin_keys = nullptr;
+	c->client_keys = nullptr;
+	c->n_admin_keys = c->n_client_keys = 0;
+}

@@ -1,0 +1,228 @@
+/* Webhook deliveries, run by the scheduler. Each webhook is a duty with a
+ * lease like a cluster's collection; its holder takes the next event after
+ * the webhook's cursor (kept in Raft), POSTs it signed with
+ * X-Webhook-Signature: sha256=<hex HMAC of the body> and X-Webhook-Id
+ * <webhook>:<index>:<order> (the same on a retry, for deduplication), and
+ * records the attempt through Raft: a success moves the cursor, a failure is
+ * retried with exponential backoff. A new holder resumes at the cursor:
+ * at-least-once, in order per webhook. */
+#include <curl/curl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "raft/propose.h"
+#include "scheduler/internal.h"
+#include "lib/secret.h"
+
+#define DELIVER_TIMEOUT_MS 5000
+#define DELIVER_BACKOFF_MAX_MS 60000
+
+struct attempt {
+	uv_work_t work;
+	struct scheduler *s;
+	char key[PROTO_MAX_STR + 8]; /* the duty's key */
+	char webhook_id[PROTO_MAX_STR + 1];
+	char url[PROTO_MAX_STR + 1];
+	char type[64];
+	char *body;
+	char signature[80];
+	char delivery_id[PROTO_MAX_STR + 64];
+	uint64_t index, seq;
+	long http_status;
+	char error[256];
+	int64_t duration_ms;
+	char idem[PROTO_MAX_STR + 96];
+};
+
+static size_t discard(char *p, size_t size, size_t n, void *ud)
+{
+	(void)p;
+	(void)ud;
+	return size * n;
+}
+
+static void post_run(uv_work_t *w)
+{
+	struct attempt *a = w->data;
+	CURL *h = curl_easy_init();
+	struct curl_slist *hdrs = NULL;
+	char sig[128], id[PROTO_MAX_STR + 96], ev[96];
+	int64_t t0 = wall_now_ms();
+	snprintf(sig, sizeof(sig), "X-Webhook-Signature: sha256=%s", a->signature);
+	snprintf(id, sizeof(id), "X-Webhook-Id: %s", a->delivery_id);
+	snprintf(ev, sizeof(ev), "X-Webhook-Event: %s", a->type);
+	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+	hdrs = curl_slist_append(hdrs, sig);
+	hdrs = curl_slist_append(hdrs, id);
+	hdrs = curl_slist_append(hdrs, ev);
+	curl_easy_setopt(h, CURLOPT_URL, a->url);
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, a->body);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)DELIVER_TIMEOUT_MS);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
+	CURLcode rc = curl_easy_perform(h);
+	if (rc == CURLE_OK) {
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &a->http_status);
+		if (a->http_status < 200 || a->http_status >= 300) {
+			snprintf(a->error, sizeof(a->error), "HTTP %ld", a->http_status);
+		}
+	} else {
+		snprintf(a->error, sizeof(a->error), "%s", curl_easy_strerror(rc));
+	}
+	a->duration_ms = wall_now_ms() - t0;
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(h);
+}
+
+static void recorded(void *data, int status, const struct proto_result *res)
+{
+	struct attempt *a = data;
+	(void)status;
+	(void)res;
+	struct scheduler *s = a->s;
+	struct duty *d = s->stopping ? NULL : duty_for(s, a->key);
+	bool ok = status == PROTO_OK && a->error[0] == '\0';
+	if (d != NULL) {
+		d->running = false;
+	}
+	free(a->body);
+	free(a);
+	if (ok) {
+		scheduler_tick_now(s); /* the next event right away */
+	}
+}
+
+static void post_done(uv_work_t *w, int status)
+{
+	struct attempt *a = w->data;
+	if (a->s->stopping || status == UV_ECANCELED) {
+		free(a->body);
+		free(a);
+		return;
+	}
+	struct proto_cmd cmd = {.type = PROTO_CMD_WEBHOOK_PROGRESS, .idem_key = a->idem};
+	snprintf(a->idem, sizeof(a->idem), "delivery:%s:%" PRIu64 ":%" PRIx64, a->delivery_id, a->s->self->id,
+	         (uint64_t)wall_now_ms());
+	cmd.u.delivery = (struct proto_delivery){a->webhook_id, a->index, a->seq, a->type, a->error[0] == '\0',
+	                                         (uint64_t)a->http_status, a->error, a->s->self->id, a->duration_ms};
+	if (repl_propose(a->s->raft, &cmd, a->s->cfg->write_timeout_ms, recorded, a) != PROTO_OK) {
+		recorded(a, PROTO_ENOMEM, NULL);
+	}
+}
+
+struct next_event {
+	const struct proto_webhook *w;
+	struct store_event e;
+	char type[64], client[PROTO_MAX_STR + 1];
+	char *data;
+	bool found;
+};
+
+static int pick(void *data, const struct store_event *e)
+{
+	struct next_event *n = data;
+	if (n->w->client[0] != '\0' && strcmp(n->w->client, e->client) != 0) {
+		return 0;
+	}
+	if (n->w->n_events > 0) {
+		bool wanted = false;
+		for (uint32_t i = 0; i < n->w->n_events && !wanted; i++) {
+			wanted = strcmp(n->w->events[i], e->type) == 0;
+		}
+		if (!wanted) {
+			return 0;
+		}
+	}
+	n->e = *e;
+	snprintf(n->type, sizeof(n->type), "%s", e->type);
+	snprintf(n->client, sizeof(n->client), "%s", e->client);
+	n->data = strdup(e->data);
+	n->found = n->data != NULL;
+	return 1;
+}
+
+static void deliver_next(struct tick *t, struct duty *d, const struct store_webhook *wh)
+{
+	struct scheduler *s = t->s;
+	if (wh->failures > 0) {
+		int64_t backoff = 500;
+		for (uint64_t i = 1; i < wh->failures && backoff < DELIVER_BACKOFF_MAX_MS; i++) {
+			backoff *= 2;
+		}
+		if (t->now - wh->last_attempt_ms < (backoff < DELIVER_BACKOFF_MAX_MS ? backoff : DELIVER_BACKOFF_MAX_MS)) {
+			return;
+		}
+	}
+	struct next_event n = {.w = wh->w};
+	store_events_each(t->rd, wh->after_index, wh->after_seq, pick, &n);
+	if (!n.found) {
+		return;
+	}
+	void *secret = NULL;
+	size_t secret_len = 0;
+	if (!s->have_key || secret_open(s->key, wh->w->sealed_secret, &secret, &secret_len) != 0) {
+		free(n.data);
+		return; /* cannot sign without the shared key: leave it to a node that can */
+	}
+	struct attempt *a = calloc(1, sizeof(*a));
+	char when[40];
+	time_t secs = (time_t)(n.e.ts_ms / 1000);
+	struct tm tm;
+	gmtime_r(&secs, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	size_t cap = strlen(n.data) + 256;
+	if (a == NULL || (a->body = malloc(cap)) == NULL) {
+		free(a);
+		free(n.data);
+		free(secret);
+		return;
+	}
+	snprintf(a->body, cap, "{\"event\":\"%s\",\"type\":\"%s\",\"index\":%" PRIu64 ",\"timestamp\":\"%s\",\"data\":%s}",
+	         n.type, n.type, n.e.index, when, n.data);
+	secret_hmac_sha256_hex(secret, secret_len, a->body, strlen(a->body), a->signature);
+	free(secret);
+	free(n.data);
+	a->s = s;
+	snprintf(a->key, sizeof(a->key), "%s", d->cluster_id);
+	snprintf(a->webhook_id, sizeof(a->webhook_id), "%s", wh->w->id);
+	snprintf(a->url, sizeof(a->url), "%s", wh->w->url);
+	snprintf(a->type, sizeof(a->type), "%s", n.type);
+	snprintf(a->delivery_id, sizeof(a->delivery_id), "%s:%" PRIu64 ":%" PRIu64, wh->w->id, n.e.index, n.e.seq);
+	a->index = n.e.index;
+	a->seq = n.e.seq;
+	a->work.data = a;
+	d->running = true;
+	if (uv_queue_work(s->loop, &a->work, post_run, post_done) != 0) {
+		d->running = false;
+		free(a->body);
+		free(a);
+	}
+}
+
+static int on_webhook(void *data, const struct store_webhook *wh)
+{
+	struct tick *t = data;
+	char key[PROTO_MAX_STR + 8];
+	snprintf(key, sizeof(key), "wh:%s", wh->w->id);
+	struct duty *d = duty_for(t->s, key);
+	if (d == NULL) {
+		return 0;
+	}
+	d->seen = true;
+	d->webhook = true;
+	snprintf(d->duty, sizeof(d->duty), "webhook:%s", wh->w->id);
+	scheduler_lease_step(t, d);
+	if (d->held && !d->running) {
+		deliver_next(t, d, wh);
+	}
+	return 0;
+}
+
+void deliver_tick(struct tick *t)
+{
+	store_webhooks_each(t->rd, on_webhook, t);
+}
