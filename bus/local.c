@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "bus/internal.h"
+#include "lib/queue.h"
 #include "protocol/status.h"
 
 #define LOCAL_URL_MAX 160
@@ -51,7 +52,7 @@ struct local_client {
 	uv_loop_t *loop;
 	char url[LOCAL_URL_MAX];
 	struct lane *lane;
-	struct local_call *calls;
+	struct queue calls; /* struct local_call in flight, newest first */
 	uint64_t next_id;
 	bool refuse_calls; /* closing: bus_call fails */
 	bool closing;      /* closed: late replies are ignored */
@@ -73,14 +74,14 @@ struct local_listener {
 	struct mailbox *mb;
 	bus_request_cb cb;
 	void *data;
-	struct local_request *handed; /* given to cb and not answered (the loop's) */
+	struct queue handed; /* struct local_request given to cb and not answered (the loop's) */
 };
 
 struct local_request {
 	struct bus_request_head head; /* first: bus_reply reads it */
 	struct bus_item item;
 	struct local_listener *l;
-	struct local_request *prev, *next; /* in l->handed */
+	struct queue link; /* in l->handed */
 	struct lane *lane;
 	uint64_t id;
 	void *buf;
@@ -111,12 +112,7 @@ static void request_run(struct bus_item *it)
 {
 	struct local_request *r = OWNER_OF(it, struct local_request, item);
 	struct local_listener *l = r->l;
-	r->prev = NULL;
-	r->next = l->handed;
-	if (l->handed != NULL) {
-		l->handed->prev = r;
-	}
-	l->handed = r;
+	queue_insert_head(&l->handed, &r->link);
 	void *buf = r->buf; /* the callback may answer, and free r, before it returns */
 	r->buf = NULL;
 	l->cb(l->data, (bus_request *)(void *)&r->head, buf, r->len);
@@ -133,15 +129,7 @@ static void reply_drop(struct bus_item *it)
 void bus_local_reply(bus_request *br, const void *buf, size_t len)
 {
 	struct local_request *r = (struct local_request *)(void *)br;
-	struct local_listener *l = r->l;
-	if (r->prev != NULL) {
-		r->prev->next = r->next;
-	} else {
-		l->handed = r->next;
-	}
-	if (r->next != NULL) {
-		r->next->prev = r->prev;
-	}
+	queue_remove(&r->link);
 	struct lane *ln = r->lane;
 	pthread_mutex_lock(&ln->mu);
 	if (ln->client != NULL) {
@@ -174,6 +162,7 @@ int bus_local_listen(struct local_listener **out, struct mailbox *mb, const char
 	l->mb = mb;
 	l->cb = cb;
 	l->data = data;
+	queue_init(&l->handed);
 	pthread_mutex_lock(&reg_mu);
 	l->next = listeners;
 	listeners = l;
@@ -192,9 +181,9 @@ void bus_local_unlisten(struct local_listener *l)
 		}
 	}
 	pthread_mutex_unlock(&reg_mu);
-	while (l->handed != NULL) {
-		struct local_request *r = l->handed;
-		l->handed = r->next;
+	while (!queue_empty(&l->handed)) {
+		struct local_request *r = QUEUE_DATA(queue_head(&l->handed), struct local_request, link);
+		queue_remove(&r->link);
 		request_free(r);
 	}
 	free(l);
@@ -203,7 +192,7 @@ void bus_local_unlisten(struct local_listener *l)
 /* ---- client ---- */
 
 struct local_call {
-	struct local_call *prev, *next; /* in cl->calls */
+	struct queue link; /* in cl->calls */
 	struct local_client *cl;
 	uint64_t id;
 	uv_timer_t timer;
@@ -239,15 +228,7 @@ static void call_free(uv_handle_t *h)
 /* Forgets c (its callback is not run). */
 static void call_end(struct local_call *c)
 {
-	struct local_client *cl = c->cl;
-	if (c->prev != NULL) {
-		c->prev->next = c->next;
-	} else {
-		cl->calls = c->next;
-	}
-	if (c->next != NULL) {
-		c->next->prev = c->prev;
-	}
+	queue_remove(&c->link);
 	if (c->req != NULL) {
 		request_free(c->req);
 	}
@@ -279,12 +260,19 @@ static void reply_run(struct bus_item *it)
 {
 	struct local_reply *rep = OWNER_OF(it, struct local_reply, item);
 	struct local_client *cl = rep->client;
-	struct local_call *c = cl->calls;
-	while (!cl->closing && c != NULL && c->id != rep->id) {
-		c = c->next;
+	struct local_call *found = NULL;
+	struct queue *e;
+	if (!cl->closing) {
+		QUEUE_FOREACH(e, &cl->calls) {
+			struct local_call *c = QUEUE_DATA(e, struct local_call, link);
+			if (c->id == rep->id) {
+				found = c;
+				break;
+			}
+		}
 	}
-	if (!cl->closing && c != NULL) { /* else it timed out already */
-		call_complete(c, PROTO_OK, rep->buf, rep->len);
+	if (found != NULL) { /* else it timed out already */
+		call_complete(found, PROTO_OK, rep->buf, rep->len);
 	}
 	free(rep);
 }
@@ -304,6 +292,7 @@ int bus_local_client_open(struct local_client **out, uv_loop_t *loop, const char
 		return cl == NULL || ln == NULL ? PROTO_ENOMEM : PROTO_EINVAL;
 	}
 	cl->loop = loop;
+	queue_init(&cl->calls);
 	pthread_mutex_init(&ln->mu, NULL);
 	atomic_init(&ln->refs, 1);
 	ln->client = cl;
@@ -343,11 +332,7 @@ int bus_local_call(struct local_client *cl, const void *buf, size_t len, unsigne
 	c->cb = cb;
 	c->data = data;
 	c->deadline = uv_now(cl->loop) + timeout_ms;
-	c->next = cl->calls;
-	if (cl->calls != NULL) {
-		cl->calls->prev = c;
-	}
-	cl->calls = c;
+	queue_insert_head(&cl->calls, &c->link);
 	uv_timer_init(cl->loop, &c->timer);
 	c->timer.data = c;
 	bool sent = deliver(c);
@@ -365,8 +350,8 @@ void bus_local_client_close(struct local_client *cl)
 	lane_unref(ln);
 	mailbox_run_queued(&cl->mb); /* replies that arrived answer their calls (no more can come) */
 	cl->closing = true;          /* replies taken by a drain under way are ignored */
-	while (cl->calls != NULL) {
-		call_complete(cl->calls, PROTO_ESHUTDOWN, NULL, 0);
+	while (!queue_empty(&cl->calls)) {
+		call_complete(QUEUE_DATA(queue_head(&cl->calls), struct local_call, link), PROTO_ESHUTDOWN, NULL, 0);
 	}
 	mailbox_close(&cl->mb, NULL); /* queued replies carry their drop */
 }

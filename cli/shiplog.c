@@ -8,7 +8,6 @@
  *   shiplog release history CLIENT ENV NAMESPACE WORKLOAD CONTAINER
  *
  * SHIPLOG_SERVER and SHIPLOG_API_KEY provide defaults for --server and --key. */
-#include <curl/curl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
@@ -16,25 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct buf {
-	char *p;
-	size_t len;
-};
-
-static size_t on_data(char *ptr, size_t size, size_t n, void *ud)
-{
-	struct buf *b = ud;
-	size_t add = size * n;
-	char *np = realloc(b->p, b->len + add + 1);
-	if (np == NULL) {
-		return 0;
-	}
-	b->p = np;
-	memcpy(b->p + b->len, ptr, add);
-	b->len += add;
-	b->p[b->len] = '\0';
-	return add;
-}
+#include "lib/http.h"
 
 struct client {
 	const char *server;
@@ -42,40 +23,35 @@ struct client {
 	bool json;
 };
 
+#define CLI_TIMEOUT_MS 15000u
+#define CLI_BACKUP_TIMEOUT_MS 600000u
+#define CLI_MAX_ANSWER (64u << 20) /* a JSON answer larger than this is refused */
+
 /* Performs one request; returns the HTTP status (0 if unreachable) and the
  * parsed JSON body in *out (NULL if not JSON). */
 static long request(const struct client *c, const char *method, const char *path, const char *body, json_t **out)
 {
-	CURL *h = curl_easy_init();
-	struct curl_slist *hdrs = NULL;
-	struct buf b = {NULL, 0};
-	char url[4096], auth[1024];
-	long status = 0;
+	static const char *const json[] = {"Content-Type: application/json", NULL};
+	char url[4096];
 	snprintf(url, sizeof(url), "%s%s", c->server, path);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 15L);
-	if (c->key != NULL) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->key);
-		hdrs = curl_slist_append(hdrs, auth);
-	}
-	if (body != NULL) {
-		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	}
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	CURLcode rc = curl_easy_perform(h);
-	if (rc != CURLE_OK) {
-		fprintf(stderr, "shiplog: %s: %s\n", url, curl_easy_strerror(rc));
+	struct http_request rq = {
+		.method = method,
+		.url = url,
+		.headers = body != NULL ? json : NULL,
+		.bearer = c->key,
+		.body = body,
+		.timeout_ms = CLI_TIMEOUT_MS,
+		.max_response = CLI_MAX_ANSWER,
+	};
+	struct http_response rs;
+	long status = 0;
+	if (http_perform(&rq, &rs) != 0) {
+		fprintf(stderr, "shiplog: %s: %s\n", url, rs.error);
 	} else {
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+		status = rs.status;
 	}
-	*out = b.p != NULL ? json_loads(b.p, 0, NULL) : NULL;
-	free(b.p);
-	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(h);
+	*out = rs.body != NULL ? json_loads(rs.body, 0, NULL) : NULL;
+	http_response_free(&rs);
 	return status;
 }
 
@@ -103,12 +79,12 @@ static int report(const struct client *c, long status, json_t *body)
 
 static char *escape_path(const char *s)
 {
-	CURL *h = curl_easy_init();
-	char *e = curl_easy_escape(h, s, 0);
-	char *out = strdup(e);
-	curl_free(e);
-	curl_easy_cleanup(h);
-	return out;
+	char *e = http_escape(s);
+	if (e == NULL) {
+		fprintf(stderr, "shiplog: out of memory\n");
+		exit(1);
+	}
+	return e;
 }
 
 static int cmd_status(const struct client *c)
@@ -291,25 +267,18 @@ static int cmd_backup(const struct client *c, const char *path)
 		fprintf(stderr, "shiplog: cannot write %s\n", path);
 		return 1;
 	}
-	CURL *h = curl_easy_init();
-	struct curl_slist *hdrs = NULL;
-	char url[4096], auth[1024];
-	long status = 0;
+	char url[4096];
 	snprintf(url, sizeof(url), "%s/api/v1/cluster/snapshot", c->server);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->key != NULL ? c->key : "");
-	hdrs = curl_slist_append(hdrs, auth);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, f);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 600L);
-	CURLcode rc = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(h);
+	struct http_request rq = {
+		.url = url, .bearer = c->key != NULL ? c->key : "", .timeout_ms = CLI_BACKUP_TIMEOUT_MS, .sink = f};
+	struct http_response rs;
+	int rc = http_perform(&rq, &rs);
+	long status = rs.status;
+	http_response_free(&rs);
 	long size = ftell(f);
 	fclose(f);
-	if (rc != CURLE_OK || status != 200) {
-		fprintf(stderr, "shiplog: backup failed: %s (HTTP %ld)\n", curl_easy_strerror(rc), status);
+	if (rc != 0 || status != 200) {
+		fprintf(stderr, "shiplog: backup failed: %s (HTTP %ld)\n", rc != 0 ? rs.error : "refused", status);
 		remove(path);
 		return 1;
 	}
@@ -436,7 +405,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	http_global_init();
 	int rc = 2;
 	if (strcmp(argv[i], "status") == 0 && i + 1 == argc) {
 		rc = cmd_status(&c);
@@ -456,6 +425,5 @@ int main(int argc, char **argv)
 	} else {
 		usage(stderr);
 	}
-	curl_global_cleanup();
 	return rc;
 }

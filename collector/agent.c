@@ -1,7 +1,6 @@
 /* Agent mode; see agent.h. One thread, blocking calls, bounded waits. */
 #include "collector/agent.h"
 
-#include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +15,9 @@
 
 #include "k8s/k8s.h"
 #include "k8s/kubeconfig.h"
-#include "raft/propose.h"
+#include "lib/http.h"
+#include "lib/clock.h"
+#include "lib/log.h"
 
 #define AGENT_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 #define AGENT_MAX_SPOOL 100000 /* files delivered per pass at most */
@@ -70,20 +71,20 @@ static int load_target(const struct cfg_agent *a, struct kubeconfig *kc, struct 
 	if (a->kubeconfig[0] != '\0') {
 		char *yaml = read_file(a->kubeconfig);
 		if (yaml == NULL) {
-			fprintf(stderr, "agent: cannot read %s: %s\n", a->kubeconfig, strerror(errno));
+			log_error("agent", "cannot read %s: %s", a->kubeconfig, strerror(errno));
 			return -1;
 		}
 		int rv = kubeconfig_parse(yaml, strlen(yaml), kc, err, sizeof(err));
 		free(yaml);
 		if (rv != 0) {
-			fprintf(stderr, "agent: %s: %s\n", a->kubeconfig, err);
+			log_error("agent", "%s: %s", a->kubeconfig, err);
 			return -1;
 		}
 		snprintf(server, cap, "%s", kc->server);
 	} else {
 		const char *host = getenv("KUBERNETES_SERVICE_HOST"), *port = getenv("KUBERNETES_SERVICE_PORT");
 		if (host == NULL || port == NULL) {
-			fprintf(stderr, "agent: no kubeconfig set and not inside a Kubernetes pod\n");
+			log_error("agent", "no kubeconfig set and not inside a Kubernetes pod");
 			return -1;
 		}
 		snprintf(server, cap, "https://%s:%s", host, port);
@@ -102,13 +103,6 @@ static int load_target(const struct cfg_agent *a, struct kubeconfig *kc, struct 
 	return 0;
 }
 
-static size_t discard(char *p, size_t s, size_t n, void *ud)
-{
-	(void)p;
-	(void)ud;
-	return s * n;
-}
-
 /* POSTs body to the first server that answers; returns the HTTP status
  * (0 when none could be reached). */
 static long post(const struct cfg_agent *a, size_t *next_server, const char *path, const char *body,
@@ -116,29 +110,15 @@ static long post(const struct cfg_agent *a, size_t *next_server, const char *pat
 {
 	for (size_t tries = 0; tries < a->n_servers; tries++) {
 		const char *base = a->servers[(*next_server) % a->n_servers];
-		CURL *h = curl_easy_init();
-		struct curl_slist *hdrs = NULL;
-		char url[1024], auth[512], key[512];
-		long status = 0;
+		char url[1024], key[512];
 		snprintf(url, sizeof(url), "%s%s", base, path);
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", a->api_key);
-		hdrs = curl_slist_append(hdrs, auth);
-		hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-		if (idem != NULL) {
-			snprintf(key, sizeof(key), "Idempotency-Key: %s", idem);
-			hdrs = curl_slist_append(hdrs, key);
-		}
-		curl_easy_setopt(h, CURLOPT_URL, url);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)a->timeout_ms);
-		curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-		if (curl_easy_perform(h) == CURLE_OK) {
-			curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-		}
-		curl_slist_free_all(hdrs);
-		curl_easy_cleanup(h);
+		snprintf(key, sizeof(key), "Idempotency-Key: %s", idem != NULL ? idem : "");
+		const char *const hdrs[] = {"Content-Type: application/json", idem != NULL ? key : NULL, NULL};
+		struct http_request rq = {.url = url, .headers = hdrs, .bearer = a->api_key, .body = body,
+		                          .timeout_ms = a->timeout_ms};
+		struct http_response rs;
+		long status = http_perform(&rq, &rs) == 0 ? rs.status : 0;
+		http_response_free(&rs);
 		if (status != 0 && status < 500) {
 			return status;
 		}
@@ -205,7 +185,7 @@ static void collect_once(const struct cfg_agent *a, const struct k8s_target *t, 
 	struct k8s_result res;
 	char name[96];
 	if (k8s_collect(t, wall_now_ms(), &res) != 0) {
-		fprintf(stderr, "agent: collection failed: %s\n", res.error);
+		log_error("agent", "collection failed: %s", res.error);
 		k8s_result_free(&res);
 		return;
 	}
@@ -214,9 +194,9 @@ static void collect_once(const struct cfg_agent *a, const struct k8s_target *t, 
 		/* Names sort in run order; the pid keeps restarted agents apart. */
 		snprintf(name, sizeof(name), "%020lld-%06d-%06u.json", (long long)wall_now_ms(), (int)getpid(), ++*seq);
 		if (text == NULL || spool_write(a->spool, name, text) != 0) {
-			fprintf(stderr, "agent: cannot spool a run in %s: %s\n", a->spool, strerror(errno));
+			log_error("agent", "cannot spool a run in %s: %s", a->spool, strerror(errno));
 		} else {
-			fprintf(stderr, "agent: spooled %zu observations as %s\n", res.n, name);
+			log_info("agent", "spooled %zu observations as %s", res.n, name);
 		}
 		free(text);
 	}
@@ -242,7 +222,7 @@ static int deliver(const struct cfg_agent *a, size_t *next_server, int *blocked_
 	int n = scandir(a->spool, &names, is_run, by_name);
 	int delivered = 0, blocked = 0;
 	if (n < 0) {
-		fprintf(stderr, "agent: cannot read the spool %s: %s\n", a->spool, strerror(errno));
+		log_error("agent", "cannot read the spool %s: %s", a->spool, strerror(errno));
 		*blocked_out = 1;
 		return 0;
 	}
@@ -258,7 +238,7 @@ static int deliver(const struct cfg_agent *a, size_t *next_server, int *blocked_
 				unlink(path);
 				delivered++;
 			} else if (status >= 400 && status < 500 && status != 408 && status != 429) {
-				fprintf(stderr, "agent: %s refused with HTTP %ld; kept as %s.rejected\n", names[i]->d_name, status,
+				log_warn("agent", "%s refused with HTTP %ld; kept as %s.rejected", names[i]->d_name, status,
 				        path);
 				char rej[2100];
 				snprintf(rej, sizeof(rej), "%s.rejected", path);
@@ -266,9 +246,9 @@ static int deliver(const struct cfg_agent *a, size_t *next_server, int *blocked_
 			} else {
 				blocked = 1; /* the cluster is unreachable: keep order, retry later */
 				if (status != 0) {
-					fprintf(stderr, "agent: %s not delivered yet: HTTP %ld\n", names[i]->d_name, status);
+					log_warn("agent", "%s not delivered yet: HTTP %ld", names[i]->d_name, status);
 				} else {
-					fprintf(stderr, "agent: %s not delivered yet: no node answered\n", names[i]->d_name);
+					log_warn("agent", "%s not delivered yet: no node answered", names[i]->d_name);
 				}
 			}
 		}
@@ -291,10 +271,9 @@ int agent_run(const struct cfg_agent *a)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (mkdir(a->spool, 0700) != 0 && errno != EEXIST) {
-		fprintf(stderr, "agent: cannot create %s: %s\n", a->spool, strerror(errno));
+		log_error("agent", "cannot create %s: %s", a->spool, strerror(errno));
 		return 1;
 	}
-	k8s_global_init();
 	if (load_target(a, &kc, &t, server, sizeof(server)) != 0) {
 		kubeconfig_free(&kc);
 		return 1;
@@ -306,7 +285,7 @@ int agent_run(const struct cfg_agent *a)
 	}
 	t.namespaces = ns;
 	t.n_namespaces = (unsigned)a->n_namespaces;
-	fprintf(stderr, "agent: collecting %s as %s/%s every %us into %s; delivering to %s\n", server, a->client_name,
+	log_info("agent", "collecting %s as %s/%s every %us into %s; delivering to %s", server, a->client_name,
 	        a->env_name, a->interval_s, a->spool, a->servers[0]);
 	int64_t next_collect = 0, next_ping = 0, next_deliver = 0, backoff = 500;
 	size_t next_server = 0;
@@ -332,14 +311,14 @@ int agent_run(const struct cfg_agent *a)
 				backoff = 500; /* progress: the cluster is back, go on soon */
 			}
 			if (delivered > 0) {
-				fprintf(stderr, "agent: delivered %d spooled run(s)\n", delivered);
+				log_info("agent", "delivered %d spooled run(s)", delivered);
 			}
 			next_deliver = now + backoff;
 		}
 		struct timespec ts = {0, 100 * 1000000L};
 		nanosleep(&ts, NULL);
 	}
-	fprintf(stderr, "agent: stopping; %s keeps what was not delivered\n", a->spool);
+	log_warn("agent", "stopping; %s keeps what was not delivered", a->spool);
 	kubeconfig_free(&kc);
 	return 0;
 }

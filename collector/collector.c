@@ -16,6 +16,7 @@
 #include "k8s/k8s.h"
 #include "raft/propose.h"
 #include "lib/secret.h"
+#include "lib/log.h"
 
 struct collector {
 	const struct cfg *cfg;
@@ -109,7 +110,7 @@ static void result_applied(void *data, int status, const struct proto_result *re
 {
 	struct run *r = data;
 	if (status != PROTO_OK) {
-		fprintf(stderr, "collector: job %s: result not recorded: %s\n", r->job_id, proto_strerror(status));
+		log_warn("collector", "job %s: result not recorded: %s", r->job_id, proto_strerror(status));
 	}
 	(void)res;
 	answer(r, status);
@@ -277,10 +278,9 @@ int collector_start(void *self, uv_loop_t *loop)
 	char err[256];
 	const char *urls[] = {col->url};
 	col->loop = loop;
-	k8s_global_init();
 	if (bus_client_open(&col->raft, loop, col->raft_url) != PROTO_OK ||
 	    bus_server_open(&col->server, loop, urls, 1, on_request, col, err, sizeof(err)) != PROTO_OK) {
-		fprintf(stderr, "collector: cannot open the bus\n");
+		log_error("collector", "cannot open the bus");
 		return PROTO_ECONNECT;
 	}
 	return PROTO_OK;

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/log.h"
+
 #define CFG_MAX_NODES 16
 #define CFG_NAME_MAX 128
 #define CFG_ADDR_MAX 256
@@ -76,6 +78,8 @@ struct cfg {
 	size_t n_k8s;
 	unsigned rate_anonymous;       /* [rate_limit] anonymous_per_minute */
 	unsigned rate_authenticated;   /* [rate_limit] authenticated_per_minute */
+	enum log_level log_level;      /* [log] level: debug, info (default), warn, error */
+	enum log_format log_format;    /* [log] format: text (default) or json (one object per line) */
 };
 
 /* The light agent (shiplogd --agent): one local Kubernetes cluster pushed
@@ -92,6 +96,8 @@ struct cfg_agent {
 	unsigned ping_interval_s; /* POST /api/ping period (default 60 s) */
 	unsigned timeout_ms;      /* per request (default 10 s) */
 	char spool[CFG_PATH_MAX]; /* directory of runs not yet delivered */
+	enum log_level log_level;   /* [log] level, as for a node */
+	enum log_format log_format; /* [log] format */
 };
 
 /* Parses the [agent] table of path; -1 with a message in err. */

@@ -67,6 +67,22 @@ unsigned count(const toml::value &table, const char *key, unsigned dflt)
 	return static_cast<unsigned>(n);
 }
 
+void load_log(const toml::value &root, enum log_level *level, enum log_format *format)
+{
+	*level = LOG_LEVEL_INFO;
+	*format = LOG_FORMAT_TEXT;
+	if (!root.contains("log")) {
+		return;
+	}
+	const auto &l = root.at("log");
+	if (l.contains("level") && log_level_parse(toml::get<std::string>(l.at("level")).c_str(), level) != 0) {
+		throw config_error(toml::format_error("[error] [log] level must be debug, info, warn or error", l.at("level"), "here"));
+	}
+	if (l.contains("format") && log_format_parse(toml::get<std::string>(l.at("format")).c_str(), format) != 0) {
+		throw config_error(toml::format_error("[error] [log] format must be \"text\" or \"json\"", l.at("format"), "here"));
+	}
+}
+
 void load(const char *path, struct cfg *c)
 {
 	const toml::value root = toml::parse(path);
@@ -194,6 +210,7 @@ void load(const char *path, struct cfg *c)
 			}
 		}
 	}
+	load_log(root, &c->log_level, &c->log_format);
 	if (root.contains("rate_limit")) {
 		const auto &rl = root.at("rate_limit");
 		c->rate_anonymous = count(rl, "anonymous_per_minute", c->rate_anonymous);
@@ -235,6 +252,7 @@ void load(const char *path, struct cfg *c)
 void load_agent(const char *path, struct cfg_agent *a)
 {
 	const toml::value root = toml::parse(path);
+	load_log(root, &a->log_level, &a->log_format);
 	const auto &t = toml::find(root, "agent");
 	auto servers = toml::find<std::vector<std::string>>(t, "servers");
 	if (servers.empty() || servers.size() > 8) {

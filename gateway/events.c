@@ -19,7 +19,7 @@
 #define GW_WS_PING_MS 15000
 
 struct gw_ws {
-	struct gw_ws *prev, *next;
+	struct queue link; /* in g->ws */
 	struct gw *g;
 	h2o_websocket_conn_t *conn;
 	uint64_t after_index, after_seq; /* the last event sent (or skipped) */
@@ -31,16 +31,8 @@ struct gw_ws {
 
 static void ws_unlink(struct gw_ws *w)
 {
-	struct gw *g = w->g;
-	if (w->prev != NULL) {
-		w->prev->next = w->next;
-	} else {
-		g->ws = w->next;
-	}
-	if (w->next != NULL) {
-		w->next->prev = w->prev;
-	}
-	g->n_ws--;
+	queue_remove(&w->link);
+	w->g->n_ws--;
 }
 
 static void ws_drop(struct gw_ws *w)
@@ -148,16 +140,16 @@ static bool ws_pump(struct gw_ws *w)
 
 void gw_events_pump_all(struct gw *g)
 {
-	for (struct gw_ws *w = g->ws, *next; w != NULL; w = next) {
-		next = w->next;
-		ws_pump(w);
+	struct queue *e, *next;
+	QUEUE_FOREACH_SAFE(e, next, &g->ws) {
+		ws_pump(QUEUE_DATA(e, struct gw_ws, link)); /* may drop it */
 	}
 }
 
 void gw_events_close_all(struct gw *g)
 {
-	while (g->ws != NULL) {
-		ws_drop(g->ws);
+	while (!queue_empty(&g->ws)) {
+		ws_drop(QUEUE_DATA(queue_head(&g->ws), struct gw_ws, link));
 	}
 }
 
@@ -199,11 +191,7 @@ void gw_h_events(struct gw_req *gr)
 	h2o_req_t *req = gr->req;
 	gr->req = NULL; /* h2o owns the connection from here */
 	w->conn = h2o_upgrade_to_websocket(req, client_key, w, on_ws_msg);
-	w->next = g->ws;
-	if (g->ws != NULL) {
-		g->ws->prev = w;
-	}
-	g->ws = w;
+	queue_insert_head(&g->ws, &w->link);
 	g->n_ws++;
 	ws_pump(w);
 }

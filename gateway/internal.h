@@ -10,6 +10,7 @@
 #include "gateway/gw.h"
 #include "bus/bus.h"
 #include "lib/clock.h"
+#include "lib/queue.h"
 #include "lib/metrics.h"
 #include "lib/pooljob.h"
 #include "protocol/proto.h"
@@ -109,8 +110,8 @@ struct gw {
 	bool stopping;
 	struct gw_route_stats stats[GW_ROUTES + 1]; /* +1: requests matching no route */
 	void *ratelimit;                            /* ratelimit.c's table, allocated on first use */
-	struct gw_ws *ws;                           /* WebSocket event streams (events.c) */
-	int n_ws;
+	struct queue ws;                            /* struct gw_ws: WebSocket event streams (events.c) */
+	int n_ws;                                   /* in ws */
 	unsigned char secret_key[32]; /* seals cluster credentials */
 	bool have_secret_key;
 };

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gateway/internal.h"
+#include "lib/log.h"
 
 int gw_init(struct gw **out, const struct gw_config *c)
 {
@@ -20,6 +21,7 @@ int gw_init(struct gw **out, const struct gw_config *c)
 	snprintf(g->raft_url, sizeof(g->raft_url), "%s", c->raft_url);
 	snprintf(g->status_url, sizeof(g->status_url), "%s", c->status_url);
 	g->status.last_contact_ms = -1;
+	queue_init(&g->ws);
 	if (c->secret_key != NULL) {
 		memcpy(g->secret_key, c->secret_key, sizeof(g->secret_key));
 		g->have_secret_key = true;
@@ -479,7 +481,7 @@ int gw_start(void *self, uv_loop_t *loop)
 
 	if (bus_client_open(&g->raft, loop, g->raft_url) != PROTO_OK ||
 	    bus_sub_open(&g->sub, loop, g->status_url, on_status, g) != PROTO_OK) {
-		fprintf(stderr, "gateway: cannot reach the raft actor\n");
+		log_error("gateway", "cannot reach the raft actor");
 		return PROTO_ECONNECT;
 	}
 	uv_timer_init(loop, &g->wait_timer);
@@ -489,7 +491,7 @@ int gw_start(void *self, uv_loop_t *loop)
 	gw_outbox_init(g);
 
 	if (split_host_port(g->self->http, host, sizeof(host), &port) != 0 || uv_ip4_addr(host, port, &addr) != 0) {
-		fprintf(stderr, "gateway: bad http address %s\n", g->self->http);
+		log_error("gateway", "bad http address %s", g->self->http);
 		return PROTO_EINVAL;
 	}
 	uv_tcp_init(loop, &g->listener);
@@ -497,10 +499,10 @@ int gw_start(void *self, uv_loop_t *loop)
 	g->listening = true;
 	if ((rv = uv_tcp_bind(&g->listener, (const struct sockaddr *)&addr, 0)) != 0 ||
 	    (rv = uv_listen((uv_stream_t *)&g->listener, 1024, on_accept)) != 0) {
-		fprintf(stderr, "gateway: listen on %s: %s\n", g->self->http, uv_strerror(rv));
+		log_error("gateway", "listen on %s: %s", g->self->http, uv_strerror(rv));
 		return PROTO_ECONNECT;
 	}
-	fprintf(stderr, "gateway: node %s serving http://%s\n", g->self->name, g->self->http);
+	log_info("gateway", "node %s serving http://%s", g->self->name, g->self->http);
 	return PROTO_OK;
 }
 

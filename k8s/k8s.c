@@ -6,108 +6,50 @@
  * or failing that through the workload's spec.selector.matchLabels. */
 #include "k8s/k8s.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "k8s/imageref.h"
+#include "lib/http.h"
 
 #define K8S_MAX_BODY (256u << 20) /* refuse list answers larger than this */
-
-void k8s_global_init(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-struct body {
-	char *p;
-	size_t len;
-	int too_big;
-};
-
-static size_t on_body(char *ptr, size_t size, size_t n, void *ud)
-{
-	struct body *b = ud;
-	size_t add = size * n;
-	if (b->len + add > K8S_MAX_BODY) {
-		b->too_big = 1;
-		return 0;
-	}
-	char *np = realloc(b->p, b->len + add + 1);
-	if (np == NULL) {
-		return 0;
-	}
-	b->p = np;
-	memcpy(b->p + b->len, ptr, add);
-	b->len += add;
-	b->p[b->len] = '\0';
-	return add;
-}
 
 /* GETs path and parses the JSON answer; NULL with res->error on failure. */
 static json_t *get_json(const struct k8s_target *t, const char *path, struct k8s_result *res)
 {
-	CURL *h = curl_easy_init();
-	struct curl_slist *hdrs = NULL;
-	struct body b = {0};
-	char url[2048], auth[4096];
-	long status = 0;
+	static const char *const accept[] = {"Accept: application/json", NULL};
+	char url[2048];
 	json_t *doc = NULL;
-	if (h == NULL) {
-		snprintf(res->error, sizeof(res->error), "out of memory");
-		return NULL;
-	}
 	snprintf(url, sizeof(url), "%s%s", t->server, path);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)t->timeout_ms);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)t->timeout_ms);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
-	hdrs = curl_slist_append(hdrs, "Accept: application/json");
-	if (t->token != NULL) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", t->token);
-		hdrs = curl_slist_append(hdrs, auth);
-	}
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	if (t->ca_pem != NULL) {
-		struct curl_blob ca = {(void *)t->ca_pem, strlen(t->ca_pem), CURL_BLOB_COPY};
-		curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &ca);
-	}
-	if (t->client_cert_pem != NULL && t->client_key_pem != NULL) {
-		struct curl_blob cert = {(void *)t->client_cert_pem, strlen(t->client_cert_pem), CURL_BLOB_COPY};
-		struct curl_blob key = {(void *)t->client_key_pem, strlen(t->client_key_pem), CURL_BLOB_COPY};
-		curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &cert);
-		curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
-		curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &key);
-		curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
-	}
-	if (t->insecure) {
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
-	CURLcode rc = curl_easy_perform(h);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	if (rc != CURLE_OK) {
-		snprintf(res->error, sizeof(res->error), "GET %.200s: %s", path,
-		         b.too_big ? "answer too large" : curl_easy_strerror(rc));
-	} else if (status != 200) {
-		json_t *st = b.p != NULL ? json_loads(b.p, 0, NULL) : NULL;
+	struct http_request rq = {
+		.url = url,
+		.headers = accept,
+		.bearer = t->token,
+		.timeout_ms = t->timeout_ms,
+		.ca_pem = t->ca_pem,
+		.client_cert_pem = t->client_cert_pem,
+		.client_key_pem = t->client_key_pem,
+		.insecure = t->insecure,
+		.max_response = K8S_MAX_BODY,
+	};
+	struct http_response rs;
+	if (http_perform(&rq, &rs) != 0) {
+		snprintf(res->error, sizeof(res->error), "GET %.200s: %s", path, rs.error);
+	} else if (rs.status != 200) {
+		json_t *st = rs.body != NULL ? json_loads(rs.body, 0, NULL) : NULL;
 		const char *msg = json_string_value(json_object_get(st, "message"));
-		snprintf(res->error, sizeof(res->error), "GET %.200s: HTTP %ld%s%.200s", path, status, msg ? ": " : "",
+		snprintf(res->error, sizeof(res->error), "GET %.200s: HTTP %ld%s%.200s", path, rs.status, msg ? ": " : "",
 		         msg ? msg : "");
 		json_decref(st);
-	} else if ((doc = json_loads(b.p != NULL ? b.p : "", 0, NULL)) == NULL || !json_is_array(json_object_get(doc, "items"))) {
+	} else if ((doc = json_loads(rs.body != NULL ? rs.body : "", 0, NULL)) == NULL ||
+	           !json_is_array(json_object_get(doc, "items"))) {
 		snprintf(res->error, sizeof(res->error), "GET %.200s: not a Kubernetes list", path);
 		json_decref(doc);
 		doc = NULL;
 	}
-	free(b.p);
-	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(h);
+	http_response_free(&rs);
 	return doc;
 }
 

@@ -1,4 +1,4 @@
-/* A read-only Kubernetes API client (libcurl) and the collection of one
+/* A read-only Kubernetes API client (over lib/http) and the collection of one
  * cluster: workloads, their containers and the digests their pods run. */
 #ifndef SHIPLOG_K8S_K8S_H
 #define SHIPLOG_K8S_K8S_H
@@ -34,8 +34,5 @@ struct k8s_result {
  * malformed answers). */
 int k8s_collect(const struct k8s_target *t, int64_t now_ms, struct k8s_result *res);
 void k8s_result_free(struct k8s_result *res);
-
-/* Sets libcurl up once per process. */
-void k8s_global_init(void);
 
 #endif

@@ -1,51 +1,35 @@
 #include "node/join.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define JOIN_TRIES 120 /* every 500 ms: a minute */
+#include "lib/http.h"
+#include "lib/log.h"
 
-struct answer {
-	char buf[2048];
-	size_t len;
-};
+#define JOIN_TRIES 120          /* every 500 ms: a minute */
+#define JOIN_TIMEOUT_MS 40000u  /* one attempt: the member may wait for a catch-up */
+#define JOIN_MAX_ANSWER 65536u  /* bytes of an answer kept (it is only shown) */
 
-static size_t on_data(char *p, size_t size, size_t n, void *ud)
+/* POSTs body to url as the admin; the answer's status (0 when none came)
+ * and its first bytes in msg. */
+static long post_join(const struct cfg *cfg, const char *url, const char *body, char *msg, size_t cap)
 {
-	struct answer *a = ud;
-	size_t add = size * n;
-	size_t room = sizeof(a->buf) - 1 - a->len;
-	memcpy(a->buf + a->len, p, add < room ? add : room);
-	a->len += add < room ? add : room;
-	a->buf[a->len] = '\0';
-	return add;
-}
-
-static long post_join(const struct cfg *cfg, const char *url, const char *body, struct answer *ans)
-{
-	CURL *h = curl_easy_init();
-	struct curl_slist *hdrs = NULL;
-	char auth[512];
-	long status = 0;
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", cfg->n_admin_keys > 0 ? cfg->admin_keys[0] : "");
-	hdrs = curl_slist_append(hdrs, auth);
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, ans);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 40000L);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	if (curl_easy_perform(h) == CURLE_OK) {
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	}
-	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(h);
+	static const char *const json[] = {"Content-Type: application/json", NULL};
+	struct http_request rq = {
+		.url = url,
+		.headers = json,
+		.bearer = cfg->n_admin_keys > 0 ? cfg->admin_keys[0] : "",
+		.body = body,
+		.timeout_ms = JOIN_TIMEOUT_MS,
+		.max_response = JOIN_MAX_ANSWER,
+	};
+	struct http_response rs;
+	long status = http_perform(&rq, &rs) == 0 ? rs.status : 0;
+	snprintf(msg, cap, "%s", rs.body != NULL ? rs.body : "");
+	http_response_free(&rs);
 	return status;
 }
 
@@ -60,17 +44,16 @@ int node_join(const struct cfg *cfg, const struct cfg_node *self, const char *me
 	json_decref(b);
 	int rv = -1;
 	for (int i = 0; i < JOIN_TRIES && body != NULL; i++) {
-		struct answer ans = {.len = 0};
-		ans.buf[0] = '\0';
-		long status = post_join(cfg, url, body, &ans);
+		char msg[2048];
+		long status = post_join(cfg, url, body, msg, sizeof(msg));
 		if (status == 200) {
-			fprintf(stderr, "join: %s added this node (%s, id %llu)\n", member, self->name,
+			log_info("join", "%s added this node (%s, id %llu)", member, self->name,
 			        (unsigned long long)self->id);
 			rv = 0;
 			break;
 		}
 		if (status >= 400 && status < 500) {
-			fprintf(stderr, "join: %s refused this node: HTTP %ld %s\n", member, status, ans.buf);
+			log_error("join", "%s refused this node: HTTP %ld %s", member, status, msg);
 			break;
 		}
 		struct timespec wait = {0, 500 * 1000000L};

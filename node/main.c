@@ -1,6 +1,6 @@
 /* shiplogd: one shiplog node. Loads cluster.toml, opens the store, starts
- * the raft and gateway actors on their own threads, and stops them cleanly
- * on SIGINT/SIGTERM. */
+ * the raft, collector, scheduler and gateway actors on their own threads,
+ * and stops them cleanly on SIGINT/SIGTERM. Also the --agent entry point. */
 #include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
@@ -13,15 +13,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gateway/gw.h"
-#include "node/actor.h"
 #include "collector/agent.h"
 #include "collector/collector.h"
-#include "scheduler/scheduler.h"
-#include "lib/secret.h"
 #include "config/config.h"
+#include "gateway/gw.h"
+#include "lib/http.h"
+#include "lib/log.h"
+#include "lib/secret.h"
+#include "node/actor.h"
 #include "node/join.h"
 #include "raft/repl.h"
+#include "scheduler/scheduler.h"
 #include "store/store.h"
 
 static void usage(FILE *out)
@@ -69,12 +71,12 @@ static int mkdir_p(const char *path)
 static int restore_backup(store *st, const struct cfg_node *self, const char *path)
 {
 	if (repl_log_exists(self->data) || store_applied(st) != 0) {
-		fprintf(stderr, "shiplogd: --restore needs an empty data directory (%s holds a node)\n", self->data);
+		log_error("shiplogd", "--restore needs an empty data directory (%s holds a node)", self->data);
 		return -1;
 	}
 	FILE *f = fopen(path, "rb");
 	if (f == NULL) {
-		fprintf(stderr, "shiplogd: cannot open %s: %s\n", path, strerror(errno));
+		log_error("shiplogd", "cannot open %s: %s", path, strerror(errno));
 		return -1;
 	}
 	fseek(f, 0, SEEK_END);
@@ -87,12 +89,140 @@ static int restore_backup(store *st, const struct cfg_node *self, const char *pa
 	uint64_t index = data != NULL ? store_snapshot_index(data, got) : 0;
 	free(data);
 	if (rv != PROTO_OK) {
-		fprintf(stderr, "shiplogd: %s is not a shiplog backup (%s)\n", path, proto_strerror(rv));
+		log_error("shiplogd", "%s is not a shiplog backup (%s)", path, proto_strerror(rv));
 		return -1;
 	}
-	fprintf(stderr, "shiplogd: restored %s (state as of index %llu of the old cluster)\n", path,
-	        (unsigned long long)index);
+	log_info("shiplogd", "restored %s (state as of index %llu of the old cluster)", path, (unsigned long long)index);
 	return 0;
+}
+
+/* The node's actors, in start order; they stop in the reverse one. */
+enum { ACTOR_RAFT, ACTOR_COLLECTOR, ACTOR_SCHEDULER, ACTOR_GATEWAY, N_ACTORS };
+
+/* Starts every actor in order; 0, or -1 after logging which one failed (the
+ * ones started stay running: the caller stops them all). */
+static int start_actors(struct node_actor *actors)
+{
+	for (int i = 0; i < N_ACTORS; i++) {
+		if (node_actor_start(&actors[i]) != 0) {
+			log_error("shiplogd", "the %s actor failed to start", actors[i].name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Runs one node until SIGINT/SIGTERM (or a failed --join); the exit status. */
+static int run_node(const char *config_path, const char *node_name, const char *join, const char *restore)
+{
+	struct cfg cfg;
+	char err[2048];
+	int status = 1;
+	if (cfg_load(config_path, &cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "shiplogd: %s\n", err); /* before any log setup: the plain message */
+		return 1;
+	}
+	const struct cfg_node *self = cfg_find_node(&cfg, node_name);
+	if (self == NULL) {
+		fprintf(stderr, "shiplogd: %s has no [[node]] named \"%s\"\n", config_path, node_name);
+		goto err_after_cfg;
+	}
+	log_setup(cfg.log_level, cfg.log_format, self->name);
+	http_global_init();
+	char store_dir[CFG_PATH_MAX + 16];
+	snprintf(store_dir, sizeof(store_dir), "%s/store", self->data);
+	if (mkdir_p(self->data) != 0) {
+		log_error("shiplogd", "cannot create %s: %s", self->data, strerror(errno));
+		goto err_after_cfg;
+	}
+	store *st;
+	if (store_open(&st, store_dir, cfg.map_size_mb << 20, err, sizeof(err)) != 0) {
+		log_error("shiplogd", "%s", err);
+		goto err_after_cfg;
+	}
+	if (restore != NULL && restore_backup(st, self, restore) != 0) {
+		goto err_after_store;
+	}
+	srand((unsigned)time(NULL) ^ (unsigned)getpid());
+
+	/* Signals go to this thread only, through sigwait. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	char request_url[256], status_url[256], collector_url[256];
+	snprintf(request_url, sizeof(request_url), "inproc://shiplog-%s-raft", self->name);
+	snprintf(status_url, sizeof(status_url), "inproc://shiplog-%s-status", self->name);
+	snprintf(collector_url, sizeof(collector_url), "inproc://shiplog-%s-collector", self->name);
+
+	/* Cluster credentials are sealed with a key every node derives alike. */
+	unsigned char key[SECRET_KEY_BYTES];
+	const unsigned char *secret_key = NULL;
+	if (cfg.secret_key[0] != '\0') {
+		if (secret_init() != 0 || secret_key_from_config(cfg.secret_key, key) != 0) {
+			log_error("shiplogd", "[collector] secret_key cannot be used");
+			goto err_after_store;
+		}
+		secret_key = key;
+	}
+
+	struct repl *repl = NULL;
+	struct gw *gw = NULL;
+	struct collector *col = NULL;
+	struct scheduler *sched = NULL;
+	struct repl_config rc = {&cfg, self, st, request_url, status_url, join != NULL};
+	struct gw_config gc = {&cfg, self, st, request_url, status_url, secret_key};
+	struct collector_config cc = {&cfg, self, st, secret_key, collector_url, request_url};
+	struct scheduler_config sc = {&cfg, self, st, request_url, collector_url, secret_key};
+	if (repl_init(&repl, &rc) != 0 || gw_init(&gw, &gc) != 0 || collector_init(&col, &cc) != 0 ||
+	    scheduler_init(&sched, &sc) != 0) {
+		log_error("shiplogd", "out of memory");
+		goto err_after_init;
+	}
+	/* raft gets time to close its log cleanly; h2o keeps timers of open
+	 * connections that only exit ends, so the gateway gets little. */
+	struct node_actor actors[N_ACTORS] = {
+		[ACTOR_RAFT] = {.name = "raft", .self = repl, .start = repl_start, .stop = repl_stop, .grace_ms = 5000},
+		[ACTOR_COLLECTOR] = {.name = "collector", .self = col, .start = collector_start, .stop = collector_stop,
+		                     .grace_ms = 500},
+		[ACTOR_SCHEDULER] = {.name = "scheduler", .self = sched, .start = scheduler_start, .stop = scheduler_stop,
+		                     .grace_ms = 200},
+		[ACTOR_GATEWAY] = {.name = "gateway", .self = gw, .start = gw_start, .stop = gw_stop, .grace_ms = 200},
+	};
+	if (start_actors(actors) == 0) {
+		int joined = join != NULL ? node_join(&cfg, self, join, &sigs) : 0;
+		status = joined < 0 ? 1 : 0;
+		if (joined == 0) {
+			int sig = 0;
+			sigwait(&sigs, &sig);
+			log_info("shiplogd", "%s: stopping", strsignal(sig));
+		}
+	}
+	for (int i = N_ACTORS - 1; i >= 0; i--) {
+		node_actor_stop(&actors[i]); /* a no-op for one never started */
+	}
+err_after_init:
+	if (sched != NULL) {
+		scheduler_free(sched);
+	}
+	if (col != NULL) {
+		collector_free(col);
+	}
+	if (gw != NULL) {
+		gw_free(gw);
+	}
+	if (repl != NULL) {
+		repl_free(repl);
+	}
+err_after_store:
+	store_close(st);
+err_after_cfg:
+	cfg_free(&cfg);
+	log_info("shiplogd", "stopped");
+	return status;
 }
 
 int main(int argc, char **argv)
@@ -129,123 +259,16 @@ int main(int argc, char **argv)
 		struct cfg_agent ac;
 		char aerr[2048];
 		if (cfg_load_agent(config_path, &ac, aerr, sizeof(aerr)) != 0) {
-			fprintf(stderr, "shiplogd: %s\n", aerr);
+			fprintf(stderr, "shiplogd: %s\n", aerr); /* before any log setup: the plain message */
 			return 1;
 		}
+		log_setup(ac.log_level, ac.log_format, "agent");
+		http_global_init();
 		return agent_run(&ac);
 	}
 	if (agent || config_path == NULL || node_name == NULL || optind != argc) {
 		usage(stderr);
 		return 2;
 	}
-	struct cfg cfg;
-	char err[2048];
-	if (cfg_load(config_path, &cfg, err, sizeof(err)) != 0) {
-		fprintf(stderr, "shiplogd: %s\n", err);
-		return 1;
-	}
-	const struct cfg_node *self = cfg_find_node(&cfg, node_name);
-	if (self == NULL) {
-		fprintf(stderr, "shiplogd: %s has no [[node]] named \"%s\"\n", config_path, node_name);
-		cfg_free(&cfg);
-		return 1;
-	}
-	char store_dir[CFG_PATH_MAX + 16];
-	snprintf(store_dir, sizeof(store_dir), "%s/store", self->data);
-	if (mkdir_p(self->data) != 0) {
-		fprintf(stderr, "shiplogd: cannot create %s: %s\n", self->data, strerror(errno));
-		cfg_free(&cfg);
-		return 1;
-	}
-	store *st;
-	if (store_open(&st, store_dir, cfg.map_size_mb << 20, err, sizeof(err)) != 0) {
-		fprintf(stderr, "shiplogd: %s\n", err);
-		cfg_free(&cfg);
-		return 1;
-	}
-	if (restore != NULL && restore_backup(st, self, restore) != 0) {
-		store_close(st);
-		cfg_free(&cfg);
-		return 1;
-	}
-	srand((unsigned)time(NULL) ^ (unsigned)getpid());
-
-	/* Signals go to this thread only, through sigwait. */
-	sigset_t sigs;
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	char request_url[256], status_url[256], collector_url[256];
-	snprintf(request_url, sizeof(request_url), "inproc://shiplog-%s-raft", self->name);
-	snprintf(status_url, sizeof(status_url), "inproc://shiplog-%s-status", self->name);
-	snprintf(collector_url, sizeof(collector_url), "inproc://shiplog-%s-collector", self->name);
-
-	/* Cluster credentials are sealed with a key every node derives alike. */
-	unsigned char key[SECRET_KEY_BYTES];
-	const unsigned char *secret_key = NULL;
-	if (cfg.secret_key[0] != '\0') {
-		if (secret_init() != 0 || secret_key_from_config(cfg.secret_key, key) != 0) {
-			fprintf(stderr, "shiplogd: [collector] secret_key cannot be used\n");
-			return 1;
-		}
-		secret_key = key;
-	}
-
-	struct repl *repl;
-	struct gw *gw;
-	struct collector *col;
-	struct scheduler *sched;
-	struct repl_config rc = {&cfg, self, st, request_url, status_url, join != NULL};
-	struct gw_config gc = {&cfg, self, st, request_url, status_url, secret_key};
-	struct collector_config cc = {&cfg, self, st, secret_key, collector_url, request_url};
-	struct scheduler_config sc = {&cfg, self, st, request_url, collector_url, secret_key};
-	if (repl_init(&repl, &rc) != 0 || gw_init(&gw, &gc) != 0 || collector_init(&col, &cc) != 0 ||
-	    scheduler_init(&sched, &sc) != 0) {
-		fprintf(stderr, "shiplogd: out of memory\n");
-		return 1;
-	}
-	/* raft gets time to close its log cleanly; h2o keeps timers of open
-	 * connections that only exit ends, so the gateway gets little. */
-	struct node_actor repl_actor = {
-		.name = "raft", .self = repl, .start = repl_start, .stop = repl_stop, .grace_ms = 5000};
-	struct node_actor gw_actor = {.name = "gateway", .self = gw, .start = gw_start, .stop = gw_stop, .grace_ms = 200};
-	struct node_actor col_actor = {
-		.name = "collector", .self = col, .start = collector_start, .stop = collector_stop, .grace_ms = 500};
-	struct node_actor sched_actor = {
-		.name = "scheduler", .self = sched, .start = scheduler_start, .stop = scheduler_stop, .grace_ms = 200};
-	int status = 0;
-	if (node_actor_start(&repl_actor) != 0) {
-		fprintf(stderr, "shiplogd: the raft actor failed to start\n");
-		status = 1;
-	} else if (node_actor_start(&col_actor) != 0 || node_actor_start(&sched_actor) != 0) {
-		fprintf(stderr, "shiplogd: the collector or scheduler failed to start\n");
-		status = 1;
-	} else if (node_actor_start(&gw_actor) != 0) {
-		fprintf(stderr, "shiplogd: the gateway failed to start\n");
-		status = 1;
-	} else {
-		int joined = join != NULL ? node_join(&cfg, self, join, &sigs) : 0;
-		if (joined < 0) {
-			status = 1;
-		} else if (joined == 0) {
-			int sig = 0;
-			sigwait(&sigs, &sig);
-			fprintf(stderr, "shiplogd: %s: stopping\n", strsignal(sig));
-		}
-	}
-	node_actor_stop(&gw_actor);
-	node_actor_stop(&sched_actor);
-	node_actor_stop(&col_actor);
-	node_actor_stop(&repl_actor);
-	scheduler_free(sched);
-	collector_free(col);
-	gw_free(gw);
-	repl_free(repl);
-	store_close(st);
-	cfg_free(&cfg);
-	fprintf(stderr, "shiplogd: stopped\n");
-	return status;
+	return run_node(config_path, node_name, join, restore);
 }

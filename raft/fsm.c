@@ -15,6 +15,7 @@
 
 #include "raft/internal.h"
 #include "raft/snapzip.h"
+#include "lib/log.h"
 
 static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 {
@@ -28,7 +29,7 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 	 * result, identically on every node. */
 	int zrc = entryzip_unpack(buf->base, buf->len, &r->zunpack, &data, &len);
 	if (zrc == PROTO_ENOMEM) {
-		fprintf(stderr, "FATAL: out of memory expanding entry %llu\n", (unsigned long long)index);
+		log_error("raft", "FATAL: out of memory expanding entry %llu", (unsigned long long)index);
 		abort();
 	}
 	if (zrc != PROTO_OK) {
@@ -42,7 +43,7 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 		int drc = proto_batch_decode(data, len, &batch);
 		if (drc == PROTO_ENOMEM) {
 			/* not a property of the entry: skipping it here alone would diverge */
-			fprintf(stderr, "FATAL: out of memory decoding entry %llu\n", (unsigned long long)index);
+			log_error("raft", "FATAL: out of memory decoding entry %llu", (unsigned long long)index);
 			abort();
 		}
 		if (drc == PROTO_OK) {
@@ -53,7 +54,7 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 	if (n > r->results_cap) {
 		struct proto_result *grown = realloc(r->results, n * sizeof(*grown));
 		if (grown == NULL) {
-			fprintf(stderr, "FATAL: out of memory applying entry %llu\n", (unsigned long long)index);
+			log_error("raft", "FATAL: out of memory applying entry %llu", (unsigned long long)index);
 			abort();
 		}
 		r->results = grown;
@@ -62,7 +63,7 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void *
 	int rv = store_apply_batch(r->store, index, cmds, n, r->results);
 	proto_batch_free(&batch);
 	if (rv != PROTO_OK) {
-		fprintf(stderr, "FATAL: store apply of entry %llu failed (%s); stopping to avoid divergence\n",
+		log_error("raft", "FATAL: store apply of entry %llu failed (%s); stopping to avoid divergence",
 		        (unsigned long long)index, proto_strerror(rv));
 		abort();
 	}
@@ -180,7 +181,7 @@ static int fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 		free(content);
 	}
 	if (rv == PROTO_EIO) {
-		fprintf(stderr, "FATAL: store restore failed; stopping\n");
+		log_error("raft", "FATAL: store restore failed; stopping");
 		abort();
 	}
 	if (rv != PROTO_OK) {
@@ -283,7 +284,7 @@ static void async_work_done(uv_work_t *w, int status)
 	}
 	free(a);
 	if (rv == RAFT_CANCELED && r->stopping) {
-		fprintf(stderr, "raft: snapshot abandoned: the node is stopping\n");
+		log_warn("raft", "snapshot abandoned: the node is stopping");
 	}
 	req->cb(req, rv);
 	if (r->close_deferred && r->async_works == NULL) {

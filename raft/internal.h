@@ -9,6 +9,7 @@
 #include "bus/bus.h"
 #include "lib/metrics.h"
 #include "lib/pooljob.h"
+#include "lib/queue.h"
 #include "protocol/proto.h"
 #include "raft/entryzip.h"
 #include "raft/repl.h"
@@ -41,7 +42,7 @@ struct repl_results {
 /* One request being served. Answered exactly once (answered = true); freed
  * when it is answered and no raft or bus callback still refers to it. */
 struct op {
-	struct op *prev, *next;    /* in repl.ops */
+	struct queue link;         /* in repl.ops */
 	struct repl *r;
 	bus_request *req;          /* where the answer goes */
 	enum op_kind kind;
@@ -155,7 +156,7 @@ struct repl {
 	uint64_t applied_since_unmap;    /* command bytes applied since the data file was last unmapped */
 	struct raft_barrier nudge;
 
-	struct op *ops;                  /* every op not yet freed */
+	struct queue ops;                /* struct op: every op not yet freed, newest first */
 	struct deferred_change *deferred; /* membership requests waiting for leader_ready */
 	uint64_t unreachable_since[REPL_MAX_PEERS]; /* autopilot, by configuration index; 0 = reachable */
 	bool autopilot_busy;

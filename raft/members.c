@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "raft/internal.h"
+#include "lib/log.h"
 
 struct member_find {
 	uint64_t id;
@@ -226,7 +227,7 @@ void repl_on_removed_notice(struct repl *r, bus_request *req, const struct proto
 	if (!listed && leader->removed_id == r->self->id && leader->role == PROTO_ROLE_LEADER && !r->removed) {
 		r->removed = repl_removed_marker(r, true);
 		r->status_dirty = true;
-		fprintf(stderr, "raft: node %s was removed from the cluster by %s; it serves reads only\n", r->self->name,
+		log_error("raft", "node %s was removed from the cluster by %s; it serves reads only", r->self->name,
 		        leader->leader_name);
 	}
 	struct proto_buf b;

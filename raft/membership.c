@@ -13,6 +13,7 @@
 
 #include "raft/internal.h"
 #include "raft/placement.h"
+#include "lib/log.h"
 
 struct mchange {
 	struct repl *r;
@@ -446,7 +447,7 @@ static void autopilot_removed_cb(struct raft_change *req, int status)
 		snprintf(idem, sizeof(idem), "member:%llu:delete", (unsigned long long)c->id);
 		struct proto_cmd cmd = {.type = PROTO_CMD_MEMBER_DELETE, .idem_key = idem, .u.member_id = c->id};
 		repl_propose_internal(c->r, &cmd);
-		fprintf(stderr, "autopilot: removed node %llu, unreachable for too long\n", (unsigned long long)c->id);
+		log_warn("autopilot", "removed node %llu, unreachable for too long", (unsigned long long)c->id);
 	}
 	c->r->autopilot_busy = false;
 	free(c);
@@ -565,7 +566,7 @@ static void autopilot_assigned_cb(struct raft_change *req, int status)
 {
 	struct mchange *c = req->data;
 	if (status == 0) {
-		fprintf(stderr, "autopilot: node %llu is now a %s, to spread voters over regions\n",
+		log_info("autopilot", "node %llu is now a %s, to spread voters over regions",
 		        (unsigned long long)c->id, c->role == RAFT_VOTER ? "voter" : "standby");
 	}
 	c->r->autopilot_busy = false; /* no raft call here: the next tick takes the next step */

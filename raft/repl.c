@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "raft/internal.h"
+#include "lib/log.h"
 
 bool repl_trace_on = false;
 
@@ -50,6 +51,7 @@ int repl_init(struct repl **out, const struct repl_config *c)
 	r->cfg = c->cfg;
 	r->self = c->self;
 	r->store = c->store;
+	queue_init(&r->ops);
 	snprintf(r->request_url, sizeof(r->request_url), "%s", c->request_url);
 	snprintf(r->status_url, sizeof(r->status_url), "%s", c->status_url);
 	log_dir(r->raft_dir, sizeof(r->raft_dir), c->self->data);
@@ -249,7 +251,7 @@ static void on_prepare(uv_prepare_t *h)
 	bool leader = raft_state(&r->raft) == RAFT_LEADER;
 	if (raft_state(&r->raft) == RAFT_UNAVAILABLE && !r->unavailable_logged) {
 		r->unavailable_logged = true; /* raft stops for good after an I/O or FSM error */
-		fprintf(stderr, "raft: node %s stopped replicating (raft unavailable): %s; restart it\n", r->self->name,
+		log_error("raft", "node %s stopped replicating (raft unavailable): %s; restart it", r->self->name,
 		        raft_errmsg(&r->raft));
 	}
 	run_wanted(r);
@@ -324,7 +326,7 @@ static int bootstrap_if_new(struct repl *r)
 	int rv = raft_bootstrap(&r->raft, &conf);
 	raft_configuration_close(&conf);
 	if (rv != 0 && rv != RAFT_CANTBOOTSTRAP) {
-		fprintf(stderr, "raft: bootstrap: %s\n", raft_errmsg(&r->raft));
+		log_error("raft", "bootstrap: %s", raft_errmsg(&r->raft));
 		return PROTO_EIO;
 	}
 	return PROTO_OK;
@@ -337,20 +339,20 @@ int repl_start(void *self, uv_loop_t *loop)
 	int rv;
 	r->loop = loop;
 	if (mkdir(r->raft_dir, 0755) != 0 && errno != EEXIST) {
-		fprintf(stderr, "raft: mkdir %s: %s\n", r->raft_dir, strerror(errno));
+		log_error("raft", "mkdir %s: %s", r->raft_dir, strerror(errno));
 		return PROTO_EIO;
 	}
 	if (bus_pub_open(&r->pub, r->status_url) != 0) {
-		fprintf(stderr, "raft: cannot publish on %s\n", r->status_url);
+		log_error("raft", "cannot publish on %s", r->status_url);
 		return PROTO_ECONNECT;
 	}
 	const char *urls[] = {r->request_url, r->self->rpc};
 	if (bus_server_open(&r->server, loop, urls, 2, repl_on_request, r, err, sizeof(err)) != 0) {
-		fprintf(stderr, "raft: %s\n", err);
+		log_error("raft", "%s", err);
 		return PROTO_ECONNECT;
 	}
 	if ((rv = raft_uv_tcp_init(&r->transport, loop)) != 0) {
-		fprintf(stderr, "raft: transport: %s\n", raft_strerror(rv));
+		log_error("raft", "transport: %s", raft_strerror(rv));
 		return PROTO_EIO;
 	}
 	repl_transport_nodelay(&r->transport);
@@ -358,7 +360,7 @@ int repl_start(void *self, uv_loop_t *loop)
 		return PROTO_EIO;
 	}
 	if ((rv = raft_uv_init(&r->io, loop, r->raft_dir, &r->transport)) != 0) {
-		fprintf(stderr, "raft: io %s: %s\n", r->raft_dir, r->io.errmsg);
+		log_error("raft", "io %s: %s", r->raft_dir, r->io.errmsg);
 		return PROTO_EIO;
 	}
 	repl_recv_guard_install(r);
@@ -371,7 +373,7 @@ int repl_start(void *self, uv_loop_t *loop)
 	raft_uv_set_snapshot_compression(&r->io, true);
 	repl_fsm_init(r);
 	if ((rv = raft_init(&r->raft, &r->io, &r->fsm, r->self->id, r->self->raft)) != 0) {
-		fprintf(stderr, "raft: init: %s\n", raft_errmsg(&r->raft));
+		log_error("raft", "init: %s", raft_errmsg(&r->raft));
 		return PROTO_EIO;
 	}
 	raft_set_election_timeout(&r->raft, r->cfg->election_timeout_ms);
@@ -382,13 +384,13 @@ int repl_start(void *self, uv_loop_t *loop)
 		return rv;
 	}
 	if ((rv = raft_start(&r->raft)) != 0) {
-		fprintf(stderr, "raft: start: %s\n", raft_errmsg(&r->raft));
+		log_error("raft", "start: %s", raft_errmsg(&r->raft));
 		return PROTO_EIO;
 	}
 	r->raft_started = true;
 	r->removed = repl_removed_marker(r, false);
 	if (r->removed) {
-		fprintf(stderr, "raft: this node was removed from cluster %s: it serves reads only; wipe %s to join again\n",
+		log_error("raft", "this node was removed from cluster %s: it serves reads only; wipe %s to join again",
 		        r->cfg->cluster_name, r->self->data);
 	}
 	uv_prepare_init(loop, &r->prepare);
@@ -401,7 +403,7 @@ int repl_start(void *self, uv_loop_t *loop)
 	r->check.data = r;
 	uv_check_start(&r->check, on_check);
 	r->handles_open = 3;
-	fprintf(stderr, "raft: node %s (id %llu) started at %s, last applied %llu\n", r->self->name,
+	log_info("raft", "node %s (id %llu) started at %s, last applied %llu", r->self->name,
 	        (unsigned long long)r->self->id, r->self->raft, (unsigned long long)raft_last_applied(&r->raft));
 	return PROTO_OK;
 }

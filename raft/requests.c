@@ -18,25 +18,12 @@ static void op_dispatch(struct op *op);
 
 static void op_link(struct repl *r, struct op *op)
 {
-	op->prev = NULL;
-	op->next = r->ops;
-	if (r->ops != NULL) {
-		r->ops->prev = op;
-	}
-	r->ops = op;
+	queue_insert_head(&r->ops, &op->link);
 }
 
 static void op_free(struct op *op)
 {
-	struct repl *r = op->r;
-	if (op->prev != NULL) {
-		op->prev->next = op->next;
-	} else {
-		r->ops = op->next;
-	}
-	if (op->next != NULL) {
-		op->next->prev = op->prev;
-	}
+	queue_remove(&op->link);
 	if (op->fwd != NULL) {
 		op->fwd->ops[op->fwd_slot] = NULL;
 	}
@@ -261,8 +248,9 @@ void repl_reads_answer(struct repl *r, bool ok)
 	uint64_t index = store_applied(r->store);
 	r->read_barrier_busy = false;
 	r->m.barrier_rounds++;
-	for (struct op *op = r->ops, *next; op != NULL; op = next) {
-		next = op->next;
+	struct queue *e, *next;
+	QUEUE_FOREACH_SAFE(e, next, &r->ops) {
+		struct op *op = QUEUE_DATA(e, struct op, link);
 		if (op->state != OP_BARRIER_SENT) {
 			continue;
 		}
@@ -292,7 +280,9 @@ void repl_barrier_log_round(struct repl *r)
 		r->read_barrier_busy = true;
 		return;
 	}
-	for (struct op *op = r->ops; op != NULL; op = op->next) {
+	struct queue *e;
+	QUEUE_FOREACH(e, &r->ops) {
+		struct op *op = QUEUE_DATA(e, struct op, link);
 		if (op->state == OP_BARRIER_SENT) {
 			op->state = OP_PARKED;
 			op->busy = false;
@@ -306,7 +296,9 @@ void repl_barrier_kick(struct repl *r)
 		return;
 	}
 	bool any = false;
-	for (struct op *op = r->ops; op != NULL; op = op->next) {
+	struct queue *e;
+	QUEUE_FOREACH(e, &r->ops) {
+		struct op *op = QUEUE_DATA(e, struct op, link);
 		if (op->state == OP_BARRIER_QUEUED && !op->answered) {
 			op->state = OP_BARRIER_SENT;
 			op->busy = true;
@@ -489,7 +481,9 @@ static void forward_group(struct repl *r, struct op **ops, uint32_t n, raft_id l
 static uint32_t collect(struct repl *r, enum op_state st, enum op_kind kind, struct op **out, uint32_t max)
 {
 	uint32_t n = 0;
-	for (struct op *op = r->ops; op != NULL; op = op->next) {
+	struct queue *e;
+	QUEUE_FOREACH(e, &r->ops) {
+		struct op *op = QUEUE_DATA(e, struct op, link);
 		if (op->state == st && op->kind == kind && !op->answered) {
 			if (n == max) {
 				r->want_flush = true;
@@ -606,8 +600,9 @@ static void op_dispatch(struct op *op)
 void repl_ops_tick(struct repl *r)
 {
 	uint64_t now = uv_now(r->loop);
-	for (struct op *op = r->ops, *next; op != NULL; op = next) {
-		next = op->next;
+	struct queue *e, *next;
+	QUEUE_FOREACH_SAFE(e, next, &r->ops) {
+		struct op *op = QUEUE_DATA(e, struct op, link);
 		if (op->answered) {
 			continue;
 		}
@@ -627,8 +622,9 @@ void repl_ops_tick(struct repl *r)
 
 void repl_ops_leader_changed(struct repl *r, raft_id leader)
 {
-	for (struct op *op = r->ops, *next; op != NULL; op = next) {
-		next = op->next;
+	struct queue *e, *next;
+	QUEUE_FOREACH_SAFE(e, next, &r->ops) {
+		struct op *op = QUEUE_DATA(e, struct op, link);
 		if (op->state == OP_BARRIER_QUEUED && !op->answered && raft_state(&r->raft) != RAFT_LEADER) {
 			op->state = OP_PARKED; /* a read queued on a leader that stepped down: send it to the new one */
 			continue;
@@ -645,8 +641,9 @@ void repl_ops_leader_changed(struct repl *r, raft_id leader)
 
 void repl_ops_applied(struct repl *r, uint64_t index)
 {
-	for (struct op *op = r->ops, *next; op != NULL; op = next) {
-		next = op->next;
+	struct queue *e, *next;
+	QUEUE_FOREACH_SAFE(e, next, &r->ops) {
+		struct op *op = QUEUE_DATA(e, struct op, link);
 		if (op->state == OP_WAIT_APPLY && !op->answered && op->wait_index <= index) {
 			answer_applied(op);
 		}
@@ -655,8 +652,9 @@ void repl_ops_applied(struct repl *r, uint64_t index)
 
 void repl_ops_shutdown(struct repl *r)
 {
-	for (struct op *op = r->ops, *next; op != NULL; op = next) {
-		next = op->next;
+	struct queue *e, *next;
+	QUEUE_FOREACH_SAFE(e, next, &r->ops) {
+		struct op *op = QUEUE_DATA(e, struct op, link);
 		if (op->state == OP_FORWARDED && op->fwd != NULL) {
 			op->fwd->ops[op->fwd_slot] = NULL; /* the peer's close runs forward_cb: nothing left for it */
 			op->fwd = NULL;

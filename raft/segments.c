@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 
 #include "raft/segments.h"
+#include "lib/log.h"
 
 static uint32_t le32(const unsigned char *p)
 {
@@ -201,9 +202,7 @@ static int check_files(const char *raft_dir, bool (*want)(const char *name),
 			close(fd);
 		}
 		if (why != NULL) {
-			fprintf(stderr,
-			        "FATAL: raft: %s %s is damaged: %s; refusing to start "
-			        "(remove this node's data directory and let it rejoin)\n",
+			log_error("raft", "FATAL: %s %s is damaged: %s; refusing to start (remove this node's data directory and let it rejoin)",
 			        what, path, why);
 			bad = 1;
 		}

@@ -8,7 +8,11 @@
 #include <string.h>
 
 #include "raft/propose.h"
-#include "scheduler/internal.h"
+#include "scheduler/duty.h"
+
+static void alerts_tick(struct tick *t);
+
+const struct duty_kind sched_alerts_duty = {.name = "alerts", .lease_prefix = "", .tick = alerts_tick};
 
 struct known {
 	char id[PROTO_MAX_STR + 32];
@@ -124,7 +128,7 @@ static int any_cluster(void *data, const struct store_cluster *sc)
 	return 1;
 }
 
-void alerts_tick(struct tick *t)
+static void alerts_tick(struct tick *t)
 {
 	/* Nothing can alert (no pings, no clusters): hold no lease, write nothing. */
 	bool sources = false;
@@ -135,14 +139,11 @@ void alerts_tick(struct tick *t)
 	if (!sources) {
 		return;
 	}
-	struct duty *d = duty_for(t->s, "alerts");
+	struct duty *d = duty_for(t->s, &sched_alerts_duty, "alerts");
 	if (d == NULL) {
 		return;
 	}
-	d->seen = true;
-	d->webhook = true; /* not a collection: the collect paths skip it */
-	snprintf(d->duty, sizeof(d->duty), "alerts");
-	scheduler_lease_step(t, d);
+	duty_lease_step(t, d);
 	if (!d->held) {
 		return;
 	}

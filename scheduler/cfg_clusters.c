@@ -11,6 +11,7 @@
 #include "k8s/kubeconfig.h"
 #include "raft/propose.h"
 #include "lib/secret.h"
+#include "lib/log.h"
 
 static char *slurp(const char *path)
 {
@@ -67,7 +68,7 @@ static int register_one(const struct cfg *cfg, const struct cfg_k8s_cluster *k, 
 	if (k->kubeconfig[0] != '\0') {
 		char err[256], *yaml = slurp(k->kubeconfig);
 		if (yaml == NULL || kubeconfig_parse(yaml, strlen(yaml), &kc, err, sizeof(err)) != 0) {
-			fprintf(stderr, "scheduler: [[k8s_cluster]] %s: cannot use %s\n", k->name, k->kubeconfig);
+			log_error("scheduler", "[[k8s_cluster]] %s: cannot use %s", k->name, k->kubeconfig);
 			free(yaml);
 			free(token);
 			free(ca);
@@ -100,7 +101,7 @@ static int register_one(const struct cfg *cfg, const struct cfg_k8s_cluster *k, 
 		                                       k->interval_s};
 		proposed = repl_propose(raft, &cmd, cfg->write_timeout_ms, cb, data) == PROTO_OK ? 1 : -1;
 	} else if (key == NULL) {
-		fprintf(stderr, "scheduler: [[k8s_cluster]] %s needs [collector] secret_key\n", k->name);
+		log_error("scheduler", "[[k8s_cluster]] %s needs [collector] secret_key", k->name);
 	}
 	free(text);
 	free(sealed);

@@ -6,15 +6,19 @@
  * records the attempt through Raft: a success moves the cursor, a failure is
  * retried with exponential backoff. A new holder resumes at the cursor:
  * at-least-once, in order per webhook. */
-#include <curl/curl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/http.h"
 #include "raft/propose.h"
-#include "scheduler/internal.h"
+#include "scheduler/duty.h"
 #include "lib/secret.h"
+
+static void deliver_tick(struct tick *t);
+
+const struct duty_kind sched_webhook_duty = {.name = "webhook", .lease_prefix = "webhook:", .tick = deliver_tick};
 
 #define DELIVER_TIMEOUT_MS 5000
 #define DELIVER_BACKOFF_MAX_MS 60000
@@ -22,7 +26,7 @@
 struct attempt {
 	uv_work_t work;
 	struct scheduler *s;
-	char key[PROTO_MAX_STR + 8]; /* the duty's key */
+	struct duty_ref *ref; /* its duty (owned) */
 	char webhook_id[PROTO_MAX_STR + 1];
 	char url[PROTO_MAX_STR + 1];
 	char type[64];
@@ -36,46 +40,34 @@ struct attempt {
 	char idem[PROTO_MAX_STR + 96];
 };
 
-static size_t discard(char *p, size_t size, size_t n, void *ud)
+static void attempt_free(struct attempt *a)
 {
-	(void)p;
-	(void)ud;
-	return size * n;
+	free(a->ref);
+	free(a->body);
+	free(a);
 }
 
 static void post_run(uv_work_t *w)
 {
 	struct attempt *a = w->data;
-	CURL *h = curl_easy_init();
-	struct curl_slist *hdrs = NULL;
 	char sig[128], id[PROTO_MAX_STR + 96], ev[96];
-	int64_t t0 = wall_now_ms();
 	snprintf(sig, sizeof(sig), "X-Webhook-Signature: sha256=%s", a->signature);
 	snprintf(id, sizeof(id), "X-Webhook-Id: %s", a->delivery_id);
 	snprintf(ev, sizeof(ev), "X-Webhook-Event: %s", a->type);
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-	hdrs = curl_slist_append(hdrs, sig);
-	hdrs = curl_slist_append(hdrs, id);
-	hdrs = curl_slist_append(hdrs, ev);
-	curl_easy_setopt(h, CURLOPT_URL, a->url);
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, a->body);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)DELIVER_TIMEOUT_MS);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
-	CURLcode rc = curl_easy_perform(h);
-	if (rc == CURLE_OK) {
-		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &a->http_status);
+	const char *const hdrs[] = {"Content-Type: application/json", sig, id, ev, NULL};
+	struct http_request rq = {.url = a->url, .headers = hdrs, .body = a->body, .timeout_ms = DELIVER_TIMEOUT_MS};
+	struct http_response rs;
+	int64_t t0 = wall_now_ms();
+	if (http_perform(&rq, &rs) == 0) {
+		a->http_status = rs.status;
 		if (a->http_status < 200 || a->http_status >= 300) {
 			snprintf(a->error, sizeof(a->error), "HTTP %ld", a->http_status);
 		}
 	} else {
-		snprintf(a->error, sizeof(a->error), "%s", curl_easy_strerror(rc));
+		snprintf(a->error, sizeof(a->error), "%s", rs.error);
 	}
+	http_response_free(&rs);
 	a->duration_ms = wall_now_ms() - t0;
-	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(h);
 }
 
 static void recorded(void *data, int status, const struct proto_result *res)
@@ -84,13 +76,12 @@ static void recorded(void *data, int status, const struct proto_result *res)
 	(void)status;
 	(void)res;
 	struct scheduler *s = a->s;
-	struct duty *d = s->stopping ? NULL : duty_for(s, a->key);
+	struct duty *d = duty_ref_find(a->ref);
 	bool ok = status == PROTO_OK && a->error[0] == '\0';
 	if (d != NULL) {
 		d->running = false;
 	}
-	free(a->body);
-	free(a);
+	attempt_free(a);
 	if (ok) {
 		scheduler_tick_now(s); /* the next event right away */
 	}
@@ -100,8 +91,7 @@ static void post_done(uv_work_t *w, int status)
 {
 	struct attempt *a = w->data;
 	if (a->s->stopping || status == UV_ECANCELED) {
-		free(a->body);
-		free(a);
+		attempt_free(a);
 		return;
 	}
 	struct proto_cmd cmd = {.type = PROTO_CMD_WEBHOOK_PROGRESS, .idem_key = a->idem};
@@ -187,7 +177,10 @@ static void deliver_next(struct tick *t, struct duty *d, const struct store_webh
 	free(secret);
 	free(n.data);
 	a->s = s;
-	snprintf(a->key, sizeof(a->key), "%s", d->cluster_id);
+	if ((a->ref = duty_ref_new(s, d)) == NULL) {
+		attempt_free(a);
+		return;
+	}
 	snprintf(a->webhook_id, sizeof(a->webhook_id), "%s", wh->w->id);
 	snprintf(a->url, sizeof(a->url), "%s", wh->w->url);
 	snprintf(a->type, sizeof(a->type), "%s", n.type);
@@ -198,31 +191,25 @@ static void deliver_next(struct tick *t, struct duty *d, const struct store_webh
 	d->running = true;
 	if (uv_queue_work(s->loop, &a->work, post_run, post_done) != 0) {
 		d->running = false;
-		free(a->body);
-		free(a);
+		attempt_free(a);
 	}
 }
 
 static int on_webhook(void *data, const struct store_webhook *wh)
 {
 	struct tick *t = data;
-	char key[PROTO_MAX_STR + 8];
-	snprintf(key, sizeof(key), "wh:%s", wh->w->id);
-	struct duty *d = duty_for(t->s, key);
+	struct duty *d = duty_for(t->s, &sched_webhook_duty, wh->w->id);
 	if (d == NULL) {
 		return 0;
 	}
-	d->seen = true;
-	d->webhook = true;
-	snprintf(d->duty, sizeof(d->duty), "webhook:%s", wh->w->id);
-	scheduler_lease_step(t, d);
+	duty_lease_step(t, d);
 	if (d->held && !d->running) {
 		deliver_next(t, d, wh);
 	}
 	return 0;
 }
 
-void deliver_tick(struct tick *t)
+static void deliver_tick(struct tick *t)
 {
 	store_webhooks_each(t->rd, on_webhook, t);
 }

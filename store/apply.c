@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "store/internal.h"
+#include "lib/log.h"
 
 int store_put(struct apply_ctx *a, enum store_db db, const void *k, size_t klen, const void *v, size_t vlen)
 {
@@ -449,7 +450,7 @@ int store_apply_batch(store *s, uint64_t index, const struct proto_slice *cmds, 
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t version;
 		if (proto_format_version(cmds[i].data, cmds[i].len, &version) == PROTO_OK && version > PROTO_VERSION) {
-			fprintf(stderr, "store: entry %llu holds a command of format v%u; this binary reads up to v%u\n",
+			log_info("store", "entry %llu holds a command of format v%u; this binary reads up to v%u",
 			        (unsigned long long)index, version, PROTO_VERSION);
 			return PROTO_ENEWER;
 		}
@@ -462,7 +463,7 @@ int store_apply_batch(store *s, uint64_t index, const struct proto_slice *cmds, 
 		free(skip);
 	}
 	if (rc != 0) {
-		fprintf(stderr, "store: LMDB: %s\n", mdb_strerror(rc)); /* e.g. no space left on device */
+		log_error("store", "LMDB: %s", mdb_strerror(rc)); /* e.g. no space left on device */
 		return PROTO_EIO;
 	}
 	return PROTO_OK;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "store/internal.h"
+#include "lib/log.h"
 
 /* The mappings a SIGBUS may come from (one per open store; tests open several). */
 #define STORE_MAPS_MAX 16
@@ -75,7 +76,7 @@ void store_map_watch(store *s)
 	char *base;
 	size_t len;
 	if (find_map(s->dir, &base, &len) != 0) {
-		fprintf(stderr, "store: %s/data.mdb not found in /proc/self/maps; a full disk will end in SIGBUS\n", s->dir);
+		log_error("store", "%s/data.mdb not found in /proc/self/maps; a full disk will end in SIGBUS", s->dir);
 		return;
 	}
 	s->map_base = base;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "store/internal.h"
+#include "lib/log.h"
 
 const char *const store_db_names[DB_COUNT_] = {
 	[DB_META] = "meta", [DB_COMP] = "comp", [DB_HIST] = "hist", [DB_ENVS] = "envs",
@@ -54,7 +55,7 @@ static int check_dirty_marker(const char *dir, char *err, size_t errlen)
 		prev[strcspn(prev, "\n")] = '\0';
 		if (strcmp(prev, now) != 0) {
 			char data[4200];
-			fprintf(stderr, "store: unclean shutdown across a reboot; rebuilding %s from the Raft log\n", dir);
+			log_warn("store", "unclean shutdown across a reboot; rebuilding %s from the Raft log", dir);
 			snprintf(data, sizeof(data), "%s/data.mdb", dir);
 			unlink(data);
 			snprintf(data, sizeof(data), "%s/lock.mdb", dir);
@@ -139,7 +140,7 @@ void store_close(store *s)
 		return;
 	}
 	if (!store_snapshots_wait(s, STORE_CLOSE_WAIT_MS)) {
-		fprintf(stderr, "store: a snapshot is still open after %d ms; closing anyway\n", STORE_CLOSE_WAIT_MS);
+		log_warn("store", "a snapshot is still open after %d ms; closing anyway", STORE_CLOSE_WAIT_MS);
 	}
 	if (mdb_env_sync(s->env, 1) == 0) {
 		snprintf(path, sizeof(path), "%s/store.dirty", s->dir);

@@ -2,6 +2,7 @@
 configuration files (clear message, exit 1, nothing started)."""
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -106,3 +107,42 @@ def test_cli_backup(cluster, tmp_path):
     assert out.read_bytes()[:8] == b"SHIPSNP1"
     denied = run_cli(node, "cluster", "backup", str(tmp_path / "x.snap"), key=H.PROD_KEY)
     assert denied.returncode == 1 and not (tmp_path / "x.snap").exists()
+
+
+def test_log_level_and_format_are_checked(tmp_path):
+    for text, needle in (('[log]\nlevel = "loud"\n', "level"), ('[log]\nformat = "xml"\n', "format")):
+        r = start_with_config(tmp_path, '[cluster]\nname = "x"\n' + text + GOOD_NODE)
+        assert r.returncode == 1, r.stderr
+        assert "[log]" in r.stderr and needle in r.stderr, r.stderr
+        assert not (tmp_path / "d1").exists(), "started anyway"
+
+
+def test_json_log_lines(cluster_factory):
+    """[log] format = "json": every line a node writes is one JSON object with
+    time, level, component, node and message; [log] level = "warn" drops the
+    info lines (a node's start and stop)."""
+    c = cluster_factory(start=False)
+    c.extra_tables = {"log": {"format": "json"}}
+    c.write_config()
+    c.start_all()
+    c.write(c.names[0], H.Component(H.PROD_CLIENT, "logs", "ns", "app", "web"), "1.0")
+    name = c.names[1]
+    c.stop(name)
+    text = c.nodes[name].log_path.read_text("utf-8")
+    # The sanitizers' exit report and the harness's start marks are not the node's log lines.
+    assert not re.search(r"^\d{4}-\d\d-\d\dT\S+ (DEBUG|INFO|WARN|ERROR) ", text, re.M), text
+    docs = [json.loads(ln) for ln in text.splitlines() if ln.startswith("{")]  # fails on a broken object
+    for d in docs:
+        assert {"time", "level", "component", "node", "message"} <= d.keys(), d
+        assert d["node"] == name and d["level"] in ("debug", "info", "warn", "error"), d
+    assert any(d["component"] == "raft" and "started at" in d["message"] for d in docs), docs
+    assert any(d["component"] == "shiplogd" and d["message"] == "stopped" for d in docs), docs
+
+    quiet = cluster_factory(n=1, start=False)
+    quiet.extra_tables = {"log": {"level": "warn"}}
+    quiet.write_config()
+    quiet.start_all()
+    only = quiet.names[0]
+    quiet.stop(only)
+    text = quiet.nodes[only].log_path.read_text("utf-8")
+    assert "started at" not in text and "stopped" not in text, text

@@ -22,7 +22,7 @@ from nemesis_base import Nemesis
 DISK_FULL_PATTERNS = (
     r"No space left on device", r"ENOSPC", r"MDB_MAP_FULL", r"[Dd]isk (is )?full",
     r"\bno space\b",
-    r"^FATAL: store apply of entry \d+ failed \(I/O error\); stopping to avoid divergence$",
+    r"\bFATAL: store apply of entry \d+ failed \(I/O error\); stopping to avoid divergence$",
 )
 
 
@@ -106,7 +106,7 @@ class DiskFullNemesis(Nemesis):
 
 # A clean refusal to start on a damaged raft directory.
 CORRUPT_PATTERNS = (
-    r"^raft: (start|init|io)\b", r"checksum", r"corrupt", r"[Mm]alformed", r"truncat",
+    r"\braft: (start|init|io)\b", r"checksum", r"corrupt", r"[Mm]alformed", r"truncat",
     r"shiplogd: the raft actor failed to start", r"load", r"parse",
 )
 
