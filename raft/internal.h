@@ -12,6 +12,7 @@
 #include "lib/queue.h"
 #include "protocol/proto.h"
 #include "raft/entryzip.h"
+#include "raft/fsm.h"
 #include "raft/repl.h"
 #include "raft/segments.h"
 
@@ -30,13 +31,6 @@ enum op_state {
 	OP_WAIT_APPLY,    /* done at the leader; waiting for local apply */
 	OP_BARRIER_QUEUED,/* waiting for the next shared barrier round */
 	OP_BARRIER_SENT,  /* part of the barrier round in flight */
-};
-
-/* The results of an applied entry (one per command; n = 1 unless a batch). */
-struct repl_results {
-	uint64_t index; /* the entry's own index (a replayed command's res.index is older) */
-	uint32_t n;
-	const struct proto_result *res;
 };
 
 /* One request being served. Answered exactly once (answered = true); freed
@@ -79,7 +73,7 @@ struct op_forward {
 
 #define REPL_MAX_PEERS 64
 #define REPL_UNMAP_BYTES (16u << 20) /* applied command bytes between unmaps of the data file: the cadence of snapshots before entries were compressed */
-#define REPL_STAGGER_MIN_ENTRIES 4096 /* fsm.c: smaller snapshot thresholds are not staggered */
+#define REPL_STAGGER_MIN_ENTRIES 4096 /* snapshots.c: smaller snapshot thresholds are not staggered */
 #define REPL_TRAILING_MIN 16 /* trailing entries kept however large they are */
 
 /* A membership request that reached a leader before its term barrier applied. */
@@ -123,8 +117,9 @@ struct repl {
 	int (*io_start)(struct raft_io *, unsigned, raft_io_tick_cb, raft_io_recv_cb); /* raft_uv's (recvguard.c) */
 	raft_io_recv_cb raft_recv;       /* raft's receive callback, behind the guard */
 	struct raft_uv_transport transport;
-	struct raft_fsm fsm;
+	struct repl_fsm fsm;             /* the state machine over store/ (fsm.h) */
 	bool raft_started;
+	bool raft_inited;                /* raft_init succeeded: repl_stop closes raft, raft_uv and the transport */
 
 	bus_server *server;                    /* requests: gateway + peers */
 	bus_pub *pub;                          /* status */
@@ -151,9 +146,8 @@ struct repl {
 	 * calling raft_barrier/raft_apply re-entrantly while raft changes state
 	 * crashed 0.15.0 (found by tests/jepsen, partition nemesis). */
 	bool want_barrier_kick, want_nudge, want_ready, want_flush, want_trim;
-	struct pool_job trim;            /* malloc_trim after snapshots (fsm.c) */
+	struct pool_job trim;            /* malloc_trim after snapshots (repl.c) */
 	struct pool_job unmap;           /* store_unmap_pages after bulk writes (repl.c) */
-	uint64_t applied_since_unmap;    /* command bytes applied since the data file was last unmapped */
 	struct raft_barrier nudge;
 
 	struct queue ops;                /* struct op: every op not yet freed, newest first */
@@ -166,44 +160,31 @@ struct repl {
 	bool node_alerted[REPL_MAX_PEERS];
 	bool removed; /* told by the leader that it was removed (kept in DATA/removed) */
 	struct {
-		uint64_t leader_changes, proposals, forwarded, barrier_rounds, barrier_reads, snapshots;
+		uint64_t leader_changes, proposals, forwarded, barrier_rounds, barrier_reads;
 		uint64_t probe_restarts; /* probefix.c */
 		uint64_t appends_trimmed; /* recvguard.c */
 		uint64_t barrier_log_rounds; /* read rounds that fell back to a barrier entry */
-		uint64_t entries_proposed, commands_applied, forward_messages;
+		uint64_t entries_proposed, forward_messages;
 		uint64_t entry_bytes, entry_bytes_raw; /* proposed: as appended (compressed), and before */
-		uint64_t applies_this_turn; /* entries applied since the last loop iteration */
 		struct metrics_hist apply_seconds;   /* leader: raft_apply to applied */
 		struct metrics_hist forward_seconds; /* follower: forward sent to the leader's answer */
 		struct metrics_hist forward_apply_wait_seconds; /* follower: that answer to applied here */
 		struct metrics_hist apply_batch;     /* entries applied per loop iteration */
-		struct metrics_hist snapshot_seconds;
-		uint64_t snapshot_started;           /* uv_hrtime of the snapshot in progress */
-		double last_snapshot_seconds;        /* the last snapshot taken: duration and file size */
-		uint64_t last_snapshot_bytes;
 	} m;
 	struct entryzip_buf zpack;       /* the entry being proposed, compressed (requests.c) */
-	struct entryzip_buf zunpack;     /* the entry being applied, expanded (fsm.c) */
-	struct proto_result *results;    /* results of the entry being applied, one per command */
-	uint32_t results_cap;
-	struct repl_results last_results; /* what fsm_apply hands to raft_apply callbacks */
 	bool status_dirty;
 	uint64_t last_status_ms;
 	bool stopping;
-	struct async_work *async_works;  /* io->async_work requests not yet called back (fsm.c) */
+	struct async_work *async_works;  /* io->async_work requests not yet called back (snapshots.c) */
 	bool close_deferred;             /* raft_close waits for async_works to end */
-	struct store_snapshot *snap;     /* snapshot being taken */
-	bool snap_serialized;            /* snapshot_async produced it (fsm.c: finalize counts it) */
-	uint64_t log_bytes;              /* bytes of the entries applied since the last snapshot */
-	uint64_t log_bytes_at_snapshot;  /* log_bytes when the snapshot in progress was started */
 	bool budget_snapshot;            /* threshold/trailing lowered by repl_log_budget */
-	bool snapshot_staggered;         /* the first snapshot is taken (fsm.c: stagger) */
+	bool snapshot_staggered;         /* the first snapshot is taken (snapshots.c: stagger) */
 };
 
 /* repl.c: closes raft now, or once the async work in flight has called
  * back (raft_uv does not track the work we run for it). */
 void repl_raft_close(struct repl *r);
-/* fsm.c: makes the async work in flight end soon: a snapshot's scan gives
+/* snapshots.c: makes the async work in flight end soon: a snapshot's scan gives
  * up, work not started is cancelled. Their callbacks still run. */
 void repl_async_work_cancel(struct repl *r);
 
@@ -225,8 +206,8 @@ void cmd_list_free(struct cmd_list *l);
  * itself. Sets the command count and whether buf is a batch. */
 int repl_cmds_validate(const void *buf, size_t len, uint32_t *n_cmds, bool *multi);
 
-/* fsm.c */
-void repl_fsm_init(struct repl *r);
+/* snapshots.c: gives raft_uv the io->async_work it lacks (on libuv's pool). */
+void repl_io_async_work_init(struct repl *r);
 /* Sets raft's snapshot threshold and trailing from the configuration. */
 void repl_snapshot_settings(struct repl *r);
 /* Asks for a snapshot once the log since the last one exceeds its byte budget. */

@@ -13,6 +13,7 @@
 
 #include "raft/internal.h"
 #include "raft/placement.h"
+#include "raft/translate.h"
 #include "lib/log.h"
 
 struct mchange {
@@ -142,24 +143,10 @@ static int voters(struct repl *r)
 	return n;
 }
 
-static const char *change_error(int rv)
-{
-	return rv == RAFT_CANTCHANGE   ? "another membership change is in progress; retry"
-	       : rv == RAFT_NOTLEADER ? "a leadership transfer is in progress; retry"
-	                              : raft_strerror(rv);
-}
-
-/* A raft change error as a status: another change in progress is worth a retry. */
-static int change_status(int rv)
-{
-	/* RAFT_NOTLEADER here means a leadership transfer is under way */
-	return rv == 0 ? PROTO_OK : rv == RAFT_CANTCHANGE || rv == RAFT_NOTLEADER ? PROTO_EBUSY : PROTO_ECONFLICT;
-}
-
 static void assigned_cb(struct raft_change *req, int status)
 {
 	struct mchange *c = req->data;
-	mchange_done(c, change_status(status), status == 0 ? NULL : change_error(status));
+	mchange_done(c, repl_change_status(status), status == 0 ? NULL : repl_change_error(status));
 }
 
 static void assign(struct mchange *c)
@@ -169,7 +156,7 @@ static void assign(struct mchange *c)
 	if (rv == RAFT_BADROLE) {
 		mchange_done(c, PROTO_OK, NULL); /* it has that role already */
 	} else if (rv != 0) {
-		mchange_done(c, change_status(rv), change_error(rv));
+		mchange_done(c, repl_change_status(rv), repl_change_error(rv));
 	}
 }
 
@@ -177,7 +164,7 @@ static void added_cb(struct raft_change *req, int status)
 {
 	struct mchange *c = req->data;
 	if (status != 0) {
-		mchange_done(c, change_status(status), change_error(status));
+		mchange_done(c, repl_change_status(status), repl_change_error(status));
 	} else if (c->role == RAFT_SPARE) {
 		mchange_done(c, PROTO_OK, NULL);
 	} else {
@@ -263,7 +250,7 @@ static void member_add(struct mchange *c, const struct proto_member_change *mc)
 	c->change.data = c;
 	int rv = raft_add(&r->raft, &c->change, m.id, m.raft, added_cb);
 	if (rv != 0) {
-		mchange_done(c, change_status(rv), change_error(rv));
+		mchange_done(c, repl_change_status(rv), repl_change_error(rv));
 	}
 }
 
@@ -277,7 +264,7 @@ static void removed_cb(struct raft_change *req, int status)
 		struct proto_cmd cmd = {.type = PROTO_CMD_MEMBER_DELETE, .idem_key = idem, .u.member_id = c->id};
 		repl_propose_internal(c->r, &cmd);
 	}
-	mchange_done(c, change_status(status), status == 0 ? NULL : change_error(status));
+	mchange_done(c, repl_change_status(status), status == 0 ? NULL : repl_change_error(status));
 }
 
 static void moved_away_cb(struct raft_transfer *req)
@@ -317,7 +304,7 @@ static void member_remove(struct mchange *c)
 	c->change.data = c;
 	int rv = raft_remove(&r->raft, &c->change, c->id, removed_cb);
 	if (rv != 0) {
-		mchange_done(c, change_status(rv), change_error(rv));
+		mchange_done(c, repl_change_status(rv), repl_change_error(rv));
 	}
 }
 

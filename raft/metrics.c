@@ -45,7 +45,7 @@ void repl_on_metrics_query(struct repl *r, bus_request *req)
 	        "Follower: appends from the first entry started at this node's snapshot instead (raft 0.15 repair)",
 	        r->m.appends_trimmed);
 	counter(&t, "shiplog_raft_commands_applied_total", "Commands applied here (entries hold one or a batch)",
-	        r->m.commands_applied);
+	        r->fsm.commands_applied);
 	counter(&t, "shiplog_forwarded_writes_total", "Writes forwarded from this node to the leader", r->m.forwarded);
 	counter(&t, "shiplog_forward_messages_total", "Messages to the leader carrying those writes and reads",
 	        r->m.forward_messages);
@@ -54,7 +54,7 @@ void repl_on_metrics_query(struct repl *r, bus_request *req)
 	counter(&t, "shiplog_barrier_log_rounds_total",
 	        "Of those rounds, the ones run as a barrier log entry (a voter could not confirm the term)",
 	        r->m.barrier_log_rounds);
-	counter(&t, "shiplog_raft_snapshots_total", "Snapshots taken", r->m.snapshots);
+	counter(&t, "shiplog_raft_snapshots_total", "Snapshots taken", r->fsm.snapshots);
 	metrics_header(&t, "shiplog_raft_apply_duration_seconds", "histogram", "Leader: from propose to applied");
 	metrics_hist_render(&t, "shiplog_raft_apply_duration_seconds", "", &r->m.apply_seconds);
 	metrics_header(&t, "shiplog_forward_duration_seconds", "histogram",
@@ -66,12 +66,12 @@ void repl_on_metrics_query(struct repl *r, bus_request *req)
 	metrics_header(&t, "shiplog_raft_apply_batch_entries", "histogram", "Entries applied per event loop turn");
 	metrics_hist_render(&t, "shiplog_raft_apply_batch_entries", "", &r->m.apply_batch);
 	metrics_header(&t, "shiplog_raft_snapshot_duration_seconds", "histogram", "Time to take a snapshot");
-	metrics_hist_render(&t, "shiplog_raft_snapshot_duration_seconds", "", &r->m.snapshot_seconds);
-	gauge(&t, "shiplog_raft_snapshot_in_progress", "1 while a snapshot is being taken", r->snap != NULL);
+	metrics_hist_render(&t, "shiplog_raft_snapshot_duration_seconds", "", &r->fsm.snapshot_seconds);
+	gauge(&t, "shiplog_raft_snapshot_in_progress", "1 while a snapshot is being taken", r->fsm.snap != NULL);
 	gauge(&t, "shiplog_raft_last_snapshot_duration_seconds", "Time the last snapshot took (0: none yet)",
-	      r->m.last_snapshot_seconds);
+	      r->fsm.last_snapshot_seconds);
 	gauge(&t, "shiplog_raft_last_snapshot_size_bytes", "Size of the last snapshot (LZ4 compressed)",
-	      (double)r->m.last_snapshot_bytes);
+	      (double)r->fsm.last_snapshot_bytes);
 	store_usage(r->store, &map_size, &used);
 	gauge(&t, "shiplog_lmdb_map_size_bytes", "LMDB map size", (double)map_size);
 	gauge(&t, "shiplog_lmdb_used_bytes", "LMDB pages in use", (double)used);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "raft/internal.h"
+#include "lib/assert.h"
 #include "lib/log.h"
 
 bool repl_trace_on = false;
@@ -42,6 +43,28 @@ bool repl_log_exists(const char *data_dir)
 	return stat(dir, &sb) == 0;
 }
 
+static void fsm_applied(void *data, uint64_t index)
+{
+	struct repl *r = data;
+	r->status_dirty = true;
+	repl_ops_applied(r, index);
+}
+
+static void fsm_snapshot_taken(void *data)
+{
+	struct repl *r = data;
+	r->budget_snapshot = false;
+	r->snapshot_staggered = true;
+	r->want_trim = true; /* raft frees the entries the snapshot covers after this returns */
+	repl_snapshot_settings(r);
+}
+
+static void fsm_restored(void *data)
+{
+	struct repl *r = data;
+	r->status_dirty = true;
+}
+
 int repl_init(struct repl **out, const struct repl_config *c)
 {
 	struct repl *r = calloc(1, sizeof(*r));
@@ -52,6 +75,9 @@ int repl_init(struct repl **out, const struct repl_config *c)
 	r->self = c->self;
 	r->store = c->store;
 	queue_init(&r->ops);
+	struct repl_fsm_hooks hooks = {.data = r, .on_applied = fsm_applied, .on_snapshot = fsm_snapshot_taken,
+	                               .on_restored = fsm_restored};
+	repl_fsm_init(&r->fsm, c->store, &hooks);
 	snprintf(r->request_url, sizeof(r->request_url), "%s", c->request_url);
 	snprintf(r->status_url, sizeof(r->status_url), "%s", c->status_url);
 	log_dir(r->raft_dir, sizeof(r->raft_dir), c->self->data);
@@ -63,9 +89,8 @@ int repl_init(struct repl **out, const struct repl_config *c)
 
 void repl_free(struct repl *r)
 {
-	free(r->results);
+	repl_fsm_close(&r->fsm);
 	entryzip_buf_free(&r->zpack);
-	entryzip_buf_free(&r->zunpack);
 	free(r);
 }
 
@@ -224,11 +249,11 @@ static void run_wanted(struct repl *r)
 		r->want_trim = false;
 		memtrim_soon(&r->trim, r->loop); /* the log entries the snapshot covered are freed by now */
 	}
-	if (r->applied_since_unmap >= REPL_UNMAP_BYTES && r->snap == NULL && !r->stopping) {
+	if (r->fsm.applied_since_unmap >= REPL_UNMAP_BYTES && r->fsm.snap == NULL && !r->stopping) {
 		/* Writes touched pages all over the data file, as a snapshot's scan
 		 * does; without a snapshot (compressed entries make them rare) they
 		 * would stay in the resident set. */
-		r->applied_since_unmap = 0;
+		r->fsm.applied_since_unmap = 0;
 		pool_job_soon(&r->unmap, r->loop, unmap_data_file, r->store);
 	}
 }
@@ -271,10 +296,10 @@ static void on_prepare(uv_prepare_t *h)
 		r->leader_ready = false;
 		r->status_dirty = true;
 	}
-	if (r->m.applies_this_turn > 0) {
+	if (r->fsm.applies_this_turn > 0) {
 		r->m.apply_batch.scale = 1000; /* entries: buckets 0.25 .. 10000 */
-		metrics_observe(&r->m.apply_batch, (double)r->m.applies_this_turn);
-		r->m.applies_this_turn = 0;
+		metrics_observe(&r->m.apply_batch, (double)r->fsm.applies_this_turn);
+		r->fsm.applies_this_turn = 0;
 	}
 	if (leader_refresh(r)) {
 		raft_id lid = r->leader_id;
@@ -357,11 +382,13 @@ int repl_start(void *self, uv_loop_t *loop)
 	}
 	repl_transport_nodelay(&r->transport);
 	if (repl_check_open_segments(r->raft_dir) != 0 || repl_check_snapshots(r->raft_dir) != 0) {
-		return PROTO_EIO;
+		rv = PROTO_EIO;
+		goto err_after_transport_init;
 	}
-	if ((rv = raft_uv_init(&r->io, loop, r->raft_dir, &r->transport)) != 0) {
+	if (raft_uv_init(&r->io, loop, r->raft_dir, &r->transport) != 0) {
 		log_error("raft", "io %s: %s", r->raft_dir, r->io.errmsg);
-		return PROTO_EIO;
+		rv = PROTO_EIO;
+		goto err_after_transport_init;
 	}
 	repl_recv_guard_install(r);
 	raft_uv_set_auto_recovery(&r->io, false);
@@ -371,19 +398,22 @@ int repl_start(void *self, uv_loop_t *loop)
 	 * (it decompresses what it reads) and writes an installed one. 0.15.0
 	 * hangs on a truncated LZ4 file: repl_check_snapshots refuses those. */
 	raft_uv_set_snapshot_compression(&r->io, true);
-	repl_fsm_init(r);
-	if ((rv = raft_init(&r->raft, &r->io, &r->fsm, r->self->id, r->self->raft)) != 0) {
+	repl_io_async_work_init(r);
+	r->fsm.raft = &r->raft;
+	if (raft_init(&r->raft, &r->io, &r->fsm.raft_fsm, r->self->id, r->self->raft) != 0) {
 		log_error("raft", "init: %s", raft_errmsg(&r->raft));
-		return PROTO_EIO;
+		rv = PROTO_EIO;
+		goto err_after_io_init;
 	}
 	raft_set_election_timeout(&r->raft, r->cfg->election_timeout_ms);
 	raft_set_heartbeat_timeout(&r->raft, r->cfg->heartbeat_ms);
 	raft_set_pre_vote(&r->raft, true);
 	repl_snapshot_settings(r);
+	r->raft_inited = true; /* from here repl_stop's raft_close closes raft_uv and the transport */
 	if (!r->join && (rv = bootstrap_if_new(r)) != PROTO_OK) {
 		return rv;
 	}
-	if ((rv = raft_start(&r->raft)) != 0) {
+	if (raft_start(&r->raft) != 0) {
 		log_error("raft", "start: %s", raft_errmsg(&r->raft));
 		return PROTO_EIO;
 	}
@@ -406,6 +436,13 @@ int repl_start(void *self, uv_loop_t *loop)
 	log_info("raft", "node %s (id %llu) started at %s, last applied %llu", r->self->name,
 	        (unsigned long long)r->self->id, r->self->raft, (unsigned long long)raft_last_applied(&r->raft));
 	return PROTO_OK;
+
+err_after_io_init:
+	raft_uv_close(&r->io);
+err_after_transport_init:
+	raft_uv_tcp_close(&r->transport);
+	ASSERT(rv != PROTO_OK);
+	return rv;
 }
 
 static void on_raft_closed(struct raft *raft)
@@ -434,6 +471,7 @@ void repl_stop(void *self)
 {
 	struct repl *r = self;
 	r->stopping = true;
+	r->fsm.refuse_snapshots = true; /* raft_close waits for no new snapshot */
 	repl_ops_shutdown(r);
 	repl_deferred_run(r, true);
 	if (r->server != NULL) {
@@ -453,7 +491,7 @@ void repl_stop(void *self)
 		uv_close((uv_handle_t *)&r->check, on_handle_closed);
 		r->handles_open = 0;
 	}
-	if (r->raft_started) {
+	if (r->raft_inited) {
 		repl_async_work_cancel(r);
 		repl_raft_close(r);
 	}

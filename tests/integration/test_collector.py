@@ -66,7 +66,9 @@ def test_collection_rollout_rollback_and_failures(cluster_factory, k8s):
     web = rows[key]
     assert web["image_repo"] == "docker.io" and web["image_name"] == "nginx"
     assert web["image_sha"] == F.default_digest("nginx:1.21.0")  # the digest the pods run
-    assert ("production", "Deployment", "web", "init-config") in rows or any(k[2] == "web" and k[3] != "nginx" for k in rows)
+    init = rows.get(("production", "Deployment", "web", "init-config"))  # the fixture's init container
+    assert init is not None, sorted(rows)
+    assert (init["image_repo"], init["image_name"], init["image_tag"]) == ("docker.io", "busybox", "1.36.1"), init
     api = [v for k, v in rows.items() if k[2] == "api" and v["image_name"] == "api"]
     assert api and api[0]["image_repo"] == "registry.local:5000/team" and api[0]["image_tag"] == "2.3.1"
 

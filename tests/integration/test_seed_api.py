@@ -636,11 +636,14 @@ def test_post_collect_trigger(cluster):
     """Seed: POST /api/collect triggers an immediate collection (DESIGN lists it)."""
     r = cluster.post("n1", "/api/collect", json={})
     H.check_headers(r, "n1")
-    if r.status_code == 501:
-        # accepted for now: no Kubernetes cluster is registered, no collector yet
-        H.assert_error(r, 501, "NOT_IMPLEMENTED")
-    else:
-        assert 200 <= r.status_code < 300, H.show(r)
+    assert r.status_code == 200, H.show(r)
+    doc = r.json()
+    assert doc["status"] == "success" and isinstance(doc["message"], str) and doc["timestamp"], doc
+    listed = cluster.get("n1", "/api/v1/clusters").json()
+    clusters = listed["clusters"] if isinstance(listed, dict) else listed
+    # one queued job per registered cluster (none here: "No cluster to collect")
+    assert len(doc["jobs"]) == len(clusters), doc
+    assert all(j["status"] == "queued" and j["id"] and j["cluster_id"] for j in doc["jobs"]), doc
     r = cluster.post("n1", "/api/collect", json={}, key=None)
     H.assert_error(r, 401, "UNAUTHORIZED")
 
