@@ -13,6 +13,8 @@
 #include "protocol/proto.h"
 #include "raft/entryzip.h"
 #include "raft/fsm.h"
+#include "raft/probefix.h"
+#include "raft/trace.h"
 #include "raft/repl.h"
 #include "raft/segments.h"
 
@@ -71,7 +73,6 @@ struct op_forward {
 	struct op *ops[];  /* NULL once abandoned or freed */
 };
 
-#define REPL_MAX_PEERS 64
 #define REPL_UNMAP_BYTES (16u << 20) /* applied command bytes between unmaps of the data file: the cadence of snapshots before entries were compressed */
 #define REPL_STAGGER_MIN_ENTRIES 4096 /* snapshots.c: smaller snapshot thresholds are not staggered */
 #define REPL_TRAILING_MIN 16 /* trailing entries kept however large they are */
@@ -155,13 +156,11 @@ struct repl {
 	uint64_t unreachable_since[REPL_MAX_PEERS]; /* autopilot, by configuration index; 0 = reachable */
 	bool autopilot_busy;
 	uint64_t silent_since[REPL_MAX_PEERS]; /* node alerts, by configuration index */
-	uint64_t probe_restart_id[REPL_MAX_PEERS];    /* probefix.c: the follower and match index of */
-	uint64_t probe_restart_match[REPL_MAX_PEERS]; /* the last restart, by configuration index */
+	struct repl_probefix probefix;   /* probefix.c: the leader-side catch-up repair */
 	bool node_alerted[REPL_MAX_PEERS];
 	bool removed; /* told by the leader that it was removed (kept in DATA/removed) */
 	struct {
 		uint64_t leader_changes, proposals, forwarded, barrier_rounds, barrier_reads;
-		uint64_t probe_restarts; /* probefix.c */
 		uint64_t appends_trimmed; /* recvguard.c */
 		uint64_t barrier_log_rounds; /* read rounds that fell back to a barrier entry */
 		uint64_t entries_proposed, forward_messages;
@@ -268,34 +267,8 @@ void repl_autopilot_place(struct repl *r);
 /* Raises "node unreachable" alerts (and resolves them), on the leader. */
 void repl_node_alerts(struct repl *r);
 
-/* probefix.c: canonical/raft 0.15.0 answers a snapshot older than the
- * follower's own with the snapshot's index as the follower's last one
- * (recv_install_snapshot.c), although the follower's log may start above it.
- * The leader then probes one entry at a time below that log, each probe
- * carrying every entry to the end, and the follower cannot catch up until
- * the leader takes a newer snapshot (found by bench/run: a restarted node
- * stuck for minutes). The leader sends such a snapshot when a send to a
- * down follower failed and it restarts the follower at match index + 1,
- * which is 1 after an election. On the leader, from the tick: a probe
- * that went at or below the follower's match index restarts past the end
- * of the log, whose rejection tells the follower's real last index; once
- * per follower and match index, so that a follower which lost data (its
- * last index below its match index) is still walked down by raft. Not
- * during a leadership transfer, which would take such a follower for
- * caught up. */
-void repl_probe_fix(struct repl *r);
-/* Forgets the restarts of the previous term (a new leader's match indexes). */
-void repl_probe_fix_reset(struct repl *r);
-
-/* recvguard.c: canonical/raft 0.15.0 appends an AppendEntries that starts
- * at the first entry (prev_log_index 0) after its own log even when that
- * log starts after a snapshot, then fails to find the entries it just
- * appended: raft stops (RAFT_UNAVAILABLE) or crashes in the truncation that
- * follows (found by bench/run and a failover loop: a restarted follower with
- * a snapshot, a leader without one that restarted it at index 1 after a
- * failed send). Installed on raft_uv's io before raft_start: such a message
- * is started at this node's snapshot instead (its entries up to there are
- * committed, hence the snapshot's), or dropped when it ends before it. */
+/* recvguard.c: the follower-side guard of canonical/raft 0.15.0 (see there),
+ * installed on raft_uv's io before raft_start. */
 void repl_recv_guard_install(struct repl *r);
 
 /* members.c */
@@ -330,13 +303,5 @@ int repl_status_encode_removed(struct repl *r, uint64_t removed_id, struct proto
 const char *repl_leader_name(struct repl *r, raft_id *id);
 bool repl_is_leader(struct repl *r);
 
-#define repl_tracef(...)                                                       \
-	do {                                                                       \
-		if (repl_trace_on) {                                                   \
-			repl_trace(__FILE__, __LINE__, __VA_ARGS__);                       \
-		}                                                                      \
-	} while (0)
-extern bool repl_trace_on;
-void repl_trace(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -40,7 +40,7 @@ void repl_on_metrics_query(struct repl *r, bus_request *req)
 	        r->m.entry_bytes_raw);
 	counter(&t, "shiplog_raft_probe_restarts_total",
 	        "Leader: probes of a follower restarted past the end of the log (raft 0.15 catch-up repair)",
-	        r->m.probe_restarts);
+	        r->probefix.restarts);
 	counter(&t, "shiplog_raft_appends_trimmed_total",
 	        "Follower: appends from the first entry started at this node's snapshot instead (raft 0.15 repair)",
 	        r->m.appends_trimmed);

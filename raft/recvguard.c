@@ -1,7 +1,17 @@
-/* A follower-side guard of canonical/raft 0.15.0 (see internal.h:
- * repl_recv_guard_install): it sits between raft_uv and raft on received
- * messages and changes only an AppendEntries that starts below this node's
- * snapshot from the first entry. */
+/* A follower-side guard of canonical/raft 0.15.0.
+ *
+ * canonical/raft 0.15.0 appends an AppendEntries that starts
+ * at the first entry (prev_log_index 0) after its own log even when that
+ * log starts after a snapshot, then fails to find the entries it just
+ * appended: raft stops (RAFT_UNAVAILABLE) or crashes in the truncation that
+ * follows (found by bench/run and a failover loop: a restarted follower with
+ * a snapshot, a leader without one that restarted it at index 1 after a
+ * failed send). Installed on raft_uv's io before raft_start: such a message
+ * is started at this node's snapshot instead (its entries up to there are
+ * committed, hence the snapshot's), or dropped when it ends before it.
+ *
+ * It sits between raft_uv and raft on received messages and changes only
+ * such an AppendEntries. */
 #include <raft.h>
 #include <stddef.h>
 

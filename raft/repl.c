@@ -15,18 +15,6 @@
 #include "lib/assert.h"
 #include "lib/log.h"
 
-bool repl_trace_on = false;
-
-void repl_trace(const char *file, int line, const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "repl %s:%d ", file, line);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 const char repl_trace_help[] = "SHIPLOG_TRACE=1 traces\nthe raft actor, LIBRAFT_TRACE=1 the Raft library under it.";
 
 /* The Raft log and snapshots live in DATA/raft. */
@@ -282,7 +270,7 @@ static void on_prepare(uv_prepare_t *h)
 	run_wanted(r);
 	if (leader && !r->was_leader && !r->leader_barrier_busy) {
 		r->was_leader = true;
-		repl_probe_fix_reset(r);
+		repl_probe_fix_reset(&r->probefix);
 		r->leader_ready = false;
 		r->leader_barrier.data = r;
 		if (raft_barrier(&r->raft, &r->leader_barrier, leader_barrier_cb) == 0) {
@@ -330,7 +318,7 @@ static void on_tick(uv_timer_t *h)
 	repl_autopilot_place(r); /* after the alerts: uses their silent_since */
 	if (r->raft_started) {
 		repl_log_budget(r);
-		repl_probe_fix(r);
+		repl_probe_fix(&r->probefix, &r->raft, r->self->id);
 	}
 	if (uv_now(r->loop) - r->last_status_ms >= REPL_STATUS_EVERY_MS) {
 		publish_status(r);
