@@ -13,6 +13,11 @@
 #include "protocol/proto.h"
 #include "raft/entryzip.h"
 #include "raft/fsm.h"
+#include "raft/members.h"
+#include "raft/membership.h"
+#include "raft/readindex.h"
+#include "raft/requests.h"
+#include "raft/snapshots.h"
 #include "raft/probefix.h"
 #include "raft/trace.h"
 #include "raft/repl.h"
@@ -22,86 +27,9 @@
 #define REPL_STATUS_EVERY_MS 100 /* publish status at least this often */
 #define REPL_FORWARD_MAX_MS 1000 /* one forwarding attempt waits at most this */
 
-enum op_kind { OP_PROPOSE, OP_BARRIER };
-
-enum op_state {
-	OP_PARKED,        /* waiting for a leader or a retry */
-	OP_APPLY_QUEUED,  /* leader: joins this loop turn's entry (repl_ops_flush) */
-	OP_FORWARD_QUEUED,/* follower: joins this loop turn's message to the leader */
-	OP_APPLYING,      /* raft_apply in flight on this (leader) node */
-	OP_FORWARDED,     /* sent to the leader, awaiting its reply */
-	OP_WAIT_APPLY,    /* done at the leader; waiting for local apply */
-	OP_BARRIER_QUEUED,/* waiting for the next shared barrier round */
-	OP_BARRIER_SENT,  /* part of the barrier round in flight */
-};
-
-/* One request being served. Answered exactly once (answered = true); freed
- * when it is answered and no raft or bus callback still refers to it. */
-struct op {
-	struct queue link;         /* in repl.ops */
-	struct repl *r;
-	bus_request *req;          /* where the answer goes */
-	enum op_kind kind;
-	enum op_state state;
-	uint32_t hops;             /* > 0 when this node was forwarded to */
-	uint64_t deadline;         /* uv_now() ms after which we give up */
-	char *cmd;                 /* PROPOSE: encoded command or batch (owned) */
-	size_t cmd_len;
-	uint32_t n_cmds;           /* PROPOSE: commands in cmd (> 1: a follower's batch) */
-	bool multi;                /* cmd is a batch: the result is proto_results */
-	uint32_t first;            /* OP_APPLYING: its first command's place in the entry */
-	bool unknown;              /* an earlier attempt may have been applied */
-	bool answered;             /* the reply was sent; waiting for callbacks */
-	bool busy;                 /* a raft or bus callback will still fire */
-	uint64_t wait_index;       /* OP_WAIT_APPLY: local index to reach */
-	uint64_t wait_since_ns;    /* OP_WAIT_APPLY: uv_hrtime of the leader's answer (metrics) */
-	char *result;              /* encoded proto_result from the leader (owned) */
-	size_t result_len;
-	struct op_forward *fwd;    /* OP_FORWARDED: the call in flight */
-	uint32_t fwd_slot;         /* OP_FORWARDED: its place in fwd->ops */
-	raft_id fwd_leader;        /* OP_FORWARDED: where it went */
-};
-
-/* A forwarding call in flight, for one op or a loop turn's group of them;
- * outlives its ops if they give up on it. */
-struct op_forward {
-	struct repl *r;
-	uint64_t sent_ns;  /* uv_hrtime when sent (metrics) */
-	uint32_t n;
-	bool batch;        /* the PROPOSE carried a batch: the reply has n_results */
-	uint32_t n_results;
-	struct op *ops[];  /* NULL once abandoned or freed */
-};
-
 #define REPL_UNMAP_BYTES (16u << 20) /* applied command bytes between unmaps of the data file: the cadence of snapshots before entries were compressed */
 #define REPL_STAGGER_MIN_ENTRIES 4096 /* snapshots.c: smaller snapshot thresholds are not staggered */
 #define REPL_TRAILING_MIN 16 /* trailing entries kept however large they are */
-
-/* A membership request that reached a leader before its term barrier applied. */
-struct deferred_change {
-	struct deferred_change *next;
-	bus_request *req;
-	uint64_t deadline;
-	size_t len;
-	char msg[]; /* the encoded request */
-};
-
-struct repl_peer {
-	uint64_t id;
-	char rpc[CFG_ADDR_MAX];
-	bus_client *client;
-	bus_client *retired; /* the client of its previous address, closed at the next tick */
-};
-
-/* What the actor needs to know of a member. */
-struct repl_member {
-	uint64_t id;
-	char name[CFG_NAME_MAX];
-	char rpc[CFG_ADDR_MAX];
-	char raft[CFG_ADDR_MAX];
-};
-
-struct async_work;
 
 struct repl {
 	const struct cfg *cfg;
@@ -124,8 +52,7 @@ struct repl {
 
 	bus_server *server;                    /* requests: gateway + peers */
 	bus_pub *pub;                          /* status */
-	struct repl_peer peers[REPL_MAX_PEERS]; /* opened lazily (members.c) */
-	size_t n_peers;
+	struct repl_peers peers;               /* members.c */
 	raft_id leader_id;                     /* cached with its name */
 	char leader_name[CFG_NAME_MAX];
 
@@ -139,9 +66,7 @@ struct repl {
 	bool leader_ready;               /* this term's barrier is applied */
 	bool leader_barrier_busy;
 	struct raft_barrier leader_barrier;
-	bool read_barrier_busy;          /* a read round (confirmation or barrier entry) is under way */
-	struct raft_barrier read_barrier;
-	struct read_confirm *confirm;    /* the confirmation round under way, NULL if none */
+	struct repl_reads reads;         /* readindex.c */
 	bool nudge_busy;                 /* a commit-propagating barrier is in flight */
 	/* Work asked for inside raft callbacks, done at the next loop turn:
 	 * calling raft_barrier/raft_apply re-entrantly while raft changes state
@@ -152,12 +77,8 @@ struct repl {
 	struct raft_barrier nudge;
 
 	struct queue ops;                /* struct op: every op not yet freed, newest first */
-	struct deferred_change *deferred; /* membership requests waiting for leader_ready */
-	uint64_t unreachable_since[REPL_MAX_PEERS]; /* autopilot, by configuration index; 0 = reachable */
-	bool autopilot_busy;
-	uint64_t silent_since[REPL_MAX_PEERS]; /* node alerts, by configuration index */
+	struct repl_autopilot autopilot; /* membership.c */
 	struct repl_probefix probefix;   /* probefix.c: the leader-side catch-up repair */
-	bool node_alerted[REPL_MAX_PEERS];
 	bool removed; /* told by the leader that it was removed (kept in DATA/removed) */
 	struct {
 		uint64_t leader_changes, proposals, forwarded, barrier_rounds, barrier_reads;
@@ -174,10 +95,7 @@ struct repl {
 	bool status_dirty;
 	uint64_t last_status_ms;
 	bool stopping;
-	struct async_work *async_works;  /* io->async_work requests not yet called back (snapshots.c) */
-	bool close_deferred;             /* raft_close waits for async_works to end */
-	bool budget_snapshot;            /* threshold/trailing lowered by repl_log_budget */
-	bool snapshot_staggered;         /* the first snapshot is taken (snapshots.c: stagger) */
+	struct repl_snapshots snapshots; /* snapshots.c */
 };
 
 /* repl.c: closes raft now, or once the async work in flight has called

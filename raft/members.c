@@ -58,9 +58,9 @@ bus_client *repl_peer(struct repl *r, uint64_t id)
 		return NULL;
 	}
 	struct repl_peer *slot = NULL;
-	for (size_t i = 0; i < r->n_peers; i++) {
-		if (r->peers[i].id == id) {
-			slot = &r->peers[i];
+	for (size_t i = 0; i < r->peers.n; i++) {
+		if (r->peers.v[i].id == id) {
+			slot = &r->peers.v[i];
 			break;
 		}
 	}
@@ -68,10 +68,10 @@ bus_client *repl_peer(struct repl *r, uint64_t id)
 		return slot->client;
 	}
 	if (slot == NULL) {
-		if (r->n_peers == REPL_MAX_PEERS) {
+		if (r->peers.n == REPL_MAX_PEERS) {
 			return NULL;
 		}
-		slot = &r->peers[r->n_peers++];
+		slot = &r->peers.v[r->peers.n++];
 		memset(slot, 0, sizeof(*slot));
 		slot->id = id;
 	}
@@ -94,10 +94,10 @@ bus_client *repl_peer(struct repl *r, uint64_t id)
 
 void repl_peers_reap(struct repl *r)
 {
-	for (size_t i = 0; i < r->n_peers; i++) {
-		if (r->peers[i].retired != NULL) {
-			bus_client *cl = r->peers[i].retired;
-			r->peers[i].retired = NULL;
+	for (size_t i = 0; i < r->peers.n; i++) {
+		if (r->peers.v[i].retired != NULL) {
+			bus_client *cl = r->peers.v[i].retired;
+			r->peers.v[i].retired = NULL;
 			bus_client_close(cl);
 		}
 	}
@@ -106,14 +106,14 @@ void repl_peers_reap(struct repl *r)
 void repl_peers_close(struct repl *r)
 {
 	repl_peers_reap(r);
-	for (size_t i = 0; i < r->n_peers; i++) {
-		if (r->peers[i].client != NULL) {
-			bus_client *cl = r->peers[i].client;
-			r->peers[i].client = NULL; /* its callbacks run inside the close */
+	for (size_t i = 0; i < r->peers.n; i++) {
+		if (r->peers.v[i].client != NULL) {
+			bus_client *cl = r->peers.v[i].client;
+			r->peers.v[i].client = NULL; /* its callbacks run inside the close */
 			bus_client_close(cl);
 		}
 	}
-	r->n_peers = 0;
+	r->peers.n = 0;
 }
 
 struct seed {

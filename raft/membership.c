@@ -395,13 +395,13 @@ void repl_defer_change(struct repl *r, bus_request *req, const void *buf, size_t
 	d->deadline = uv_now(r->loop) + 5000;
 	d->len = len;
 	memcpy(d->msg, buf, len);
-	d->next = r->deferred;
-	r->deferred = d;
+	d->next = r->autopilot.deferred;
+	r->autopilot.deferred = d;
 }
 
 void repl_deferred_run(struct repl *r, bool expire_only)
 {
-	struct deferred_change **pp = &r->deferred;
+	struct deferred_change **pp = &r->autopilot.deferred;
 	uint64_t now = uv_now(r->loop);
 	bool leader = raft_state(&r->raft) == RAFT_LEADER;
 	while (*pp != NULL) {
@@ -436,7 +436,7 @@ static void autopilot_removed_cb(struct raft_change *req, int status)
 		repl_propose_internal(c->r, &cmd);
 		log_warn("autopilot", "removed node %llu, unreachable for too long", (unsigned long long)c->id);
 	}
-	c->r->autopilot_busy = false;
+	c->r->autopilot.busy = false;
 	free(c);
 }
 
@@ -445,7 +445,7 @@ static void autopilot_removed_cb(struct raft_change *req, int status)
 static void node_alert(struct repl *r, unsigned i, bool unreachable)
 {
 	const struct raft_server *sv = &r->raft.configuration.servers[i];
-	if (i >= REPL_MAX_PEERS || r->node_alerted[i] == unreachable) {
+	if (i >= REPL_MAX_PEERS || r->autopilot.node_alerted[i] == unreachable) {
 		return;
 	}
 	struct repl_member m;
@@ -459,7 +459,7 @@ static void node_alert(struct repl *r, unsigned i, bool unreachable)
 	cmd.u.alert = (struct proto_alert){id, unreachable ? "raise" : "resolve", "node_unreachable",
 	                                   unreachable ? "critical" : "", unreachable ? msg : "", "", ""};
 	if (repl_propose_internal(r, &cmd) == PROTO_OK) {
-		r->node_alerted[i] = unreachable;
+		r->autopilot.node_alerted[i] = unreachable;
 	}
 }
 
@@ -468,20 +468,20 @@ void repl_node_alerts(struct repl *r)
 {
 	uint64_t now = uv_now(r->loop);
 	if (raft_state(&r->raft) != RAFT_LEADER || !r->leader_ready || r->raft.leader_state.progress == NULL) {
-		memset(r->silent_since, 0, sizeof(r->silent_since));
-		memset(r->node_alerted, 0, sizeof(r->node_alerted));
+		memset(r->autopilot.silent_since, 0, sizeof(r->autopilot.silent_since));
+		memset(r->autopilot.node_alerted, 0, sizeof(r->autopilot.node_alerted));
 		return;
 	}
 	for (unsigned i = 0; i < r->raft.configuration.n && i < REPL_MAX_PEERS; i++) {
 		if (r->raft.configuration.servers[i].id == r->self->id || r->raft.leader_state.progress[i].recent_recv) {
-			r->silent_since[i] = 0;
+			r->autopilot.silent_since[i] = 0;
 			node_alert(r, i, false);
 			continue;
 		}
-		if (r->silent_since[i] == 0) {
-			r->silent_since[i] = now;
+		if (r->autopilot.silent_since[i] == 0) {
+			r->autopilot.silent_since[i] = now;
 		}
-		if (now - r->silent_since[i] >= 3 * (uint64_t)r->cfg->election_timeout_ms) {
+		if (now - r->autopilot.silent_since[i] >= 3 * (uint64_t)r->cfg->election_timeout_ms) {
 			node_alert(r, i, true);
 		}
 	}
@@ -492,21 +492,21 @@ void repl_autopilot(struct repl *r)
 	uint64_t now = uv_now(r->loop);
 	if (r->cfg->remove_unreachable_ms == 0 || raft_state(&r->raft) != RAFT_LEADER || !r->leader_ready ||
 	    r->raft.leader_state.progress == NULL) {
-		memset(r->unreachable_since, 0, sizeof(r->unreachable_since));
+		memset(r->autopilot.unreachable_since, 0, sizeof(r->autopilot.unreachable_since));
 		return;
 	}
 	for (unsigned i = 0; i < r->raft.configuration.n && i < REPL_MAX_PEERS; i++) {
 		const struct raft_server *sv = &r->raft.configuration.servers[i];
 		if (sv->id == r->self->id || r->raft.leader_state.progress[i].recent_recv) {
-			r->unreachable_since[i] = 0;
+			r->autopilot.unreachable_since[i] = 0;
 			continue;
 		}
-		if (r->unreachable_since[i] == 0) {
-			r->unreachable_since[i] = now;
+		if (r->autopilot.unreachable_since[i] == 0) {
+			r->autopilot.unreachable_since[i] = now;
 			continue;
 		}
 		bool last_voter = sv->role == RAFT_VOTER && voters(r) <= 2;
-		if (now - r->unreachable_since[i] < r->cfg->remove_unreachable_ms || r->autopilot_busy || last_voter) {
+		if (now - r->autopilot.unreachable_since[i] < r->cfg->remove_unreachable_ms || r->autopilot.busy || last_voter) {
 			continue;
 		}
 		struct mchange *c = calloc(1, sizeof(*c));
@@ -516,10 +516,10 @@ void repl_autopilot(struct repl *r)
 		c->r = r;
 		c->id = sv->id;
 		c->change.data = c;
-		r->autopilot_busy = true;
-		memset(r->unreachable_since, 0, sizeof(r->unreachable_since)); /* indexes shift after a removal */
+		r->autopilot.busy = true;
+		memset(r->autopilot.unreachable_since, 0, sizeof(r->autopilot.unreachable_since)); /* indexes shift after a removal */
 		if (raft_remove(&r->raft, &c->change, sv->id, autopilot_removed_cb) != 0) {
-			r->autopilot_busy = false;
+			r->autopilot.busy = false;
 			free(c);
 		}
 		return;
@@ -556,7 +556,7 @@ static void autopilot_assigned_cb(struct raft_change *req, int status)
 		log_info("autopilot", "node %llu is now a %s, to spread voters over regions",
 		        (unsigned long long)c->id, c->role == RAFT_VOTER ? "voter" : "standby");
 	}
-	c->r->autopilot_busy = false; /* no raft call here: the next tick takes the next step */
+	c->r->autopilot.busy = false; /* no raft call here: the next tick takes the next step */
 	free(c);
 }
 
@@ -574,7 +574,7 @@ static size_t place_members(struct repl *r, struct repl_place_member *m, char (*
 		snprintf(region[i], CFG_NAME_MAX, "%s", cn != NULL ? cn->region : "");
 		/* reachable as for the node alert (debounced); caught up: answering right now */
 		m[i] = (struct repl_place_member){sv->id, sv->role, region[i],
-		                                  self || r->silent_since[i] == 0 || now - r->silent_since[i] < silent_max,
+		                                  self || r->autopilot.silent_since[i] == 0 || now - r->autopilot.silent_since[i] < silent_max,
 		                                  self || (p->recent_recv && p->match_index + REPL_PLACE_MAX_LAG >= last)};
 	}
 	struct store_read *rd;
@@ -590,7 +590,7 @@ void repl_autopilot_place(struct repl *r)
 {
 	struct repl_place_member m[REPL_MAX_PEERS];
 	char region[REPL_MAX_PEERS][CFG_NAME_MAX];
-	if (!r->cfg->spread_regions || r->cfg->max_voters == 0 || r->autopilot_busy ||
+	if (!r->cfg->spread_regions || r->cfg->max_voters == 0 || r->autopilot.busy ||
 	    raft_state(&r->raft) != RAFT_LEADER || !r->leader_ready || r->raft.leader_state.progress == NULL) {
 		return;
 	}
@@ -607,11 +607,11 @@ void repl_autopilot_place(struct repl *r)
 	c->id = step.id;
 	c->role = step.action == REPL_PLACE_PROMOTE ? RAFT_VOTER : RAFT_STANDBY;
 	c->change.data = c;
-	r->autopilot_busy = true;
+	r->autopilot.busy = true;
 	repl_tracef("autopilot: %s node %llu", step.action == REPL_PLACE_PROMOTE ? "promote" : "demote",
 	            (unsigned long long)step.id);
 	if (raft_assign(&r->raft, &c->change, c->id, c->role, autopilot_assigned_cb) != 0) {
-		r->autopilot_busy = false; /* e.g. another change in progress: try again next tick */
+		r->autopilot.busy = false; /* e.g. another change in progress: try again next tick */
 		free(c);
 	}
 }

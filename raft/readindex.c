@@ -39,12 +39,12 @@ static void confirm_free_if_done(struct read_confirm *c)
 static void confirm_end(struct read_confirm *c, bool ok)
 {
 	struct repl *r = c->r;
-	r->confirm = NULL;
+	r->reads.confirm = NULL;
 	c->r = NULL;
 	if (ok) {
 		repl_reads_answer(r, true);
 	} else {
-		r->read_barrier_busy = false;
+		r->reads.busy = false;
 		if (raft_state(&r->raft) == RAFT_LEADER && r->raft.current_term == c->term && !r->stopping) {
 			repl_barrier_log_round(r);
 		} else {
@@ -56,7 +56,7 @@ static void confirm_end(struct read_confirm *c, bool ok)
 
 void repl_read_confirm_check(struct repl *r)
 {
-	struct read_confirm *c = r->confirm;
+	struct read_confirm *c = r->reads.confirm;
 	if (c == NULL) {
 		return;
 	}
@@ -124,13 +124,13 @@ bool repl_read_confirm_start(struct repl *r)
 	c->needed = voters / 2 + 1;
 	c->acks = 1;
 	c->r = r;
-	r->confirm = c;
+	r->reads.confirm = c;
 	struct proto_msg m = {.type = PROTO_MSG_LEADER_CONFIRM};
 	struct proto_buf b;
 	m.u.confirm.term = c->term;
 	m.u.confirm.leader_id = r->self->id;
 	if (proto_msg_encode(&m, &b) != PROTO_OK) {
-		r->confirm = NULL;
+		r->reads.confirm = NULL;
 		free(c);
 		return false;
 	}
@@ -152,7 +152,7 @@ bool repl_read_confirm_start(struct repl *r)
 		c->confirmed = true;
 		repl_read_confirm_check(r);
 	} else if (c->acks + c->pending < c->needed) {
-		r->confirm = NULL;
+		r->reads.confirm = NULL;
 		c->r = NULL;
 		confirm_free_if_done(c); /* answers still due free it when they come */
 		return false;

@@ -41,8 +41,8 @@ static void fsm_applied(void *data, uint64_t index)
 static void fsm_snapshot_taken(void *data)
 {
 	struct repl *r = data;
-	r->budget_snapshot = false;
-	r->snapshot_staggered = true;
+	r->snapshots.budget = false;
+	r->snapshots.staggered = true;
 	r->want_trim = true; /* raft frees the entries the snapshot covers after this returns */
 	repl_snapshot_settings(r);
 }
@@ -310,7 +310,7 @@ static void on_tick(uv_timer_t *h)
 	}
 	repl_ops_tick(r);
 	repl_peers_reap(r);
-	if (r->deferred != NULL) {
+	if (r->autopilot.deferred != NULL) {
 		repl_deferred_run(r, true);
 	}
 	repl_autopilot(r);
@@ -442,8 +442,8 @@ static void on_raft_closed(struct raft *raft)
 
 void repl_raft_close(struct repl *r)
 {
-	if (r->async_works != NULL) {
-		r->close_deferred = true; /* async_work_done closes it */
+	if (r->snapshots.works != NULL) {
+		r->snapshots.close_deferred = true; /* async_work_done closes it */
 		return;
 	}
 	r->raft.data = r;
@@ -467,8 +467,8 @@ void repl_stop(void *self)
 		r->server = NULL;
 	}
 	repl_peers_close(r); /* ends a confirmation round still asking peers */
-	free(r->confirm);    /* a round no peer still had to answer */
-	r->confirm = NULL;
+	free(r->reads.confirm);    /* a round no peer still had to answer */
+	r->reads.confirm = NULL;
 	if (r->pub != NULL) {
 		bus_pub_close(r->pub);
 		r->pub = NULL;

@@ -13,8 +13,45 @@
 #include <string.h>
 
 #include "raft/internal.h"
+#include "lib/assert.h"
 
 static void op_dispatch(struct op *op);
+
+#define OP_BIT(s) (1u << (s))
+
+/* Every move an op may make, in one place (as dqlite's sm.h): queued for this
+ * turn, then in raft or at the leader, then answered; parked to be
+ * dispatched again whenever an attempt ends without an answer. */
+static const unsigned op_moves[] = {
+	[OP_PARKED] = OP_BIT(OP_PARKED) | OP_BIT(OP_APPLY_QUEUED) | OP_BIT(OP_FORWARD_QUEUED) | OP_BIT(OP_BARRIER_QUEUED),
+	[OP_APPLY_QUEUED] = OP_BIT(OP_APPLYING) | OP_BIT(OP_PARKED) | OP_BIT(OP_APPLY_QUEUED) | OP_BIT(OP_FORWARD_QUEUED),
+	[OP_FORWARD_QUEUED] = OP_BIT(OP_FORWARDED) | OP_BIT(OP_PARKED),
+	[OP_APPLYING] = OP_BIT(OP_PARKED),
+	[OP_FORWARDED] = OP_BIT(OP_WAIT_APPLY) | OP_BIT(OP_PARKED),
+	[OP_WAIT_APPLY] = 0, /* only answered */
+	[OP_BARRIER_QUEUED] = OP_BIT(OP_BARRIER_SENT) | OP_BIT(OP_PARKED),
+	[OP_BARRIER_SENT] = OP_BIT(OP_PARKED),
+};
+
+static const char *const op_state_names[] = {
+	[OP_PARKED] = "parked",
+	[OP_APPLY_QUEUED] = "apply-queued",
+	[OP_FORWARD_QUEUED] = "forward-queued",
+	[OP_APPLYING] = "applying",
+	[OP_FORWARDED] = "forwarded",
+	[OP_WAIT_APPLY] = "wait-apply",
+	[OP_BARRIER_QUEUED] = "barrier-queued",
+	[OP_BARRIER_SENT] = "barrier-sent",
+};
+
+/* Moves op to state to; a move not in op_moves is a bug, and stops the node. */
+static void op_move(struct op *op, enum op_state to)
+{
+	if ((op_moves[op->state] & OP_BIT(to)) == 0) {
+		PANIC("request %p: %s -> %s is not a move", (void *)op, op_state_names[op->state], op_state_names[to]);
+	}
+	op->state = to;
+}
 
 static void op_link(struct repl *r, struct op *op)
 {
@@ -23,6 +60,7 @@ static void op_link(struct repl *r, struct op *op)
 
 static void op_free(struct op *op)
 {
+	ASSERT(op->answered && !op->busy); /* answered exactly once, and no callback will still come */
 	queue_remove(&op->link);
 	if (op->fwd != NULL) {
 		op->fwd->ops[op->fwd_slot] = NULL;
@@ -66,7 +104,7 @@ static void op_answer(struct op *op, int status, uint64_t index, const char *mes
 
 static void op_park(struct op *op)
 {
-	op->state = OP_PARKED;
+	op_move(op, OP_PARKED);
 	op->busy = false;
 	if (op->answered) {
 		op_free(op);
@@ -104,7 +142,7 @@ static void nudge_cb(struct raft_barrier *req, int status)
  * apply, so append a (coalesced) barrier to carry the commit index now. */
 void repl_commit_nudge(struct repl *r)
 {
-	if (r->nudge_busy || r->read_barrier_busy || raft_state(&r->raft) != RAFT_LEADER) {
+	if (r->nudge_busy || r->reads.busy || raft_state(&r->raft) != RAFT_LEADER) {
 		return;
 	}
 	r->nudge.data = r;
@@ -219,7 +257,7 @@ static void propose_entry(struct repl *r, struct op **ops, uint32_t n)
 		e->proposed_ns = uv_hrtime();
 		for (uint32_t i = 0; i < n; i++) {
 			e->ops[i] = ops[i];
-			ops[i]->state = OP_APPLYING;
+			op_move(ops[i], OP_APPLYING);
 			ops[i]->busy = true;
 			r->m.proposals += ops[i]->n_cmds;
 		}
@@ -246,7 +284,7 @@ void repl_reads_answer(struct repl *r, bool ok)
 	 * applied here now; readers need the state-changing entries up to it,
 	 * not a barrier entry (a follower would wait a heartbeat for that). */
 	uint64_t index = store_applied(r->store);
-	r->read_barrier_busy = false;
+	r->reads.busy = false;
 	r->m.barrier_rounds++;
 	struct queue *e, *next;
 	QUEUE_FOREACH_SAFE(e, next, &r->ops) {
@@ -274,17 +312,17 @@ static void barrier_round_cb(struct raft_barrier *req, int status)
  * unreachable), a barrier entry proves leadership the slow way. */
 void repl_barrier_log_round(struct repl *r)
 {
-	r->read_barrier.data = r;
+	r->reads.barrier.data = r;
 	r->m.barrier_log_rounds++;
-	if (raft_barrier(&r->raft, &r->read_barrier, barrier_round_cb) == 0) {
-		r->read_barrier_busy = true;
+	if (raft_barrier(&r->raft, &r->reads.barrier, barrier_round_cb) == 0) {
+		r->reads.busy = true;
 		return;
 	}
 	struct queue *e;
 	QUEUE_FOREACH(e, &r->ops) {
 		struct op *op = QUEUE_DATA(e, struct op, link);
 		if (op->state == OP_BARRIER_SENT) {
-			op->state = OP_PARKED;
+			op_move(op, OP_PARKED);
 			op->busy = false;
 		}
 	}
@@ -292,7 +330,7 @@ void repl_barrier_log_round(struct repl *r)
 
 void repl_barrier_kick(struct repl *r)
 {
-	if (r->read_barrier_busy || !r->leader_ready || raft_state(&r->raft) != RAFT_LEADER) {
+	if (r->reads.busy || !r->leader_ready || raft_state(&r->raft) != RAFT_LEADER) {
 		return;
 	}
 	bool any = false;
@@ -300,7 +338,7 @@ void repl_barrier_kick(struct repl *r)
 	QUEUE_FOREACH(e, &r->ops) {
 		struct op *op = QUEUE_DATA(e, struct op, link);
 		if (op->state == OP_BARRIER_QUEUED && !op->answered) {
-			op->state = OP_BARRIER_SENT;
+			op_move(op, OP_BARRIER_SENT);
 			op->busy = true;
 			any = true;
 		}
@@ -308,9 +346,9 @@ void repl_barrier_kick(struct repl *r)
 	if (!any) {
 		return;
 	}
-	r->read_barrier_busy = true;
+	r->reads.busy = true;
 	if (!repl_read_confirm_start(r)) {
-		r->read_barrier_busy = false;
+		r->reads.busy = false;
 		repl_barrier_log_round(r);
 	}
 }
@@ -332,7 +370,7 @@ static void forward_done(struct op *op, const struct proto_reply *rep)
 	case PROTO_OK:
 		op->wait_index = rep->index;
 		op->wait_since_ns = uv_hrtime();
-		op->state = OP_WAIT_APPLY;
+		op_move(op, OP_WAIT_APPLY);
 		if (raft_last_applied(&r->raft) >= op->wait_index) {
 			answer_applied(op);
 		}
@@ -448,7 +486,7 @@ static void forward_group(struct repl *r, struct op **ops, uint32_t n, raft_id l
 		fwd->n = n;
 		for (uint32_t i = 0; i < n; i++) {
 			fwd->ops[i] = ops[i];
-			ops[i]->state = OP_FORWARDED;
+			op_move(ops[i], OP_FORWARDED);
 			ops[i]->busy = true;
 			ops[i]->fwd = fwd;
 			ops[i]->fwd_slot = i;
@@ -576,10 +614,10 @@ static void op_dispatch(struct op *op)
 	}
 	if (raft_state(&r->raft) == RAFT_LEADER) {
 		if (op->kind == OP_PROPOSE) {
-			op->state = OP_APPLY_QUEUED; /* proposed with this turn's others */
+			op_move(op, OP_APPLY_QUEUED); /* proposed with this turn's others */
 			r->want_flush = true;
 		} else {
-			op->state = OP_BARRIER_QUEUED;
+			op_move(op, OP_BARRIER_QUEUED);
 			repl_barrier_kick(r);
 		}
 		return;
@@ -590,7 +628,7 @@ static void op_dispatch(struct op *op)
 		return;
 	}
 	if (leader != 0 && leader != r->self->id) {
-		op->state = OP_FORWARD_QUEUED; /* sent with this turn's others */
+		op_move(op, OP_FORWARD_QUEUED); /* sent with this turn's others */
 		r->want_flush = true;
 		return;
 	}
@@ -626,7 +664,7 @@ void repl_ops_leader_changed(struct repl *r, raft_id leader)
 	QUEUE_FOREACH_SAFE(e, next, &r->ops) {
 		struct op *op = QUEUE_DATA(e, struct op, link);
 		if (op->state == OP_BARRIER_QUEUED && !op->answered && raft_state(&r->raft) != RAFT_LEADER) {
-			op->state = OP_PARKED; /* a read queued on a leader that stepped down: send it to the new one */
+			op_move(op, OP_PARKED); /* a read queued on a leader that stepped down: send it to the new one */
 			continue;
 		}
 		if (op->state != OP_FORWARDED || op->fwd == NULL || op->fwd_leader == leader) {
@@ -693,7 +731,7 @@ int repl_propose_internal(struct repl *r, struct proto_cmd *cmd)
 	op->n_cmds = 1;
 	op->deadline = uv_now(r->loop) + r->cfg->write_timeout_ms;
 	op_link(r, op);
-	op->state = OP_APPLY_QUEUED;
+	op_move(op, OP_APPLY_QUEUED);
 	r->want_flush = true;
 	return PROTO_OK;
 }

@@ -17,7 +17,7 @@
  * install. */
 static uint64_t stagger(const struct repl *r, uint64_t budget)
 {
-	return r->snapshot_staggered ? 0 : budget * (r->self->id % 3) / 3;
+	return r->snapshots.staggered ? 0 : budget * (r->self->id % 3) / 3;
 }
 
 void repl_snapshot_settings(struct repl *r)
@@ -40,7 +40,7 @@ void repl_log_budget(struct repl *r)
 {
 	uint64_t since = raft_last_applied(&r->raft) - r->raft.log.snapshot.last_index;
 	uint64_t budget = (uint64_t)r->cfg->snapshot_log_mb << 20;
-	if (budget == 0 || r->budget_snapshot || r->fsm.snap != NULL || since == 0 ||
+	if (budget == 0 || r->snapshots.budget || r->fsm.snap != NULL || since == 0 ||
 	    r->fsm.log_bytes < budget + stagger(r, budget)) {
 		return;
 	}
@@ -52,7 +52,7 @@ void repl_log_budget(struct repl *r)
 	if (trailing > r->cfg->snapshot_trailing) {
 		trailing = r->cfg->snapshot_trailing;
 	}
-	r->budget_snapshot = true;
+	r->snapshots.budget = true;
 	raft_set_snapshot_trailing(&r->raft, (unsigned)(trailing > 0 ? trailing : 1));
 	raft_set_snapshot_threshold(&r->raft, (unsigned)since);
 }
@@ -66,7 +66,7 @@ struct async_work {
 	struct repl *r;
 	struct raft_io_async_work *req;
 	int status;
-	struct async_work *next; /* in r->async_works */
+	struct async_work *next; /* in r->snapshots.works */
 };
 
 static void async_work_call(void *arg)
@@ -90,7 +90,7 @@ static void async_work_done(uv_work_t *w, int status)
 	struct raft_io_async_work *req = a->req;
 	struct repl *r = a->r;
 	int rv = status == UV_ECANCELED ? RAFT_CANCELED : a->status;
-	for (struct async_work **pp = &r->async_works; *pp != NULL; pp = &(*pp)->next) {
+	for (struct async_work **pp = &r->snapshots.works; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == a) { /* one or two in flight at most */
 			*pp = a->next;
 			break;
@@ -101,8 +101,8 @@ static void async_work_done(uv_work_t *w, int status)
 		log_warn("raft", "snapshot abandoned: the node is stopping");
 	}
 	req->cb(req, rv);
-	if (r->close_deferred && r->async_works == NULL) {
-		r->close_deferred = false;
+	if (r->snapshots.close_deferred && r->snapshots.works == NULL) {
+		r->snapshots.close_deferred = false;
 		repl_raft_close(r);
 	}
 }
@@ -122,15 +122,15 @@ static int io_async_work(struct raft_io *io, struct raft_io_async_work *req, raf
 		free(a);
 		return RAFT_IOERR;
 	}
-	a->next = r->async_works;
-	r->async_works = a;
+	a->next = r->snapshots.works;
+	r->snapshots.works = a;
 	return 0;
 }
 
 void repl_async_work_cancel(struct repl *r)
 {
 	repl_fsm_cancel_snapshot(&r->fsm); /* a scan under way gives up within a chunk */
-	for (struct async_work *a = r->async_works; a != NULL; a = a->next) {
+	for (struct async_work *a = r->snapshots.works; a != NULL; a = a->next) {
 		uv_cancel((uv_req_t *)&a->work); /* one not started yet never starts (fails if it has) */
 	}
 }
