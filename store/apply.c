@@ -175,8 +175,9 @@ int store_observe(struct apply_ctx *a, const struct proto_observation *o)
 	return store_event(a, "release.seen", o->client, &j);
 }
 
-static int apply_ping(struct apply_ctx *a, const struct proto_ping *p)
+int store_apply_ping(struct apply_ctx *a)
 {
+	const struct proto_ping *p = &a->cmd->ping;
 	struct rec_writer k, v;
 	MDB_val key, val;
 	int64_t last = p->at_ms;
@@ -297,6 +298,15 @@ static int idem_purge(struct apply_ctx *a)
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+int store_apply_observe(struct apply_ctx *a)
+{
+	int rc = 0;
+	for (uint32_t i = 0; i < a->cmd->n_obs && rc == 0; i++) {
+		rc = store_observe(a, &a->cmd->obs[i]);
+	}
+	return rc;
+}
+
 static int apply_cmd(struct apply_ctx *a)
 {
 	int rc = 0, found = 0;
@@ -305,19 +315,7 @@ static int apply_cmd(struct apply_ctx *a)
 			return rc;
 		}
 	}
-	switch (a->cmd->type) {
-	case PROTO_CMD_OBSERVE:
-		for (uint32_t i = 0; i < a->cmd->n_obs && rc == 0; i++) {
-			rc = store_observe(a, &a->cmd->obs[i]);
-		}
-		break;
-	case PROTO_CMD_PING:
-		rc = apply_ping(a, &a->cmd->ping);
-		break;
-	default:
-		rc = store_apply_op(a);
-		break;
-	}
+	rc = store_apply_dispatch(a);
 	if (rc == 0 && a->cmd->idem_key[0] != '\0') {
 		rc = idem_record(a);
 	}

@@ -59,7 +59,7 @@ static int cluster_put(struct apply_ctx *a, const void *cmd_bytes, size_t cmd_le
 	return store_event(a, "cluster.updated", c->client, &j);
 }
 
-static int cluster_delete(struct apply_ctx *a)
+int store_apply_cluster_delete(struct apply_ctx *a)
 {
 	const char *id = a->cmd->u.cluster_id;
 	MDB_val v;
@@ -80,7 +80,7 @@ static int cluster_delete(struct apply_ctx *a)
 	return store_event(a, "cluster.deleted", "", &j);
 }
 
-static int lease(struct apply_ctx *a)
+int store_apply_lease(struct apply_ctx *a)
 {
 	const struct proto_lease *l = &a->cmd->u.lease;
 	MDB_val v;
@@ -142,7 +142,7 @@ int store_job_decode(const void *p, size_t len, struct store_job *j)
 	return rd.bad ? -1 : 0;
 }
 
-static int jobs_queue(struct apply_ctx *a)
+int store_apply_jobs_queue(struct apply_ctx *a)
 {
 	const struct proto_jobs *q = &a->cmd->u.jobs;
 	if (q->n != q->n_clusters) {
@@ -184,7 +184,7 @@ static int job_load(struct apply_ctx *a, const char *id, struct store_job *j, in
 	return store_job_decode(v.mv_data, v.mv_size, j) == 0 ? 0 : MDB_CORRUPTED;
 }
 
-static int job_start(struct apply_ctx *a)
+int store_apply_job_start(struct apply_ctx *a)
 {
 	const struct proto_job_start *s = &a->cmd->u.job_start;
 	struct store_job j = {.type = "collect", .created_ms = a->cmd->ts_ms, .reason = "schedule"};
@@ -215,7 +215,7 @@ static int job_start(struct apply_ctx *a)
 	return store_event(a, "job.started", "", &ev);
 }
 
-static int collect_result(struct apply_ctx *a)
+int store_apply_collect_result(struct apply_ctx *a)
 {
 	const struct proto_collect *c = &a->cmd->u.collect;
 	struct store_job j = {.type = "collect", .created_ms = c->started_at_ms, .reason = "schedule"};
@@ -294,7 +294,7 @@ static int collect_result(struct apply_ctx *a)
 }
 
 /* Re-encodes the command to keep it as the cluster's stored form. */
-static int cluster_put_cmd(struct apply_ctx *a)
+int store_apply_cluster_put(struct apply_ctx *a)
 {
 	struct proto_cmd c = *a->cmd;
 	struct proto_buf b;
@@ -309,7 +309,7 @@ static int cluster_put_cmd(struct apply_ctx *a)
 	return rc;
 }
 
-static int member_put(struct apply_ctx *a)
+int store_apply_member_put(struct apply_ctx *a)
 {
 	const struct proto_member *m = &a->cmd->u.member;
 	struct rec_writer k, v;
@@ -334,7 +334,7 @@ static int member_put(struct apply_ctx *a)
 	return store_event(a, "node.joined", "", &j);
 }
 
-static int member_delete(struct apply_ctx *a)
+int store_apply_member_delete(struct apply_ctx *a)
 {
 	struct rec_writer k;
 	rec_init(&k);
@@ -348,23 +348,4 @@ static int member_delete(struct apply_ctx *a)
 	store_json_init(&j);
 	store_json_int(&j, "id", (int64_t)a->cmd->u.member_id);
 	return store_event(a, "node.removed", "", &j);
-}
-
-int store_apply_op(struct apply_ctx *a)
-{
-	switch (a->cmd->type) {
-	case PROTO_CMD_CLUSTER_PUT: return cluster_put_cmd(a);
-	case PROTO_CMD_CLUSTER_DELETE: return cluster_delete(a);
-	case PROTO_CMD_LEASE: return lease(a);
-	case PROTO_CMD_JOBS_QUEUE: return jobs_queue(a);
-	case PROTO_CMD_JOB_START: return job_start(a);
-	case PROTO_CMD_COLLECT_RESULT: return collect_result(a);
-	case PROTO_CMD_MEMBER_PUT: return member_put(a);
-	case PROTO_CMD_MEMBER_DELETE: return member_delete(a);
-	case PROTO_CMD_WEBHOOK_PUT:
-	case PROTO_CMD_WEBHOOK_DELETE:
-	case PROTO_CMD_WEBHOOK_PROGRESS: return store_apply_webhook(a);
-	case PROTO_CMD_ALERT: return store_apply_alert(a);
-	default: return 0;
-	}
 }

@@ -108,12 +108,24 @@ int store_event(struct apply_ctx *a, const char *type, const char *client, struc
 int store_put(struct apply_ctx *a, enum store_db db, const void *k, size_t klen, const void *v, size_t vlen);
 /* Applies one observation (history + current). */
 int store_observe(struct apply_ctx *a, const struct proto_observation *o);
-/* Alert commands (alerts.c). */
-int store_apply_alert(struct apply_ctx *a);
-/* Webhook commands (webhooks.c). */
-int store_apply_webhook(struct apply_ctx *a);
-/* Cluster, lease and job commands (apply_ops.c). */
-int store_apply_op(struct apply_ctx *a);
+/* One command's effect, one function per command type (dispatch.c lists
+ * them): 0 or an LMDB error; business refusals go into a->res. */
+int store_apply_observe(struct apply_ctx *a);        /* apply.c */
+int store_apply_ping(struct apply_ctx *a);           /* apply.c */
+int store_apply_cluster_put(struct apply_ctx *a);    /* apply_ops.c */
+int store_apply_cluster_delete(struct apply_ctx *a); /* apply_ops.c */
+int store_apply_lease(struct apply_ctx *a);          /* apply_ops.c */
+int store_apply_jobs_queue(struct apply_ctx *a);     /* apply_ops.c */
+int store_apply_job_start(struct apply_ctx *a);      /* apply_ops.c */
+int store_apply_collect_result(struct apply_ctx *a); /* apply_ops.c */
+int store_apply_member_put(struct apply_ctx *a);     /* apply_ops.c */
+int store_apply_member_delete(struct apply_ctx *a);  /* apply_ops.c */
+int store_apply_webhook_put(struct apply_ctx *a);    /* webhooks.c */
+int store_apply_webhook_delete(struct apply_ctx *a); /* webhooks.c */
+int store_apply_webhook_progress(struct apply_ctx *a); /* webhooks.c */
+int store_apply_alert(struct apply_ctx *a);          /* alerts.c */
+/* Runs the function of a->cmd's type (none for NOOP). */
+int store_apply_dispatch(struct apply_ctx *a);
 
 /* Decodes a job record (apply_ops.c). */
 int store_job_decode(const void *p, size_t len, struct store_job *j);

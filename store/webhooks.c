@@ -48,7 +48,7 @@ static int state_put(struct apply_ctx *a, const char *id, const struct wh_state 
 	return store_put(a, DB_WHSTATE, id, strlen(id), w.buf, w.len);
 }
 
-static int webhook_put(struct apply_ctx *a)
+int store_apply_webhook_put(struct apply_ctx *a)
 {
 	const struct proto_webhook *wh = &a->cmd->u.webhook;
 	struct proto_cmd c = *a->cmd;
@@ -78,7 +78,7 @@ static int webhook_put(struct apply_ctx *a)
 	return rc;
 }
 
-static int webhook_delete(struct apply_ctx *a)
+int store_apply_webhook_delete(struct apply_ctx *a)
 {
 	const char *id = a->cmd->u.webhook_id;
 	MDB_val k = {strlen(id), (void *)id}, v;
@@ -101,7 +101,7 @@ static int webhook_delete(struct apply_ctx *a)
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
-static int webhook_progress(struct apply_ctx *a)
+int store_apply_webhook_progress(struct apply_ctx *a)
 {
 	const struct proto_delivery *d = &a->cmd->u.delivery;
 	struct wh_state st;
@@ -154,16 +154,6 @@ static int webhook_progress(struct apply_ctx *a)
 		return rc == MDB_NOTFOUND ? 0 : rc;
 	}
 	return 0;
-}
-
-int store_apply_webhook(struct apply_ctx *a)
-{
-	switch (a->cmd->type) {
-	case PROTO_CMD_WEBHOOK_PUT: return webhook_put(a);
-	case PROTO_CMD_WEBHOOK_DELETE: return webhook_delete(a);
-	case PROTO_CMD_WEBHOOK_PROGRESS: return webhook_progress(a);
-	default: return 0;
-	}
 }
 
 /* ---- reads ---- */
