@@ -11,7 +11,6 @@
 #include "k8s/kubeconfig.h"
 #include "lib/secret.h"
 
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,7 +102,7 @@ static void yamlWipe(yaml_document_t *doc)
 {
 	for (yaml_node_t *n = doc->nodes.start; n < doc->nodes.top; n++) {
 		if (n->type == YAML_SCALAR_NODE) {
-			sodium_memzero(n->data.scalar.value, n->data.scalar.length);
+			secret_wipe(n->data.scalar.value, n->data.scalar.length);
 		}
 	}
 }
@@ -118,7 +117,7 @@ static int kubeconfigDecode(const char *b64, const char *field, const char *what
 		return kubeconfigFail(err, errlen, "%s: %s is not valid base64", what, field);
 	}
 	if (bin_len == 0 || memchr(bin, '\0', bin_len) != NULL) {
-		sodium_memzero(bin, bin_len);
+		secret_wipe(bin, bin_len);
 		free(bin);
 		return kubeconfigFail(err, errlen, "%s: %s does not decode to PEM text", what, field);
 	}
@@ -362,7 +361,7 @@ err_after_parser_init:
 static void kubeconfigFreeString(char **s)
 {
 	if (*s != NULL) {
-		sodium_memzero(*s, strlen(*s));
+		secret_wipe(*s, strlen(*s));
 		free(*s);
 		*s = NULL;
 	}

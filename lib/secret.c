@@ -162,3 +162,8 @@ void secret_hmac_sha256_hex(const void *key, size_t key_len, const void *msg, si
 	crypto_auth_hmacsha256_final(&st, mac);
 	sodium_bin2hex(out, 65, mac, sizeof(mac));
 }
+
+void secret_wipe(void *p, size_t n)
+{
+	sodium_memzero(p, n);
+}

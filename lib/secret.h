@@ -41,4 +41,8 @@ int secret_base64_decode(const char *b64, void **out, size_t *len);
 /* HMAC-SHA256 of msg under key, as 64 lowercase hex characters + NUL. */
 void secret_hmac_sha256_hex(const void *key, size_t key_len, const void *msg, size_t len, char out[65]);
 
+/* Overwrites n bytes at p with zeros in a way the compiler keeps (secrets
+ * leaving memory). */
+void secret_wipe(void *p, size_t n);
+
 #endif

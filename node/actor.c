@@ -1,5 +1,7 @@
 #include "node/actor.h"
 
+#include "lib/log.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -14,7 +16,7 @@ static void walk_report(uv_handle_t *h, void *arg)
 {
 	struct node_actor *a = arg;
 	if (!uv_is_closing(h)) {
-		fprintf(stderr, "%s: handle %s still open at exit\n", a->name, uv_handle_type_name(uv_handle_get_type(h)));
+		log_warn(a->name, "handle %s still open at exit", uv_handle_type_name(uv_handle_get_type(h)));
 	}
 }
 

@@ -119,12 +119,12 @@ static int run_node(const char *config_path, const char *node_name, const char *
 	char err[2048];
 	int status = 1;
 	if (cfg_load(config_path, &cfg, err, sizeof(err)) != 0) {
-		fprintf(stderr, "shiplogd: %s\n", err); /* before any log setup: the plain message */
+		log_error("shiplogd", "%s", err); /* before log_setup: text at info */
 		return 1;
 	}
 	const struct cfg_node *self = cfg_find_node(&cfg, node_name);
 	if (self == NULL) {
-		fprintf(stderr, "shiplogd: %s has no [[node]] named \"%s\"\n", config_path, node_name);
+		log_error("shiplogd", "%s has no [[node]] named \"%s\"", config_path, node_name);
 		goto err_after_cfg;
 	}
 	log_setup(cfg.log_level, cfg.log_format, self->name);
@@ -259,7 +259,7 @@ int main(int argc, char **argv)
 		struct cfg_agent ac;
 		char aerr[2048];
 		if (cfg_load_agent(config_path, &ac, aerr, sizeof(aerr)) != 0) {
-			fprintf(stderr, "shiplogd: %s\n", aerr); /* before any log setup: the plain message */
+			log_error("shiplogd", "%s", aerr); /* before log_setup: text at info */
 			return 1;
 		}
 		log_setup(ac.log_level, ac.log_format, "agent");
