@@ -8,6 +8,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <uv.h>
@@ -91,11 +95,30 @@ static void pair_open(struct pair *p, const char *url, bool hold)
 	assert_int_equal(bus_client_open(&p->cl, &p->loop, url), PROTO_OK);
 }
 
-/* state: the url (inproc:// or tcp://). */
+/* "tcp://" becomes tcp://127.0.0.1:PORT with a port the kernel just gave
+ * out (no fixed port: two runs or other tests never collide on one). */
+static const char *test_url(const char *url, char *buf, size_t cap)
+{
+	if (strcmp(url, "tcp://") != 0) {
+		return url;
+	}
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	close(fd);
+	snprintf(buf, cap, "tcp://127.0.0.1:%u", (unsigned)ntohs(sa.sin_port));
+	return buf;
+}
+
+/* state: the url (inproc://NAME or "tcp://"). */
 static void test_call_and_reply(void **state)
 {
 	struct pair p;
-	pair_open(&p, *state, false);
+	char url[64];
+	pair_open(&p, test_url(*state, url, sizeof(url)), false);
 	struct reply_log l = {0};
 	assert_int_equal(bus_call(p.cl, "hello", 5, 2000, on_reply, &l), PROTO_OK);
 	run_until(&p.loop, &l.calls, 2000);
@@ -210,7 +233,8 @@ static void on_reply_call_again(void *data, int status, const void *buf, size_t 
 static void test_close_ends_calls(void **state)
 {
 	struct pair p;
-	pair_open(&p, *state, true);
+	char url[64];
+	pair_open(&p, test_url(*state, url, sizeof(url)), true);
 	struct reentry e = {.cl = p.cl, .again = -1};
 	struct reply_log other = {0};
 	assert_int_equal(bus_call(p.cl, "first", 5, 5000, on_reply_call_again, &e), PROTO_OK);
@@ -383,11 +407,11 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_prestate(test_call_and_reply, "inproc://test-bus-call"),
-		cmocka_unit_test_prestate(test_call_and_reply, "tcp://127.0.0.1:29791"),
+		cmocka_unit_test_prestate(test_call_and_reply, "tcp://"),
 		cmocka_unit_test(test_local_waits_for_server_then_times_out),
 		cmocka_unit_test(test_local_late_replies_and_closes),
 		cmocka_unit_test_prestate(test_close_ends_calls, "inproc://test-bus-close"),
-		cmocka_unit_test_prestate(test_close_ends_calls, "tcp://127.0.0.1:29792"),
+		cmocka_unit_test_prestate(test_close_ends_calls, "tcp://"),
 		cmocka_unit_test(test_local_close_delivers_arrived_reply),
 		cmocka_unit_test(test_local_across_threads),
 		cmocka_unit_test(test_local_publish),
