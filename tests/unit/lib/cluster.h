@@ -139,8 +139,9 @@ raft_index cluster_propose_n(struct cluster *c, unsigned n);
 
 /* ---- Faults ---- */
 
-/* Disconnects server i from all others; it stops ticking (its pending disk
- * I/O still completes). Its state stays in memory, as a partitioned node. */
+/* Stops server i (raft_fixture_kill): it stops ticking and messages to and
+ * from it are dropped, although sending them succeeds (its pending disk I/O
+ * still completes). Its state stays in memory, as a partitioned node's. */
 void cluster_kill(struct cluster *c, unsigned i);
 /* Reconnects server i; it ticks again. */
 void cluster_revive(struct cluster *c, unsigned i);
