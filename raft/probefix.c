@@ -16,6 +16,13 @@
  * during a leadership transfer, which would take such a follower for
  * caught up.
  *
+ * tests/unit/test_raft_cluster.c reproduces the stuck follower on
+ * raft_fixture with the real FSM: the leader sends its older snapshot, takes
+ * the answer as a match at its own snapshot index, probes below the
+ * follower's log, sends the snapshot again and then waits out the install
+ * timeout (30 s), round after round; with this repair the follower catches
+ * up from its own log.
+ *
  * It reads and writes leader_state.progress, the only place outside raft
  * that changes raft's state: keep it to this one condition. */
 #include "raft/probefix.h"
