@@ -25,8 +25,8 @@
 #define OWNER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct local_listener *listeners; /* under reg_mu */
-static struct local_sub *subs;           /* under reg_mu */
+static struct queue listeners = {&listeners, &listeners}; /* struct local_listener, under reg_mu */
+static struct queue subs = {&subs, &subs};                /* struct local_sub, under reg_mu */
 
 bool bus_local_url(const char *url)
 {
@@ -69,7 +69,7 @@ static void lane_unref(struct lane *ln)
 /* ---- server ---- */
 
 struct local_listener {
-	struct local_listener *next; /* in the registry */
+	struct queue reg; /* in listeners */
 	char url[LOCAL_URL_MAX];
 	struct mailbox *mb;
 	bus_request_cb cb;
@@ -164,8 +164,7 @@ int bus_local_listen(struct local_listener **out, struct mailbox *mb, const char
 	l->data = data;
 	queue_init(&l->handed);
 	pthread_mutex_lock(&reg_mu);
-	l->next = listeners;
-	listeners = l;
+	queue_insert_head(&listeners, &l->reg);
 	pthread_mutex_unlock(&reg_mu);
 	*out = l;
 	return PROTO_OK;
@@ -174,12 +173,7 @@ int bus_local_listen(struct local_listener **out, struct mailbox *mb, const char
 void bus_local_unlisten(struct local_listener *l)
 {
 	pthread_mutex_lock(&reg_mu);
-	for (struct local_listener **p = &listeners; *p != NULL; p = &(*p)->next) {
-		if (*p == l) {
-			*p = l->next;
-			break;
-		}
-	}
+	queue_remove(&l->reg);
 	pthread_mutex_unlock(&reg_mu);
 	while (!queue_empty(&l->handed)) {
 		struct local_request *r = QUEUE_DATA(queue_head(&l->handed), struct local_request, link);
@@ -208,12 +202,15 @@ static bool deliver(struct local_call *c)
 {
 	bool found = false;
 	pthread_mutex_lock(&reg_mu);
-	for (struct local_listener *l = listeners; l != NULL && !found; l = l->next) {
+	struct queue *e;
+	QUEUE_FOREACH(e, &listeners) {
+		struct local_listener *l = QUEUE_DATA(e, struct local_listener, reg);
 		if (strcmp(l->url, c->cl->url) == 0) {
 			c->req->l = l;
 			mailbox_push(l->mb, &c->req->item);
 			c->req = NULL;
 			found = true;
+			break;
 		}
 	}
 	pthread_mutex_unlock(&reg_mu);
@@ -363,7 +360,7 @@ struct local_pub {
 };
 
 struct local_sub {
-	struct local_sub *next; /* in the registry */
+	struct queue reg; /* in subs */
 	char url[LOCAL_URL_MAX];
 	struct mailbox mb;
 	bus_msg_cb cb;
@@ -412,7 +409,9 @@ int bus_local_pub_open(struct local_pub **out, const char *url)
 void bus_local_publish(struct local_pub *p, const void *buf, size_t len)
 {
 	pthread_mutex_lock(&reg_mu);
-	for (struct local_sub *s = subs; s != NULL; s = s->next) {
+	struct queue *e;
+	QUEUE_FOREACH(e, &subs) {
+		struct local_sub *s = QUEUE_DATA(e, struct local_sub, reg);
 		if (strcmp(s->url, p->url) != 0 || atomic_load(&s->queued) >= LOCAL_SUB_QUEUE_MAX) {
 			continue;
 		}
@@ -457,8 +456,7 @@ int bus_local_sub_open(struct local_sub **out, uv_loop_t *loop, const char *url,
 	atomic_init(&s->queued, 0);
 	mailbox_init(&s->mb, loop, s, sub_free);
 	pthread_mutex_lock(&reg_mu);
-	s->next = subs;
-	subs = s;
+	queue_insert_head(&subs, &s->reg);
 	pthread_mutex_unlock(&reg_mu);
 	*out = s;
 	return PROTO_OK;
@@ -467,12 +465,7 @@ int bus_local_sub_open(struct local_sub **out, uv_loop_t *loop, const char *url,
 void bus_local_sub_close(struct local_sub *s)
 {
 	pthread_mutex_lock(&reg_mu);
-	for (struct local_sub **p = &subs; *p != NULL; p = &(*p)->next) {
-		if (*p == s) {
-			*p = s->next;
-			break;
-		}
-	}
+	queue_remove(&s->reg);
 	pthread_mutex_unlock(&reg_mu);
 	s->closing = true;
 	mailbox_close(&s->mb, NULL);

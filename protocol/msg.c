@@ -8,7 +8,7 @@
 
 static bool known(uint32_t type)
 {
-	return type < PROTO_MSG_TYPE_MAX_ && schema_msg_known[type];
+	return type < PROTO_MSG_TYPE_MAX_ && schema_msgs[type].record_size != 0;
 }
 
 int proto_msg_encode(const struct proto_msg *m, struct proto_buf *out)

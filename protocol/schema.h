@@ -56,9 +56,8 @@ struct schema_cmd {
 
 /* Every command type and message type; NULL fields where a type is unused. */
 extern const struct schema_cmd schema_cmds[PROTO_CMD_TYPE_MAX_];
-extern const struct schema_table schema_msgs[PROTO_MSG_TYPE_MAX_]; /* offsets in struct proto_msg */
+extern const struct schema_table schema_msgs[PROTO_MSG_TYPE_MAX_]; /* offsets in struct proto_msg; record_size 0 for no type */
 extern const struct schema_table schema_result; /* offsets in struct proto_result, after the version */
-extern const bool schema_msg_known[PROTO_MSG_TYPE_MAX_];
 
 /* PROTO_OK when every string, list and record of rec fits t (encode side). */
 int schema_validate(const struct schema_table *t, const void *rec);

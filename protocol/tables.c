@@ -143,9 +143,3 @@ const struct schema_table schema_msgs[PROTO_MSG_TYPE_MAX_] = {
 	[PROTO_MSG_LEADER_CONFIRM] = TABLE(leader_confirm, M),
 };
 #undef M
-
-const bool schema_msg_known[PROTO_MSG_TYPE_MAX_] = {
-	[PROTO_MSG_PROPOSE] = true, [PROTO_MSG_BARRIER] = true, [PROTO_MSG_REPLY] = true,
-	[PROTO_MSG_STATUS] = true, [PROTO_MSG_COLLECT] = true, [PROTO_MSG_STATUS_QUERY] = true,
-	[PROTO_MSG_MEMBER_CHANGE] = true, [PROTO_MSG_METRICS_QUERY] = true, [PROTO_MSG_LEADER_CONFIRM] = true,
-};

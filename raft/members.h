@@ -8,7 +8,7 @@
 
 #include "bus/bus.h"
 #include "config/config.h"
-#include "raft/probefix.h"
+#include "raft/sizes.h"
 
 struct repl_peer {
 	uint64_t id;

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "bus/bus.h"
-#include "raft/probefix.h"
+#include "raft/sizes.h"
 
 /* A membership request that reached a leader before its term barrier applied. */
 struct deferred_change {

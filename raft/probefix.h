@@ -7,7 +7,7 @@
 #include <raft.h>
 #include <stdint.h>
 
-#define REPL_MAX_PEERS 64 /* members the actor tracks per configuration index */
+#include "raft/sizes.h"
 
 struct repl_probefix {
 	raft_id id[REPL_MAX_PEERS];       /* the follower and match index of the last restart, */

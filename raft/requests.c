@@ -8,7 +8,11 @@
  * retried every tick; a lost forward or a lost leadership marks the outcome
  * unknown and is retried too: the command's idempotency key makes the retry
  * apply at most once. At the deadline the op is answered NO_LEADER, or
- * UNKNOWN_OUTCOME if some attempt might have been applied. */
+ * UNKNOWN_OUTCOME if some attempt might have been applied.
+ *
+ * An op's life (states, answer, result) is in ops.c, the follower's side in
+ * forward.c; this file proposes on the leader, runs read rounds, and
+ * dispatches a loop turn's queued ops. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,117 +20,6 @@
 #include "lib/assert.h"
 
 static void op_dispatch(struct op *op);
-
-#define OP_BIT(s) (1u << (s))
-
-/* Every move an op may make, in one place (as dqlite's sm.h): queued for this
- * turn, then in raft or at the leader, then answered; parked to be
- * dispatched again whenever an attempt ends without an answer. */
-static const unsigned op_moves[] = {
-	[OP_PARKED] = OP_BIT(OP_PARKED) | OP_BIT(OP_APPLY_QUEUED) | OP_BIT(OP_FORWARD_QUEUED) | OP_BIT(OP_BARRIER_QUEUED),
-	[OP_APPLY_QUEUED] = OP_BIT(OP_APPLYING) | OP_BIT(OP_PARKED) | OP_BIT(OP_APPLY_QUEUED) | OP_BIT(OP_FORWARD_QUEUED),
-	[OP_FORWARD_QUEUED] = OP_BIT(OP_FORWARDED) | OP_BIT(OP_PARKED),
-	[OP_APPLYING] = OP_BIT(OP_PARKED),
-	[OP_FORWARDED] = OP_BIT(OP_WAIT_APPLY) | OP_BIT(OP_PARKED),
-	[OP_WAIT_APPLY] = 0, /* only answered */
-	[OP_BARRIER_QUEUED] = OP_BIT(OP_BARRIER_SENT) | OP_BIT(OP_PARKED),
-	[OP_BARRIER_SENT] = OP_BIT(OP_PARKED),
-};
-
-static const char *const op_state_names[] = {
-	[OP_PARKED] = "parked",
-	[OP_APPLY_QUEUED] = "apply-queued",
-	[OP_FORWARD_QUEUED] = "forward-queued",
-	[OP_APPLYING] = "applying",
-	[OP_FORWARDED] = "forwarded",
-	[OP_WAIT_APPLY] = "wait-apply",
-	[OP_BARRIER_QUEUED] = "barrier-queued",
-	[OP_BARRIER_SENT] = "barrier-sent",
-};
-
-/* Moves op to state to; a move not in op_moves is a bug, and stops the node. */
-static void op_move(struct op *op, enum op_state to)
-{
-	if ((op_moves[op->state] & OP_BIT(to)) == 0) {
-		PANIC("request %p: %s -> %s is not a move", (void *)op, op_state_names[op->state], op_state_names[to]);
-	}
-	op->state = to;
-}
-
-static void op_link(struct repl *r, struct op *op)
-{
-	queue_insert_head(&r->ops, &op->link);
-}
-
-static void op_free(struct op *op)
-{
-	ASSERT(op->answered && !op->busy); /* answered exactly once, and no callback will still come */
-	queue_remove(&op->link);
-	if (op->fwd != NULL) {
-		op->fwd->ops[op->fwd_slot] = NULL;
-	}
-	free(op->cmd);
-	free(op->result);
-	free(op);
-}
-
-void repl_send_reply(struct repl *r, bus_request *req, int status, uint64_t index, const char *message,
-                       const void *result, size_t result_len)
-{
-	struct proto_msg m = {.type = PROTO_MSG_REPLY};
-	struct proto_buf b;
-	m.u.reply.status = status;
-	m.u.reply.index = index;
-	m.u.reply.leader = repl_leader_name(r, NULL);
-	m.u.reply.message = message != NULL ? message : "";
-	m.u.reply.result = result;
-	m.u.reply.result_len = result_len;
-	if (proto_msg_encode(&m, &b) == PROTO_OK) {
-		bus_reply(req, b.data, b.len);
-		proto_buf_free(&b);
-	}
-}
-
-/* Answers op (once) and frees it unless a callback still refers to it. */
-static void op_answer(struct op *op, int status, uint64_t index, const char *message)
-{
-	if (!op->answered) {
-		op->answered = true;
-		if (op->req != NULL) {
-			repl_send_reply(op->r, op->req, status, index, message, op->result, op->result_len);
-			op->req = NULL;
-		}
-	}
-	if (!op->busy) {
-		op_free(op);
-	}
-}
-
-static void op_park(struct op *op)
-{
-	op_move(op, OP_PARKED);
-	op->busy = false;
-	if (op->answered) {
-		op_free(op);
-	}
-}
-
-static int set_result(struct op *op, const void *p, size_t len)
-{
-	free(op->result);
-	op->result = NULL;
-	op->result_len = 0;
-	if (len == 0) {
-		return 0;
-	}
-	op->result = malloc(len);
-	if (op->result == NULL) {
-		return -1;
-	}
-	memcpy(op->result, p, len);
-	op->result_len = len;
-	return 0;
-}
 
 /* ---- on the leader ---- */
 
@@ -159,23 +52,6 @@ struct entry {
 	struct op *ops[];
 };
 
-/* Sets op's result from its commands' results in the entry. */
-static int take_result(struct op *op, const struct repl_results *rs)
-{
-	struct proto_buf b;
-	if (op->first + op->n_cmds > rs->n) {
-		return -1; /* cannot happen: the entry holds every command of its ops */
-	}
-	int rv = op->multi ? proto_results_encode(&rs->res[op->first], op->n_cmds, &b)
-	                   : proto_result_encode(&rs->res[op->first], &b);
-	if (rv != PROTO_OK) {
-		return -1;
-	}
-	rv = set_result(op, b.data, b.len);
-	proto_buf_free(&b);
-	return rv;
-}
-
 static void apply_cb(struct raft_apply *req, int status, void *result)
 {
 	struct entry *e = req->data;
@@ -183,19 +59,19 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
 		struct op *op = e->ops[i];
 		op->busy = false;
 		if (op->answered) {
-			op_free(op);
+			repl_op_free(op);
 			continue;
 		}
 		if (status != 0) {
 			/* Leadership lost or shutdown: the entry may still commit later. */
 			op->unknown = true;
-			op_park(op);
+			repl_op_park(op);
 			continue;
 		}
 		const struct repl_results *rs = result;
 		metrics_observe(&op->r->m.apply_seconds, (double)(uv_hrtime() - e->proposed_ns) / 1e9);
-		if (take_result(op, rs) != 0) {
-			op_answer(op, PROTO_EUNKNOWN, 0, NULL); /* applied, but its result is lost: never "failed" */
+		if (repl_op_take_result(op, rs) != 0) {
+			repl_op_answer(op, PROTO_EUNKNOWN, 0, NULL); /* applied, but its result is lost: never "failed" */
 			continue;
 		}
 		if (op->hops > 0) {
@@ -203,7 +79,7 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
 		}
 		/* The entry's index, not the first command's (a replay's is older):
 		 * a forwarding follower waits for it before answering. */
-		op_answer(op, PROTO_OK, rs->index, NULL);
+		repl_op_answer(op, PROTO_OK, rs->index, NULL);
 	}
 	free(e);
 }
@@ -257,7 +133,7 @@ static void propose_entry(struct repl *r, struct op **ops, uint32_t n)
 		e->proposed_ns = uv_hrtime();
 		for (uint32_t i = 0; i < n; i++) {
 			e->ops[i] = ops[i];
-			op_move(ops[i], OP_APPLYING);
+			repl_op_move(ops[i], OP_APPLYING);
 			ops[i]->busy = true;
 			r->m.proposals += ops[i]->n_cmds;
 		}
@@ -273,7 +149,7 @@ static void propose_entry(struct repl *r, struct op **ops, uint32_t n)
 		free(e);
 		for (uint32_t i = 0; i < n; i++) {
 			ops[i]->busy = false;
-			op_park(ops[i]); /* RAFT_NOTLEADER and friends: nothing was appended */
+			repl_op_park(ops[i]); /* RAFT_NOTLEADER and friends: nothing was appended */
 		}
 	}
 }
@@ -295,9 +171,9 @@ void repl_reads_answer(struct repl *r, bool ok)
 		op->busy = false;
 		if (ok) {
 			r->m.barrier_reads++;
-			op_answer(op, PROTO_OK, index, NULL);
+			repl_op_answer(op, PROTO_OK, index, NULL);
 		} else {
-			op_park(op);
+			repl_op_park(op);
 		}
 	}
 	r->want_barrier_kick = true; /* next loop turn: not inside a callback */
@@ -322,7 +198,7 @@ void repl_barrier_log_round(struct repl *r)
 	QUEUE_FOREACH(e, &r->ops) {
 		struct op *op = QUEUE_DATA(e, struct op, link);
 		if (op->state == OP_BARRIER_SENT) {
-			op_move(op, OP_PARKED);
+			repl_op_move(op, OP_PARKED);
 			op->busy = false;
 		}
 	}
@@ -338,7 +214,7 @@ void repl_barrier_kick(struct repl *r)
 	QUEUE_FOREACH(e, &r->ops) {
 		struct op *op = QUEUE_DATA(e, struct op, link);
 		if (op->state == OP_BARRIER_QUEUED && !op->answered) {
-			op_move(op, OP_BARRIER_SENT);
+			repl_op_move(op, OP_BARRIER_SENT);
 			op->busy = true;
 			any = true;
 		}
@@ -350,164 +226,6 @@ void repl_barrier_kick(struct repl *r)
 	if (!repl_read_confirm_start(r)) {
 		r->reads.busy = false;
 		repl_barrier_log_round(r);
-	}
-}
-
-/* ---- on a follower ---- */
-
-/* A forwarded write the leader answered is now applied here too. */
-static void answer_applied(struct op *op)
-{
-	metrics_observe(&op->r->m.forward_apply_wait_seconds, (double)(uv_hrtime() - op->wait_since_ns) / 1e9);
-	op_answer(op, PROTO_OK, op->wait_index, NULL);
-}
-
-/* The leader's answer for one forwarded op; its result is already set. */
-static void forward_done(struct op *op, const struct proto_reply *rep)
-{
-	struct repl *r = op->r;
-	switch (rep->status) {
-	case PROTO_OK:
-		op->wait_index = rep->index;
-		op->wait_since_ns = uv_hrtime();
-		op_move(op, OP_WAIT_APPLY);
-		if (raft_last_applied(&r->raft) >= op->wait_index) {
-			answer_applied(op);
-		}
-		return;
-	case PROTO_ENOTLEADER:
-	case PROTO_ENOLEADER:
-	case PROTO_ESHUTDOWN:
-		op_park(op);
-		return;
-	case PROTO_EUNKNOWN:
-		op->unknown = true;
-		op_park(op);
-		return;
-	default:
-		op_answer(op, rep->status, 0, NULL);
-		return;
-	}
-}
-
-static void forward_cb(void *data, int status, const void *buf, size_t len)
-{
-	struct op_forward *fwd = data;
-	struct proto_msg m;
-	struct proto_result *res = NULL;
-	bool have = status == PROTO_OK && proto_msg_decode(buf, len, &m) == PROTO_OK;
-	metrics_observe(&fwd->r->m.forward_seconds, (double)(uv_hrtime() - fwd->sent_ns) / 1e9);
-	if (have && m.type != PROTO_MSG_REPLY) {
-		proto_msg_free(&m);
-		have = false;
-	}
-	if (have && fwd->batch && m.u.reply.status == PROTO_OK &&
-	    ((res = calloc(fwd->n_results, sizeof(*res))) == NULL ||
-	     proto_results_decode(m.u.reply.result, m.u.reply.result_len, res, fwd->n_results) != PROTO_OK)) {
-		proto_msg_free(&m);
-		have = false; /* a malformed answer (or no memory): as if lost */
-	}
-	struct repl_results rs = {0, fwd->n_results, res};
-	for (uint32_t i = 0; i < fwd->n; i++) {
-		struct op *op = fwd->ops[i];
-		if (op == NULL) {
-			continue; /* abandoned: the op was retried elsewhere or is gone */
-		}
-		op->fwd = NULL;
-		op->busy = false;
-		if (op->answered || op->r->stopping) {
-			op_answer(op, PROTO_ESHUTDOWN, 0, NULL);
-		} else if (!have) {
-			op->unknown = op->unknown || op->kind == OP_PROPOSE; /* it may have reached the leader */
-			op_park(op);
-		} else if (m.u.reply.status == PROTO_OK &&
-		           (res != NULL ? take_result(op, &rs) : set_result(op, m.u.reply.result, m.u.reply.result_len)) != 0) {
-			op_answer(op, PROTO_EUNKNOWN, 0, NULL); /* applied at the leader; its result is lost here */
-		} else {
-			forward_done(op, &m.u.reply);
-		}
-	}
-	free(res);
-	if (have) {
-		proto_msg_free(&m);
-	}
-	free(fwd);
-}
-
-/* Sends ops[0..n) (all PROPOSE or all BARRIER) to the leader in one
- * message: a PROPOSE carries every command as one batch unless it is a
- * single op's own command. */
-static void forward_group(struct repl *r, struct op **ops, uint32_t n, raft_id leader)
-{
-	bus_client *peer = repl_peer(r, leader);
-	struct op_forward *fwd = peer != NULL ? malloc(sizeof(*fwd) + n * sizeof(fwd->ops[0])) : NULL;
-	struct proto_buf cmds = {0}, b = {0};
-	struct cmd_list l = {0};
-	uint64_t now = uv_now(r->loop), left = 1;
-	bool propose = ops[0]->kind == OP_PROPOSE;
-	int ok = fwd != NULL;
-	for (uint32_t i = 0; i < n; i++) {
-		left = ops[i]->deadline > now && ops[i]->deadline - now > left ? ops[i]->deadline - now : left;
-	}
-	unsigned timeout = (unsigned)(left < REPL_FORWARD_MAX_MS ? left : REPL_FORWARD_MAX_MS);
-	struct proto_msg m = {.type = propose ? PROTO_MSG_PROPOSE : PROTO_MSG_BARRIER};
-	if (ok && propose) {
-		m.u.propose.timeout_ms = timeout;
-		m.u.propose.hops = ops[0]->hops + 1;
-		ops[0]->first = 0;
-		if (n == 1) {
-			m.u.propose.cmd = ops[0]->cmd;
-			m.u.propose.cmd_len = ops[0]->cmd_len;
-			fwd->batch = ops[0]->multi;
-			fwd->n_results = ops[0]->n_cmds;
-		} else {
-			for (uint32_t i = 0; ok && i < n; i++) {
-				ops[i]->first = l.n;
-				ok = cmd_list_add_op(&l, ops[i], n) == 0;
-			}
-			ok = ok && proto_batch_encode(l.v, l.n, &cmds) == PROTO_OK;
-			m.u.propose.cmd = cmds.data;
-			m.u.propose.cmd_len = cmds.len;
-			fwd->batch = true;
-			fwd->n_results = l.n;
-		}
-	} else if (ok) {
-		m.u.barrier.timeout_ms = timeout;
-		m.u.barrier.hops = ops[0]->hops + 1;
-		fwd->batch = false;
-		fwd->n_results = 0;
-	}
-	cmd_list_free(&l);
-	ok = ok && proto_msg_encode(&m, &b) == PROTO_OK;
-	proto_buf_free(&cmds);
-	if (ok) {
-		fwd->r = r;
-		fwd->sent_ns = uv_hrtime();
-		fwd->n = n;
-		for (uint32_t i = 0; i < n; i++) {
-			fwd->ops[i] = ops[i];
-			op_move(ops[i], OP_FORWARDED);
-			ops[i]->busy = true;
-			ops[i]->fwd = fwd;
-			ops[i]->fwd_slot = i;
-			ops[i]->fwd_leader = leader;
-		}
-		r->m.forwarded += n;
-		r->m.forward_messages++;
-		ok = bus_call(peer, b.data, b.len, timeout, forward_cb, fwd) == PROTO_OK;
-		if (!ok) {
-			for (uint32_t i = 0; i < n; i++) {
-				ops[i]->fwd = NULL;
-				ops[i]->busy = false;
-			}
-		}
-	}
-	proto_buf_free(&b);
-	if (!ok) {
-		free(fwd);
-		for (uint32_t i = 0; i < n; i++) {
-			op_park(ops[i]); /* a leader we have no address for (yet), or no memory */
-		}
 	}
 }
 
@@ -585,10 +303,10 @@ void repl_ops_flush(struct repl *r)
 		n = collect(r, OP_FORWARD_QUEUED, (enum op_kind)kind, ops, FLUSH_MAX_OPS);
 		if (n > 0 && (leader == 0 || leader == r->self->id)) {
 			for (uint32_t i = 0; i < n; i++) {
-				op_park(ops[i]);
+				repl_op_park(ops[i]);
 			}
 		} else {
-			send_groups(r, ops, n, forward_group, leader);
+			send_groups(r, ops, n, repl_forward_group, leader);
 		}
 	}
 }
@@ -599,40 +317,40 @@ static void op_dispatch(struct op *op)
 {
 	struct repl *r = op->r;
 	if (r->stopping) {
-		op_answer(op, PROTO_ESHUTDOWN, 0, NULL);
+		repl_op_answer(op, PROTO_ESHUTDOWN, 0, NULL);
 		return;
 	}
 	if (uv_now(r->loop) >= op->deadline) {
-		op_answer(op, op->unknown ? PROTO_EUNKNOWN : PROTO_ENOLEADER, 0, NULL);
+		repl_op_answer(op, op->unknown ? PROTO_EUNKNOWN : PROTO_ENOLEADER, 0, NULL);
 		return;
 	}
 	raft_id leader;
 	repl_leader_name(r, &leader);
 	if (repl_removed(r)) {
-		op_answer(op, PROTO_EREMOVED, 0, NULL);
+		repl_op_answer(op, PROTO_EREMOVED, 0, NULL);
 		return;
 	}
 	if (raft_state(&r->raft) == RAFT_LEADER) {
 		if (op->kind == OP_PROPOSE) {
-			op_move(op, OP_APPLY_QUEUED); /* proposed with this turn's others */
+			repl_op_move(op, OP_APPLY_QUEUED); /* proposed with this turn's others */
 			r->want_flush = true;
 		} else {
-			op_move(op, OP_BARRIER_QUEUED);
+			repl_op_move(op, OP_BARRIER_QUEUED);
 			repl_barrier_kick(r);
 		}
 		return;
 	}
 	if (op->hops > 0) {
 		/* Forwarded to us but we are not the leader: the sender retries. */
-		op_answer(op, op->unknown ? PROTO_EUNKNOWN : leader != 0 ? PROTO_ENOTLEADER : PROTO_ENOLEADER, 0, NULL);
+		repl_op_answer(op, op->unknown ? PROTO_EUNKNOWN : leader != 0 ? PROTO_ENOTLEADER : PROTO_ENOLEADER, 0, NULL);
 		return;
 	}
 	if (leader != 0 && leader != r->self->id) {
-		op_move(op, OP_FORWARD_QUEUED); /* sent with this turn's others */
+		repl_op_move(op, OP_FORWARD_QUEUED); /* sent with this turn's others */
 		r->want_flush = true;
 		return;
 	}
-	op_park(op);
+	repl_op_park(op);
 }
 
 void repl_ops_tick(struct repl *r)
@@ -650,9 +368,9 @@ void repl_ops_tick(struct repl *r)
 			/* A callback is overdue (e.g. raft_apply on a leader cut off):
 			 * answer now; the op is freed when the callback fires. */
 			if (op->state == OP_WAIT_APPLY) {
-				op_answer(op, PROTO_OK, op->wait_index, NULL); /* committed; local apply lags */
+				repl_op_answer(op, PROTO_OK, op->wait_index, NULL); /* committed; local apply lags */
 			} else {
-				op_answer(op, op->kind == OP_PROPOSE ? PROTO_EUNKNOWN : PROTO_ENOLEADER, 0, NULL);
+				repl_op_answer(op, op->kind == OP_PROPOSE ? PROTO_EUNKNOWN : PROTO_ENOLEADER, 0, NULL);
 			}
 		}
 	}
@@ -664,7 +382,7 @@ void repl_ops_leader_changed(struct repl *r, raft_id leader)
 	QUEUE_FOREACH_SAFE(e, next, &r->ops) {
 		struct op *op = QUEUE_DATA(e, struct op, link);
 		if (op->state == OP_BARRIER_QUEUED && !op->answered && raft_state(&r->raft) != RAFT_LEADER) {
-			op_move(op, OP_PARKED); /* a read queued on a leader that stepped down: send it to the new one */
+			repl_op_move(op, OP_PARKED); /* a read queued on a leader that stepped down: send it to the new one */
 			continue;
 		}
 		if (op->state != OP_FORWARDED || op->fwd == NULL || op->fwd_leader == leader) {
@@ -673,7 +391,7 @@ void repl_ops_leader_changed(struct repl *r, raft_id leader)
 		op->fwd->ops[op->fwd_slot] = NULL; /* its reply, if any, is ignored */
 		op->fwd = NULL;
 		op->unknown = op->unknown || op->kind == OP_PROPOSE;
-		op_park(op); /* frees it if it was answered meanwhile */
+		repl_op_park(op); /* frees it if it was answered meanwhile */
 	}
 }
 
@@ -683,7 +401,7 @@ void repl_ops_applied(struct repl *r, uint64_t index)
 	QUEUE_FOREACH_SAFE(e, next, &r->ops) {
 		struct op *op = QUEUE_DATA(e, struct op, link);
 		if (op->state == OP_WAIT_APPLY && !op->answered && op->wait_index <= index) {
-			answer_applied(op);
+			repl_op_answer_applied(op);
 		}
 	}
 }
@@ -699,7 +417,7 @@ void repl_ops_shutdown(struct repl *r)
 			op->busy = false;
 		}
 		/* Ops inside raft stay until raft_close fails their callbacks. */
-		op_answer(op, op->unknown || op->state == OP_APPLYING ? PROTO_EUNKNOWN : PROTO_ESHUTDOWN, 0, NULL);
+		repl_op_answer(op, op->unknown || op->state == OP_APPLYING ? PROTO_EUNKNOWN : PROTO_ESHUTDOWN, 0, NULL);
 	}
 }
 
@@ -730,8 +448,8 @@ int repl_propose_internal(struct repl *r, struct proto_cmd *cmd)
 	op->cmd_len = b.len;
 	op->n_cmds = 1;
 	op->deadline = uv_now(r->loop) + r->cfg->write_timeout_ms;
-	op_link(r, op);
-	op_move(op, OP_APPLY_QUEUED);
+	repl_op_link(r, op);
+	repl_op_move(op, OP_APPLY_QUEUED);
 	r->want_flush = true;
 	return PROTO_OK;
 }
@@ -785,7 +503,7 @@ void repl_on_request(void *data, bus_request *req, const void *buf, size_t len)
 	}
 	op->r = r;
 	op->req = req;
-	op_link(r, op);
+	repl_op_link(r, op);
 	uint32_t timeout;
 	if (m.type == PROTO_MSG_PROPOSE) {
 		op->kind = OP_PROPOSE;
@@ -794,13 +512,13 @@ void repl_on_request(void *data, bus_request *req, const void *buf, size_t len)
 		/* Validate before it enters the log, and keep the padded bytes. */
 		if (m.u.propose.cmd_len % 8 != 0 || repl_cmds_validate(m.u.propose.cmd, m.u.propose.cmd_len, &op->n_cmds, &op->multi) != PROTO_OK) {
 			proto_msg_free(&m);
-			op_answer(op, PROTO_EINVAL, 0, "malformed command");
+			repl_op_answer(op, PROTO_EINVAL, 0, "malformed command");
 			return;
 		}
 		op->cmd = malloc(m.u.propose.cmd_len);
 		if (op->cmd == NULL) {
 			proto_msg_free(&m);
-			op_answer(op, PROTO_ENOMEM, 0, NULL);
+			repl_op_answer(op, PROTO_ENOMEM, 0, NULL);
 			return;
 		}
 		memcpy(op->cmd, m.u.propose.cmd, m.u.propose.cmd_len);

@@ -64,4 +64,27 @@ struct op_forward {
 	struct op *ops[];  /* NULL once abandoned or freed */
 };
 
+/* ops.c: an op's life. */
+/* Moves op to state to; a move outside the table of allowed moves PANICs. */
+void repl_op_move(struct op *op, enum op_state to);
+/* Puts a new op in r's list (newest first). */
+void repl_op_link(struct repl *r, struct op *op);
+/* Frees an answered op that no callback refers to any more. */
+void repl_op_free(struct op *op);
+/* Answers op (once) and frees it unless a callback still refers to it. */
+void repl_op_answer(struct op *op, int status, uint64_t index, const char *message);
+/* Parks op for the next dispatch (frees it if it was answered meanwhile). */
+void repl_op_park(struct op *op);
+/* Sets op's encoded result (a copy of p); -1 when out of memory. */
+int repl_op_set_result(struct op *op, const void *p, size_t len);
+struct repl_results;
+/* Sets op's result from its commands' results in an applied entry. */
+int repl_op_take_result(struct op *op, const struct repl_results *rs);
+
+/* forward.c: the follower side. */
+/* Sends ops[0..n) to leader in one message (they are parked if it cannot go). */
+void repl_forward_group(struct repl *r, struct op **ops, uint32_t n, raft_id leader);
+/* A forwarded op the leader answered is applied here now: answer it. */
+void repl_op_answer_applied(struct op *op);
+
 #endif

@@ -94,12 +94,9 @@ static int on_job(void *data, const struct store_job *j)
 	if (!queued && !orphan) {
 		return 0;
 	}
-	for (size_t i = 0; i < s->n_duties; i++) {
-		struct duty *d = &s->duties[i];
-		if (d->kind == &sched_collect_duty && d->seen && d->held && !d->running &&
-		    strcmp(d->key, j->cluster_id) == 0) {
-			dispatch(s, d, j->id);
-		}
+	struct duty *d = duty_find(s, &sched_collect_duty, j->cluster_id);
+	if (d != NULL && d->seen && d->held && !d->running) {
+		dispatch(s, d, j->id);
 	}
 	return 0;
 }

@@ -46,6 +46,10 @@ struct duty {
 	uint64_t interval_s; /* ... and their period */
 };
 
+/* The duty of kind keyed key, NULL when there is none. Pointers stay valid
+ * until the tick ends. */
+struct duty *duty_find(struct scheduler *s, const struct duty_kind *kind, const char *key);
+
 /* The duty of kind keyed key, marked seen (created if new); NULL when the
  * table is full. Pointers stay valid until the tick ends. */
 struct duty *duty_for(struct scheduler *s, const struct duty_kind *kind, const char *key);

@@ -46,17 +46,7 @@ struct duty_ref *duty_ref_new(struct scheduler *s, const struct duty *d)
 
 struct duty *duty_ref_find(const struct duty_ref *ref)
 {
-	struct scheduler *s = ref->s;
-	if (s->stopping) {
-		return NULL;
-	}
-	for (size_t i = 0; i < s->n_duties; i++) {
-		struct duty *d = &s->duties[i];
-		if (d->kind == ref->kind && strcmp(d->key, ref->key) == 0) {
-			return d;
-		}
-	}
-	return NULL;
+	return ref->s->stopping ? NULL : duty_find(ref->s, ref->kind, ref->key);
 }
 
 static void lease_done(void *data, int status, const struct proto_result *res)

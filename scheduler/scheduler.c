@@ -40,19 +40,27 @@ void scheduler_free(struct scheduler *s)
 	free(s);
 }
 
-struct duty *duty_for(struct scheduler *s, const struct duty_kind *kind, const char *key)
+struct duty *duty_find(struct scheduler *s, const struct duty_kind *kind, const char *key)
 {
 	for (size_t i = 0; i < s->n_duties; i++) {
-		struct duty *d = &s->duties[i];
-		if (d->kind == kind && strcmp(d->key, key) == 0) {
-			d->seen = true;
-			return d;
+		if (s->duties[i].kind == kind && strcmp(s->duties[i].key, key) == 0) {
+			return &s->duties[i];
 		}
+	}
+	return NULL;
+}
+
+struct duty *duty_for(struct scheduler *s, const struct duty_kind *kind, const char *key)
+{
+	struct duty *d = duty_find(s, kind, key);
+	if (d != NULL) {
+		d->seen = true;
+		return d;
 	}
 	if (s->n_duties == SCHED_MAX_DUTIES) {
 		return NULL;
 	}
-	struct duty *d = &s->duties[s->n_duties++];
+	d = &s->duties[s->n_duties++];
 	memset(d, 0, sizeof(*d));
 	d->kind = kind;
 	d->seen = true;
