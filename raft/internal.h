@@ -132,7 +132,7 @@ void repl_log_budget(struct repl *r);
 
 /* requests.c */
 void repl_on_request(void *data, bus_request *req, const void *buf, size_t len);
-/* Answers req with a REPLY (message and result may be NULL/empty). */
+/* ops.c: answers req with a REPLY (message and result may be NULL/empty). */
 void repl_send_reply(struct repl *r, bus_request *req, int status, uint64_t index, const char *message,
                      const void *result, size_t result_len);
 /* Retries parked ops, fails ops past their deadline. */

@@ -1,4 +1,4 @@
-/* The request (op) machinery of requests.c: every PROPOSE or BARRIER the
+/* The request (op) machinery (ops.c, requests.c, forward.c): every PROPOSE or BARRIER the
  * actor serves, from arrival to its one answer. */
 #ifndef SHIPLOG_RAFT_REQUESTS_H
 #define SHIPLOG_RAFT_REQUESTS_H
