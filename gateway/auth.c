@@ -56,11 +56,9 @@ struct gw_auth gw_auth_resolve(struct gw *g, struct gw_req *gr)
 {
 	const char *key = NULL;
 	char *authz = header_value(gr, H2O_STRLIT("authorization"));
-	if (authz != NULL) {
-		if (strncasecmp(authz, "Bearer ", 7) != 0) {
-			struct gw_auth bad = {.kind = GW_AUTH_INVALID};
-			return bad;
-		}
+	/* Another scheme (Basic, from a proxy or browser) is not ours: as the seed
+	 * (internal/api/routes.go), look at X-API-Key and ?apikey= next. */
+	if (authz != NULL && strncasecmp(authz, "Bearer ", 7) == 0) {
 		key = authz + 7;
 		while (*key == ' ') {
 			key++;

@@ -1,6 +1,8 @@
 /* README badges: always 200 with an SVG, never cached. Green: the version
  * found; gray: not found; yellow: found in several namespaces; red: any
- * error (bad key, another client's data, a bad request). */
+ * error (bad key, another client's data, a bad request). The messages are
+ * the seed's (internal/api/handlers.go, badges.go), so scripts reading a
+ * badge's text see the same words. */
 #include <stdio.h>
 #include <string.h>
 
@@ -43,6 +45,8 @@ static void badge(struct gw_req *gr, const char *label, const char *message, con
 	gw_add_header(gr, "pragma", "no-cache");
 	gw_add_header(gr, "expires", "0");
 	gw_add_header(gr, "access-control-allow-origin", "*");
+	gw_add_header(gr, "access-control-allow-methods", "GET");
+	gw_add_header(gr, "access-control-allow-headers", "Content-Type");
 	gw_respond_raw(gr, 200, "image/svg+xml", svg, n > 0 && (size_t)n < sizeof(svg) ? (size_t)n : 0);
 }
 
@@ -67,32 +71,41 @@ static int badge_row(void *data, const struct store_release *r)
 
 void gw_h_badge(struct gw_req *gr)
 {
-	const char *client = gr->seg[2], *env = gr->seg[3], *kind = gr->seg[4], *workload = gr->seg[5],
-	           *container = gr->seg[6];
+	/* /badges/{key}/{client}/{env}/{kind}/{workload}/{container} */
+	const char *env = gr->n_seg > 3 ? gr->seg[3] : "";
+	bool complete = gr->n_seg == 7;
+	for (int i = 1; i < gr->n_seg && complete; i++) {
+		complete = gr->seg[i][0] != '\0';
+	}
+	if (!complete) {
+		badge(gr, env, "invalid request", BADGE_RED);
+		return;
+	}
+	const char *client = gr->seg[2], *kind = gr->seg[4], *workload = gr->seg[5], *container = gr->seg[6];
 	struct gw_auth a = gw_auth_key(gr->gw, gr->seg[1]);
 	if (a.kind != GW_AUTH_ADMIN && a.kind != GW_AUTH_CLIENT) {
-		badge(gr, env, "invalid key", BADGE_RED);
+		badge(gr, env, "unauthorized", BADGE_RED);
 		return;
 	}
 	if (!gw_auth_allows(&a, client)) {
-		badge(gr, env, "forbidden", BADGE_RED);
+		badge(gr, env, "access denied", BADGE_RED);
 		return;
 	}
 	struct store_read *rd;
 	struct badge_acc acc = {0};
 	if (store_read_begin(gr->gw->store, &rd) != PROTO_OK) {
-		badge(gr, env, "error", BADGE_RED);
+		badge(gr, env, "query error", BADGE_RED);
 		return;
 	}
 	gr->index = gw_state_index(gr->gw, rd);
 	int rv = store_find_workload(rd, client, env, kind, workload, container, badge_row, &acc);
 	store_read_end(rd);
 	if (rv != PROTO_OK) {
-		badge(gr, env, "error", BADGE_RED);
+		badge(gr, env, "query error", BADGE_RED);
 	} else if (acc.matches == 0) {
-		badge(gr, env, "not found", BADGE_GRAY);
+		badge(gr, env, "not deployed", BADGE_GRAY);
 	} else if (acc.several_ns) {
-		badge(gr, env, "multiple namespaces", BADGE_YELLOW);
+		badge(gr, env, "multiple found", BADGE_YELLOW);
 	} else {
 		badge(gr, env, acc.tag, BADGE_GREEN);
 	}

@@ -142,12 +142,14 @@ static json_t *members_json(struct gw *g)
 	return members;
 }
 
+/* "master": every node is a master in the seed's terms, and its pages take
+ * their multi-client control panel only in that mode (dashboard.js). */
 void gw_h_config(struct gw_req *gr)
 {
 	struct gw *g = gr->gw;
 	bool admin = gr->auth.kind == GW_AUTH_ADMIN;
 	const char *client = admin ? "" : gr->auth.client;
-	gw_respond_json(gr, 200, json_pack("{s:s,s:s,s:s,s:{s:b,s:s},s:s,s:s,s:s,s:o}", "mode", "cluster", "env_name",
+	gw_respond_json(gr, 200, json_pack("{s:s,s:s,s:s,s:{s:b,s:s},s:s,s:s,s:s,s:o}", "mode", "master", "env_name",
 	                                   "unknown", "client_name", admin ? "unknown" : client, "api_key_type",
 	                                   "is_admin", admin, "authenticated_client", client, "cluster",
 	                                   g->cfg->cluster_name, "node", g->self->name, "leader", g->status.leader,

@@ -210,8 +210,11 @@ static void collect_queued(struct gw_req *gr, const struct proto_result *res)
 		json_array_append_new(jobs, json_pack("{s:s,s:s,s:s}", "id", acc->ids[i], "cluster_id", acc->clusters[i],
 		                                      "status", "queued"));
 	}
-	gw_respond_json(gr, 200, json_pack("{s:s,s:s,s:o,s:o}", "status", "success", "message",
-	                                   acc->n ? "Collection started" : "No cluster to collect", "jobs", jobs,
+	/* "accepted", as the seed's implementation answers and its "Collect Now"
+	 * button (web/static/js/dashboard.js) checks. */
+	gw_respond_json(gr, 200, json_pack("{s:s,s:s,s:o,s:o}", "status", "accepted", "message",
+	                                   acc->n ? "Collection process started successfully" : "No cluster to collect",
+	                                   "jobs", jobs,
 	                                   "timestamp", gw_json_time(wall_now_ms())));
 }
 

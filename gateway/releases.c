@@ -79,6 +79,32 @@ static bool optional_name(struct gw_req *gr, json_t *body, const char *key, cons
 	return true;
 }
 
+/* As the seed parses "repo/name:tag" again (internal/api/handlers.go,
+ * ParseImagePath): a name with a path ("team/app") moves its path into the
+ * repository ("registry/team", "app"). */
+static bool split_image_name(struct gw_req *gr, struct proto_observation *o)
+{
+	const char *slash = strrchr(o->image_name, '/');
+	if (slash == NULL) {
+		return true;
+	}
+	size_t rl = strlen(o->image_repo), pl = (size_t)(slash - o->image_name);
+	char *repo = h2o_mem_alloc_pool(&gr->req->pool, rl + pl + 2);
+	if (rl > 0) {
+		memcpy(repo, o->image_repo, rl);
+		repo[rl++] = '/';
+	}
+	memcpy(repo + rl, o->image_name, pl);
+	repo[rl + pl] = '\0';
+	o->image_repo = repo;
+	o->image_name = slash + 1;
+	if (!gw_valid_text(o->image_repo, 512)) {
+		gw_respond_error(gr, 400, "VALIDATION_ERROR", "image_repo and image_name together exceed 512 characters");
+		return false;
+	}
+	return true;
+}
+
 void gw_h_collect_put(struct gw_req *gr)
 {
 	const char *ns = gr->seg[2], *kind = gr->seg[3], *workload = gr->seg[4], *container = gr->seg[5];
@@ -114,6 +140,9 @@ void gw_h_collect_put(struct gw_req *gr)
 		gw_respond_error(gr, 400, "VALIDATION_ERROR", "released_at must be an ISO 8601 time such as 2023-12-01T10:30:00Z");
 		return;
 	}
+	if (!split_image_name(gr, o)) {
+		return;
+	}
 	o->ns = ns;
 	o->kind = kind;
 	o->workload = workload;
@@ -128,64 +157,117 @@ void gw_h_collect_put(struct gw_req *gr)
 	gw_propose(gr, &cmd, collect_done);
 }
 
-/* ---- current ---- */
+/* ---- the release row, as both the seed's document and its implementation
+ * (internal/database/models.go, Release) show it ---- */
 
-/* Rows come ordered by namespace, so each namespace's list is written in one
- * run (jsonw, as history); only the namespace names go through jansson. */
-struct current_out {
-	struct jsonw w;
-	json_t *alpha; /* the namespaces seen, in key (alphabetical) order */
-	char *ns;      /* the namespace whose list is open */
-	size_t total;
-};
-
-static void current_field(struct jsonw *w, const char *key_lit, size_t key_len, const char *v)
+static void row_field(struct jsonw *w, const char *key_lit, size_t key_len, const char *v)
 {
 	jsonw_raw(w, key_lit, key_len);
 	jsonw_str(w, v);
 }
-#define FIELD(w, key, v) current_field((w), "," key ":", sizeof("," key ":") - 1, (v))
+#define FIELD(w, key, v) row_field((w), "," key ":", sizeof("," key ":") - 1, (v))
+
+/* One release row. id is the entry's global creation number; shiplog keeps
+ * no separate insert time, so created_at is first_seen and updated_at
+ * last_seen (the seed's rows are inserted when first seen). */
+static void release_row(struct jsonw *w, const struct store_release *r)
+{
+	jsonw_lit(w, "{\"id\":");
+	jsonw_int(w, (int64_t)r->seq);
+	FIELD(w, "\"namespace\"", r->ns);
+	FIELD(w, "\"workload_name\"", r->workload);
+	FIELD(w, "\"workload_type\"", r->kind);
+	FIELD(w, "\"container_name\"", r->container);
+	FIELD(w, "\"image_repo\"", r->image_repo);
+	FIELD(w, "\"image_name\"", r->image_name);
+	FIELD(w, "\"image_tag\"", r->image_tag);
+	FIELD(w, "\"image_sha\"", r->image_sha);
+	FIELD(w, "\"client_name\"", r->client);
+	FIELD(w, "\"env_name\"", r->env);
+	jsonw_lit(w, ",\"first_seen\":");
+	jsonw_time(w, r->first_seen_ms);
+	jsonw_lit(w, ",\"last_seen\":");
+	jsonw_time(w, r->last_seen_ms);
+	jsonw_lit(w, ",\"created_at\":");
+	jsonw_time(w, r->first_seen_ms);
+	jsonw_lit(w, ",\"updated_at\":");
+	jsonw_time(w, r->last_seen_ms);
+	jsonw_lit(w, "}");
+}
+
+/* ---- current ---- */
+
+/* Rows come ordered by namespace, so each namespace's list is one run of the
+ * text; the document's "namespaces" object and the implementation's
+ * "ordered_namespaces" list of {name, releases} both reuse that run. */
+struct ns_run {
+	char *name;
+	size_t start, end; /* the namespace's [rows] in rows.p */
+};
+
+struct current_out {
+	struct jsonw rows;
+	struct ns_run *runs;
+	size_t n_runs, cap_runs;
+	size_t total;
+	int64_t newest; /* the latest last_seen: when client/env last changed */
+	bool failed;
+};
 
 static int current_row(void *data, const struct store_release *r)
 {
 	struct current_out *o = data;
-	if (o->ns == NULL || strcmp(o->ns, r->ns) != 0) {
-		jsonw_raw(&o->w, "],", o->ns != NULL ? 2 : 0);
-		free(o->ns);
-		if ((o->ns = strdup(r->ns)) == NULL) {
-			o->w.failed = true;
+	struct ns_run *run = o->n_runs > 0 ? &o->runs[o->n_runs - 1] : NULL;
+	if (run == NULL || strcmp(run->name, r->ns) != 0) {
+		if (run != NULL) {
+			jsonw_lit(&o->rows, "]");
+			run->end = o->rows.len;
+		}
+		if (o->n_runs == o->cap_runs) {
+			size_t cap = o->cap_runs != 0 ? o->cap_runs * 2 : 16;
+			struct ns_run *p = realloc(o->runs, cap * sizeof(*p));
+			if (p == NULL) {
+				o->failed = true;
+				return 1;
+			}
+			o->runs = p;
+			o->cap_runs = cap;
+		}
+		run = &o->runs[o->n_runs];
+		if ((run->name = strdup(r->ns)) == NULL) {
+			o->failed = true;
 			return 1;
 		}
-		jsonw_str(&o->w, r->ns);
-		jsonw_lit(&o->w, ":[");
-		json_array_append_new(o->alpha, json_string(r->ns));
+		o->n_runs++;
+		run->start = o->rows.len;
+		jsonw_lit(&o->rows, "[");
 	} else {
-		jsonw_lit(&o->w, ",");
+		jsonw_lit(&o->rows, ",");
 	}
-	jsonw_lit(&o->w, "{\"namespace\":");
-	jsonw_str(&o->w, r->ns);
-	FIELD(&o->w, "\"workload_name\"", r->workload);
-	FIELD(&o->w, "\"workload_type\"", r->kind);
-	FIELD(&o->w, "\"container_name\"", r->container);
-	FIELD(&o->w, "\"image_repo\"", r->image_repo);
-	FIELD(&o->w, "\"image_name\"", r->image_name);
-	FIELD(&o->w, "\"image_tag\"", r->image_tag);
-	FIELD(&o->w, "\"image_sha\"", r->image_sha);
-	FIELD(&o->w, "\"client_name\"", r->client);
-	FIELD(&o->w, "\"env_name\"", r->env);
-	jsonw_lit(&o->w, ",\"first_seen\":");
-	jsonw_time(&o->w, r->first_seen_ms);
-	jsonw_lit(&o->w, ",\"last_seen\":");
-	jsonw_time(&o->w, r->last_seen_ms);
-	jsonw_lit(&o->w, "}");
+	release_row(&o->rows, r);
 	o->total++;
+	if (r->last_seen_ms > o->newest) {
+		o->newest = r->last_seen_ms;
+	}
 	return 0;
 }
 
 struct ns_order {
 	const char *client, *env;
-	json_t *configured; /* namespaces in the collectors' configured order */
+	const char **configured; /* namespaces in the collectors' configured order */
+	size_t n, cap;
+	bool failed;
 };
+
+static bool listed(const char *const *names, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(names[i], name) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
 
 static int configured_namespaces(void *data, const struct store_cluster *sc)
 {
@@ -194,90 +276,108 @@ static int configured_namespaces(void *data, const struct store_cluster *sc)
 		return 0;
 	}
 	for (uint32_t i = 0; i < sc->c->n_namespaces; i++) {
-		json_t *ns = json_string(sc->c->namespaces[i]);
-		size_t k;
-		json_t *v;
-		bool dup = false;
-		json_array_foreach(o->configured, k, v)
-		{
-			dup = dup || json_equal(v, ns);
+		const char *ns = sc->c->namespaces[i];
+		if (listed(o->configured, o->n, ns)) {
+			continue;
 		}
-		if (dup) {
-			json_decref(ns);
-		} else {
-			json_array_append_new(o->configured, ns);
+		if (o->n == o->cap) {
+			size_t cap = o->cap != 0 ? o->cap * 2 : 16;
+			const char **p = realloc(o->configured, cap * sizeof(*p));
+			if (p == NULL) {
+				o->failed = true;
+				return 1;
+			}
+			o->configured = p;
+			o->cap = cap;
 		}
+		if ((o->configured[o->n] = strdup(ns)) == NULL) {
+			o->failed = true;
+			return 1;
+		}
+		o->n++;
 	}
 	return 0;
 }
 
+static void ordered_entry(struct jsonw *w, const struct current_out *o, const struct ns_run *run, bool *first)
+{
+	jsonw_raw(w, ",", *first ? 0 : 1);
+	*first = false;
+	jsonw_lit(w, "{\"name\":");
+	jsonw_str(w, run->name);
+	jsonw_lit(w, ",\"releases\":");
+	jsonw_raw(w, o->rows.p + run->start, run->end - run->start);
+	jsonw_lit(w, "}");
+}
+
 /* The collector's configured namespace order first, then the rest (already
  * alphabetical, in key order). */
-static json_t *order_namespaces(struct store_read *rd, const char *client, const char *env, json_t *alpha)
+static void write_ordered(struct jsonw *w, struct store_read *rd, const char *client, const char *env,
+                          const struct current_out *o)
 {
-	struct ns_order o = {client, env, json_array()};
-	store_clusters_each(rd, configured_namespaces, &o);
-	json_t *out = json_array();
-	size_t i, k;
-	json_t *v, *w;
-	json_array_foreach(o.configured, i, v)
-	{
-		json_array_foreach(alpha, k, w)
-		{
-			if (json_equal(v, w)) {
-				json_array_append(out, w);
+	struct ns_order ord = {client, env, NULL, 0, 0, false};
+	store_clusters_each(rd, configured_namespaces, &ord);
+	bool first = true;
+	for (size_t i = 0; i < ord.n; i++) {
+		for (size_t k = 0; k < o->n_runs; k++) {
+			if (strcmp(ord.configured[i], o->runs[k].name) == 0) {
+				ordered_entry(w, o, &o->runs[k], &first);
 			}
 		}
 	}
-	json_array_foreach(alpha, k, w)
-	{
-		bool seen = false;
-		json_array_foreach(o.configured, i, v)
-		{
-			seen = seen || json_equal(v, w);
-		}
-		if (!seen) {
-			json_array_append(out, w);
+	for (size_t k = 0; k < o->n_runs; k++) {
+		if (!listed(ord.configured, ord.n, o->runs[k].name)) {
+			ordered_entry(w, o, &o->runs[k], &first);
 		}
 	}
-	json_decref(o.configured);
-	json_decref(alpha);
-	return out;
+	w->failed = w->failed || ord.failed;
+	for (size_t i = 0; i < ord.n; i++) {
+		free((void *)ord.configured[i]);
+	}
+	free(ord.configured);
 }
 
 static void read_current(struct gw_req *gr)
 {
+	const char *client = gw_query(gr, "client_name"), *env = gw_query(gr, "env_name");
 	struct store_read *rd;
 	if (store_read_begin(gr->gw->store, &rd) != PROTO_OK) {
 		gw_respond_status(gr, PROTO_EIO, "cannot read the store");
 		return;
 	}
 	gr->index = gw_state_index(gr->gw, rd);
-	struct current_out o = {.alpha = json_array()};
-	jsonw_lit(&o.w, "{\"namespaces\":{");
-	int rv = store_current_each(rd, gw_query(gr, "client_name"), gw_query(gr, "env_name"), current_row, &o);
-	char *ordered = NULL;
-	if (rv == PROTO_OK && !o.w.failed) {
-		json_t *names = order_namespaces(rd, gw_query(gr, "client_name"), gw_query(gr, "env_name"), o.alpha);
-		o.alpha = NULL; /* order_namespaces took it */
-		ordered = json_dumps(names, JSON_COMPACT | JSON_ENCODE_ANY);
-		json_decref(names);
+	struct current_out o = {0};
+	struct jsonw w = {0};
+	int rv = store_current_each(rd, client, env, current_row, &o);
+	if (o.n_runs > 0) {
+		jsonw_lit(&o.rows, "]");
+		o.runs[o.n_runs - 1].end = o.rows.len;
+	}
+	jsonw_lit(&w, "{\"namespaces\":{");
+	for (size_t k = 0; k < o.n_runs; k++) {
+		jsonw_raw(&w, ",", k > 0 ? 1 : 0);
+		jsonw_str(&w, o.runs[k].name);
+		jsonw_lit(&w, ":");
+		jsonw_raw(&w, o.rows.p + o.runs[k].start, o.runs[k].end - o.runs[k].start);
+	}
+	jsonw_lit(&w, "},\"ordered_namespaces\":[");
+	if (rv == PROTO_OK) {
+		write_ordered(&w, rd, client, env, &o);
 	}
 	store_read_end(rd);
-	jsonw_raw(&o.w, "]", o.ns != NULL ? 1 : 0);
-	jsonw_lit(&o.w, "},\"ordered_namespaces\":");
-	jsonw_raw(&o.w, ordered != NULL ? ordered : "", ordered != NULL ? strlen(ordered) : 0);
-	jsonw_lit(&o.w, ",\"total\":");
-	jsonw_int(&o.w, (int64_t)o.total);
-	jsonw_lit(&o.w, ",\"timestamp\":");
-	jsonw_time(&o.w, wall_now_ms());
-	jsonw_lit(&o.w, "}");
-	bool failed = o.w.failed || ordered == NULL;
+	jsonw_lit(&w, "],\"total\":");
+	jsonw_int(&w, (int64_t)o.total);
+	jsonw_lit(&w, ",\"timestamp\":");
+	jsonw_time(&w, o.total > 0 ? o.newest : wall_now_ms());
+	jsonw_lit(&w, "}");
+	bool failed = o.failed || o.rows.failed;
 	size_t len;
-	char *body = jsonw_take(&o.w, &len);
-	free(ordered);
-	free(o.ns);
-	json_decref(o.alpha);
+	char *body = jsonw_take(&w, &len);
+	free(o.rows.p);
+	for (size_t k = 0; k < o.n_runs; k++) {
+		free(o.runs[k].name);
+	}
+	free(o.runs);
 	if (rv != PROTO_OK || failed || body == NULL) {
 		free(body);
 		gw_respond_status(gr, rv != PROTO_OK ? rv : PROTO_ENOMEM, rv != PROTO_OK ? "cannot read the store" : "out of memory");
@@ -303,27 +403,20 @@ void gw_h_current(struct gw_req *gr)
 /* ---- history ---- */
 
 /* Written with jsonw: a history of 100 releases took 0.6 ms of the gateway's
- * CPU through a jansson tree, most of it in malloc, jansson and strftime. */
+ * CPU through a jansson tree, most of it in malloc, jansson and strftime.
+ * The rows are written once and given in both shapes: the document's
+ * "releases"/"total" and the implementation's "history": {releases, total}
+ * (internal/api/handlers.go; web/static/js/timeline.js reads it). */
 struct history_out {
-	struct jsonw w;
+	struct jsonw rows;
 	size_t total;
 };
 
 static int history_row(void *data, const struct store_release *r)
 {
 	struct history_out *h = data;
-	if (h->total++ > 0) {
-		jsonw_lit(&h->w, ",");
-	}
-	jsonw_lit(&h->w, "{\"image_tag\":");
-	jsonw_str(&h->w, r->image_tag);
-	jsonw_lit(&h->w, ",\"image_sha\":");
-	jsonw_str(&h->w, r->image_sha);
-	jsonw_lit(&h->w, ",\"first_seen\":");
-	jsonw_time(&h->w, r->first_seen_ms);
-	jsonw_lit(&h->w, ",\"last_seen\":");
-	jsonw_time(&h->w, r->last_seen_ms);
-	jsonw_lit(&h->w, "}");
+	jsonw_raw(&h->rows, ",", h->total++ > 0 ? 1 : 0);
+	release_row(&h->rows, r);
 	return 0;
 }
 
@@ -338,27 +431,37 @@ static void read_history(struct gw_req *gr)
 	}
 	gr->index = gw_state_index(gr->gw, rd);
 	struct history_out h = {0};
-	jsonw_lit(&h.w, "{\"component\":{\"client_name\":");
-	jsonw_str(&h.w, client);
-	jsonw_lit(&h.w, ",\"env_name\":");
-	jsonw_str(&h.w, env);
-	jsonw_lit(&h.w, ",\"namespace\":");
-	jsonw_str(&h.w, ns);
-	jsonw_lit(&h.w, ",\"workload_name\":");
-	jsonw_str(&h.w, workload);
-	jsonw_lit(&h.w, ",\"container_name\":");
-	jsonw_str(&h.w, container);
-	jsonw_lit(&h.w, "},\"releases\":[");
+	struct jsonw w = {0};
+	jsonw_lit(&h.rows, "[");
 	int rv = store_history_each(rd, client, env, ns, workload, container, history_row, &h);
 	store_read_end(rd);
-	jsonw_lit(&h.w, "],\"total\":");
-	jsonw_int(&h.w, (int64_t)h.total);
-	jsonw_lit(&h.w, ",\"timestamp\":");
-	jsonw_time(&h.w, wall_now_ms());
-	jsonw_lit(&h.w, "}");
+	jsonw_lit(&h.rows, "]");
+	jsonw_lit(&w, "{\"component\":{\"client_name\":");
+	jsonw_str(&w, client);
+	jsonw_lit(&w, ",\"env_name\":");
+	jsonw_str(&w, env);
+	jsonw_lit(&w, ",\"namespace\":");
+	jsonw_str(&w, ns);
+	jsonw_lit(&w, ",\"workload_name\":");
+	jsonw_str(&w, workload);
+	jsonw_lit(&w, ",\"container_name\":");
+	jsonw_str(&w, container);
+	jsonw_lit(&w, "},\"releases\":");
+	jsonw_raw(&w, h.rows.p, h.rows.len);
+	jsonw_lit(&w, ",\"total\":");
+	jsonw_int(&w, (int64_t)h.total);
+	jsonw_lit(&w, ",\"history\":{\"releases\":");
+	jsonw_raw(&w, h.rows.p, h.rows.len);
+	jsonw_lit(&w, ",\"total\":");
+	jsonw_int(&w, (int64_t)h.total);
+	jsonw_lit(&w, "},\"timestamp\":");
+	jsonw_time(&w, wall_now_ms());
+	jsonw_lit(&w, "}");
 	size_t len;
-	char *body = jsonw_take(&h.w, &len);
-	if (rv != PROTO_OK || body == NULL) {
+	bool failed = h.rows.failed;
+	free(h.rows.p);
+	char *body = jsonw_take(&w, &len);
+	if (rv != PROTO_OK || failed || body == NULL) {
 		free(body);
 		rv = rv != PROTO_OK ? rv : PROTO_ENOMEM;
 		gw_respond_status(gr, rv, rv == PROTO_ENOTFOUND ? "component not found"

@@ -1,5 +1,6 @@
-/* The route table: method, path pattern ("*" = one non-empty segment),
- * whether a credential is required, and the handler. */
+/* The route table: method, path pattern ("*" = one non-empty segment, a
+ * last "**" = any further segments, none included), whether a credential is
+ * required, and the handler. */
 #include <stdio.h>
 #include <string.h>
 
@@ -16,7 +17,8 @@ struct route {
 static const struct route routes[] = {
 	{"GET", {"health"}, 1, false, gw_h_health},
 	{"GET", {"metrics"}, 1, false, gw_h_metrics},
-	{"GET", {"badges", "*", "*", "*", "*", "*", "*"}, 7, false, gw_h_badge},
+	/* Any badge path, so an incomplete one is still the red SVG (as the seed). */
+	{"GET", {"badges", "**"}, 2, false, gw_h_badge},
 	{"POST", {"api", "collect"}, 2, true, gw_h_collect_now},
 	{"PUT", {"api", "collect", "*", "*", "*", "*"}, 6, true, gw_h_collect_put},
 	{"GET", {"api", "releases", "current"}, 3, true, gw_h_current},
@@ -49,10 +51,12 @@ static const struct route routes[] = {
 
 static bool matches(const struct route *r, struct gw_req *gr)
 {
-	if (r->n != gr->n_seg) {
+	bool rest = r->n > 0 && strcmp(r->pattern[r->n - 1], "**") == 0;
+	int fixed = rest ? r->n - 1 : r->n;
+	if (rest ? gr->n_seg < fixed : r->n != gr->n_seg) {
 		return false;
 	}
-	for (int i = 0; i < r->n; i++) {
+	for (int i = 0; i < fixed; i++) {
 		if (strcmp(r->pattern[i], "*") == 0 ? gr->seg[i][0] == '\0' : strcmp(r->pattern[i], gr->seg[i]) != 0) {
 			return false;
 		}

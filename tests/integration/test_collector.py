@@ -204,7 +204,8 @@ def test_configured_namespace_order_garbage_and_field_errors(cluster_factory, k8
                                    params={"client_name": CLIENT, "env_name": ENV}).json()["ordered_namespaces"]) == 3,
                  30, what="three namespaces collected")
     doc = c.get(n, "/api/releases/current", params={"client_name": CLIENT, "env_name": ENV}).json()
-    assert doc["ordered_namespaces"] == ["production", "monitoring", "default"], doc["ordered_namespaces"]
+    assert [o["name"] for o in doc["ordered_namespaces"]] == ["production", "monitoring", "default"], \
+        doc["ordered_namespaces"]
     # An API server answering garbage JSON fails the run cleanly.
     k8s.cluster.set_failure("badjson")
     H.wait_until(lambda: "not a Kubernetes list" in (c.get(n, f"/api/v1/clusters/{cid}/health").json()["last_error"] or ""),

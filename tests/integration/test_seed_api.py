@@ -82,7 +82,16 @@ def check_current_shape(b):
             H.parse_ts(e["last_seen"])
             count += 1
     assert b["total"] == count, f"total {b['total']} != {count} entries: {b}"
-    assert sorted(b["ordered_namespaces"]) == sorted(b["namespaces"]), b
+    # The implementation's shape (internal/api/handlers.go): [{name, releases}],
+    # which web/static/js/dashboard.js processReleasesData reads.
+    for o in b["ordered_namespaces"]:
+        assert set(o) == {"name", "releases"}, o
+        assert o["releases"] == b["namespaces"][o["name"]], b
+    assert sorted(ordered_names(b)) == sorted(b["namespaces"]), b
+
+
+def ordered_names(b):
+    return [o["name"] for o in b["ordered_namespaces"]]
 
 
 def current_entry(b, ns, workload, container):
@@ -222,7 +231,7 @@ def test_current_seed_example(cluster, node):
     assert e["image_tag"] == "1.21.0" and e["image_sha"] == SEED_SHA, e
     assert e["client_name"] == PROD_CLIENT and e["env_name"] == "prod", e
     assert H.same_instant(e["first_seen"], "2023-12-01T10:30:00Z"), e
-    assert "default" in b["ordered_namespaces"]
+    assert "default" in ordered_names(b)
     for ns, entries in b["namespaces"].items():
         for x in entries:
             assert x["client_name"] == PROD_CLIENT and x["env_name"] == "prod", x
@@ -263,7 +272,7 @@ def test_ordered_namespaces_alphabetical(cluster):
         assert r.status_code == 200, H.show(r)
         b = r.json()
         check_current_shape(b)
-        assert b["ordered_namespaces"] == ["alpha", "bravo", "echo", "mike", "zeta"], b
+        assert ordered_names(b) == ["alpha", "bravo", "echo", "mike", "zeta"], b
         assert b["total"] == 5
 
 
@@ -459,7 +468,7 @@ def test_config_seed_example(cluster, node):
     assert r.status_code == 200, H.show(r)
     H.check_headers(r, node)
     b = r.json()
-    assert b["mode"] == "cluster", b
+    assert b["mode"] == "master", b
     assert_str(b, "env_name", "client_name")
     assert b["api_key_type"] == {"is_admin": True, "authenticated_client": ""}, b
     assert b["node"] == node, b
@@ -478,7 +487,7 @@ def test_config_client_key(cluster):
     assert r.status_code == 200, H.show(r)
     b = r.json()
     assert b["api_key_type"] == {"is_admin": False, "authenticated_client": DEV_CLIENT}, b
-    assert b["mode"] == "cluster"
+    assert b["mode"] == "master"
 
 
 # ------------------------------------------------------------------ badges
@@ -638,7 +647,7 @@ def test_post_collect_trigger(cluster):
     H.check_headers(r, "n1")
     assert r.status_code == 200, H.show(r)
     doc = r.json()
-    assert doc["status"] == "success" and isinstance(doc["message"], str) and doc["timestamp"], doc
+    assert doc["status"] == "accepted" and isinstance(doc["message"], str) and doc["timestamp"], doc
     listed = cluster.get("n1", "/api/v1/clusters").json()
     clusters = listed["clusters"] if isinstance(listed, dict) else listed
     # one queued job per registered cluster (none here: "No cluster to collect")
