@@ -78,14 +78,49 @@ const char *gw_route_label(int i, char *buf, size_t cap)
 	return buf;
 }
 
+/* Cross-origin use from a browser page of another origin (the seed's
+ * web/static/manual-collect-client.html sends PUTs with Authorization):
+ * credentials travel in headers, never cookies, so any origin may call. */
+static void cors_headers(struct gw_req *gr)
+{
+	if (h2o_find_header_by_str(&gr->req->headers, H2O_STRLIT("origin"), -1) < 0 ||
+	    (gr->n_seg > 0 && strcmp(gr->seg[0], "badges") == 0)) {
+		return; /* badges carry their own, always */
+	}
+	gw_add_header(gr, "access-control-allow-origin", "*");
+	gw_add_header(gr, "access-control-expose-headers", "X-Request-Id, X-Shiplog-Index, X-Shiplog-Node");
+}
+
+/* Answers a CORS preflight for a known path with the methods it serves. */
+static void preflight(struct gw_req *gr)
+{
+	char methods[128] = "OPTIONS";
+	size_t n = strlen(methods);
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (matches(&routes[i], gr) && strstr(methods, routes[i].method) == NULL) {
+			n += (size_t)snprintf(methods + n, sizeof(methods) - n, ", %s", routes[i].method);
+		}
+	}
+	gw_add_header(gr, "access-control-allow-methods", methods); /* the origin: cors_headers */
+	gw_add_header(gr, "access-control-allow-headers", "Authorization, Content-Type, X-API-Key, Idempotency-Key");
+	gw_add_header(gr, "access-control-max-age", "600");
+	gw_respond_raw(gr, 204, "text/plain", "", 0);
+}
+
 void gw_route(struct gw_req *gr)
 {
 	h2o_iovec_t method = gr->req->method;
 	bool path_known = false;
+	bool options = h2o_memis(method.base, method.len, H2O_STRLIT("OPTIONS"));
+	cors_headers(gr);
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		const struct route *r = &routes[i];
 		if (!matches(r, gr)) {
 			continue;
+		}
+		if (options) {
+			preflight(gr);
+			return;
 		}
 		path_known = true;
 		bool head = h2o_memis(method.base, method.len, H2O_STRLIT("HEAD")) && strcmp(r->method, "GET") == 0;
