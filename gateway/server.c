@@ -309,16 +309,34 @@ static char *decode(h2o_mem_pool_t *pool, const char *p, size_t n, bool plus_is_
 	return out;
 }
 
+/* The length of "http://authority" before the path of an absolute-form
+ * target (RFC 9112 3.2.2: a server accepts it; Go's Transport sends it to a
+ * proxy, and a transparent one may pass it on), 0 for origin form. */
+static size_t absolute_form_skip(const char *p, size_t n)
+{
+	size_t scheme = n >= 7 && strncasecmp(p, "http://", 7) == 0    ? 7
+	                : n >= 8 && strncasecmp(p, "https://", 8) == 0 ? 8
+	                                                               : 0;
+	if (scheme == 0) {
+		return 0;
+	}
+	const char *slash = memchr(p + scheme, '/', n - scheme);
+	return slash != NULL ? (size_t)(slash - p) : n;
+}
+
 /* Splits path and query; false on malformed encoding or too many parts. */
 static bool parse_target(struct gw_req *gr)
 {
 	h2o_req_t *req = gr->req;
 	size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
 	const char *p = req->path.base;
-	size_t i = 0;
-	if (plen == 0 || p[0] != '/') {
+	size_t i = absolute_form_skip(p, plen);
+	if (plen == 0 || i >= plen || p[i] != '/') {
 		return false;
 	}
+	p += i;
+	plen -= i;
+	i = 0;
 	while (i < plen) {
 		i++; /* skip '/' */
 		size_t start = i;
