@@ -230,6 +230,7 @@ void gw_h_webhook_delete(struct gw_req *gr);
 void gw_h_webhook_deliveries(struct gw_req *gr);
 void gw_h_alerts(struct gw_req *gr);
 void gw_h_alert_ack(struct gw_req *gr);
+void gw_h_import_rt(struct gw_req *gr); /* import.c */
 /* Sends new events to every WebSocket client (after applies, on the timer). */
 void gw_events_pump_all(struct gw *g);
 void gw_events_close_all(struct gw *g);

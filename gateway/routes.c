@@ -47,6 +47,7 @@ static const struct route routes[] = {
 	{"POST", {"api", "v1", "cluster", "transfer"}, 4, true, gw_h_cluster_transfer},
 	{"GET", {"api", "v1", "cluster", "snapshot"}, 4, true, gw_h_cluster_snapshot},
 	{"GET", {"api", "v1", "jobs", "*"}, 4, true, gw_h_job_get},
+	{"POST", {"api", "v1", "import", "release-tracker"}, 4, true, gw_h_import_rt},
 };
 
 static bool matches(const struct route *r, struct gw_req *gr)

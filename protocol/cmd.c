@@ -101,7 +101,13 @@ int proto_cmd_decode(const void *buf, size_t len, struct proto_cmd *c)
 
 void proto_cmd_free(struct proto_cmd *c)
 {
-	free(c->obs);
+	/* Record arrays are calloc'ed on decode (schema.c), wherever the table puts them. */
+	const struct schema_table *t = c->type < PROTO_CMD_TYPE_MAX_ ? &schema_cmds[c->type].t : NULL;
+	for (size_t i = 0; t != NULL && i < t->n; i++) {
+		if (t->fields[i].kind == S_RECORDS) {
+			free(*(void **)(void *)((char *)c + t->fields[i].off));
+		}
+	}
 	free(c->mem_);
 	memset(c, 0, sizeof(*c));
 }

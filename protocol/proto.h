@@ -54,6 +54,7 @@ enum proto_cmd_type {
 	PROTO_CMD_WEBHOOK_DELETE = 13,
 	PROTO_CMD_WEBHOOK_PROGRESS = 14, /* one delivery attempt and where the webhook stands */
 	PROTO_CMD_ALERT = 15,         /* raise, resolve or acknowledge an alert */
+	PROTO_CMD_IMPORT = 16,        /* releases and pings from another tracker's database */
 	PROTO_CMD_TYPE_MAX_
 };
 
@@ -77,6 +78,21 @@ struct proto_ping {
 	const char *env;     /* environment name */
 	const char *version; /* agent version, may be "" */
 	int64_t at_ms;       /* ping time (proposer's clock) */
+};
+
+/* One imported release: its component and image, with obs.seen_at_ms its
+ * first sighting and last_seen_ms its last. */
+struct proto_import_row {
+	struct proto_observation obs;
+	int64_t last_seen_ms;
+};
+
+/* IMPORT: releases in the order to apply them (oldest first), and pings. */
+struct proto_import {
+	struct proto_import_row *rows;
+	uint32_t n_rows;
+	struct proto_ping *pings; /* at_ms: the imported last ping */
+	uint32_t n_pings;
 };
 
 /* A Kubernetes cluster the collector reads; credentials arrive sealed. */
@@ -179,6 +195,7 @@ struct proto_cmd {
 		const char *webhook_id;           /* WEBHOOK_DELETE */
 		struct proto_delivery delivery;   /* WEBHOOK_PROGRESS */
 		struct proto_alert alert;         /* ALERT */
+		struct proto_import import;       /* IMPORT */
 	} u;
 	void *mem_;                    /* owned memory of a decoded command */
 };

@@ -34,6 +34,18 @@ static const struct schema_field observation[] = {
 };
 static const struct schema_table observation_table = TABLE(observation, struct proto_observation);
 
+#define IMP(m) STR(struct proto_import_row, obs.m)
+static const struct schema_field import_row[] = {
+	IMP(client), IMP(env), IMP(ns), IMP(kind), IMP(workload), IMP(container),
+	IMP(image_repo), IMP(image_name), IMP(image_tag), IMP(image_sha),
+	I64(struct proto_import_row, obs.seen_at_ms), I64(struct proto_import_row, last_seen_ms),
+};
+static const struct schema_table import_row_table = TABLE(import_row, struct proto_import_row);
+
+#define P(m) STR(struct proto_ping, m)
+static const struct schema_field ping_record[] = {P(client), P(env), P(version), I64(struct proto_ping, at_ms)};
+static const struct schema_table ping_record_table = TABLE(ping_record, struct proto_ping);
+
 #define C struct proto_cmd
 static const struct schema_field observe[] = {RECORDS(C, obs, n_obs, observation_table, true)};
 static const struct schema_field ping[] = {STR(C, ping.client), STR(C, ping.env), STR(C, ping.version), I64(C, ping.at_ms)};
@@ -75,6 +87,10 @@ static const struct schema_field alert[] = {
 	STR(C, u.alert.id), STR(C, u.alert.action), STR(C, u.alert.kind), STR(C, u.alert.severity),
 	STR(C, u.alert.message), STR(C, u.alert.client), STR(C, u.alert.by),
 };
+static const struct schema_field import[] = {
+	RECORDS(C, u.import.rows, u.import.n_rows, import_row_table, false),
+	RECORDS(C, u.import.pings, u.import.n_pings, ping_record_table, false),
+};
 
 #define CMD(body_, fields) {body_, TABLE(fields, C)}
 
@@ -94,6 +110,7 @@ const struct schema_cmd schema_cmds[PROTO_CMD_TYPE_MAX_] = {
 	[PROTO_CMD_WEBHOOK_DELETE] = CMD(BODY_FIELDS, webhook_delete),
 	[PROTO_CMD_WEBHOOK_PROGRESS] = CMD(BODY_FIELDS, webhook_progress),
 	[PROTO_CMD_ALERT] = CMD(BODY_FIELDS, alert),
+	[PROTO_CMD_IMPORT] = CMD(BODY_FIELDS, import),
 };
 #undef C
 

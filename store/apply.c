@@ -19,7 +19,7 @@ static int meta_put(struct apply_ctx *a, const char *name, uint64_t v)
 	return store_put(a, DB_META, name, strlen(name), &v, sizeof(v));
 }
 
-static int counter_add(struct apply_ctx *a, enum store_db db, const void *k, size_t klen, uint64_t delta)
+int store_counter_add(struct apply_ctx *a, enum store_db db, const void *k, size_t klen, uint64_t delta)
 {
 	MDB_val key = {klen, (void *)k}, val;
 	uint64_t x = 0;
@@ -33,7 +33,7 @@ static int counter_add(struct apply_ctx *a, enum store_db db, const void *k, siz
 	return store_put(a, db, k, klen, &x, sizeof(x));
 }
 
-static void entry_rec(struct rec_writer *w, const struct proto_observation *o, int64_t first, int64_t last,
+void store_entry_rec(struct rec_writer *w, const struct proto_observation *o, int64_t first, int64_t last,
                       uint64_t index)
 {
 	rec_init(w);
@@ -47,7 +47,7 @@ static void entry_rec(struct rec_writer *w, const struct proto_observation *o, i
 }
 
 /* Makes sure client/env is listed, without touching its ping. */
-static int env_touch(struct apply_ctx *a, const char *client, const char *env)
+int store_env_touch(struct apply_ctx *a, const char *client, const char *env)
 {
 	struct rec_writer k, v;
 	MDB_val key, val;
@@ -87,6 +87,18 @@ static void obs_json(struct store_json *j, const struct proto_observation *o)
 static int open_entry(struct apply_ctx *a, const struct rec_writer *ck, const struct proto_observation *o,
                       uint64_t count)
 {
+	int rc = store_open_entry(a, ck, o, o->seen_at_ms, o->seen_at_ms, count);
+	if (rc != 0) {
+		return rc;
+	}
+	struct store_json j;
+	obs_json(&j, o);
+	return store_event(a, "release.created", o->client, &j);
+}
+
+int store_open_entry(struct apply_ctx *a, const struct rec_writer *ck, const struct proto_observation *o,
+                     int64_t first, int64_t last, uint64_t count)
+{
 	struct rec_writer hk, hv, cv;
 	uint64_t seq = store_meta_get(a->txn, a->s, "seq") + 1;
 	int rc;
@@ -97,7 +109,7 @@ static int open_entry(struct apply_ctx *a, const struct rec_writer *ck, const st
 	memcpy(hk.buf, ck->buf, ck->len);
 	hk.len = ck->len;
 	rec_put_be64(&hk, seq);
-	entry_rec(&hv, o, o->seen_at_ms, o->seen_at_ms, a->index);
+	store_entry_rec(&hv, o, first, last, a->index);
 	cv = hv;
 	rec_put_u64(&cv, seq);
 	rec_put_u64(&cv, count);
@@ -105,22 +117,17 @@ static int open_entry(struct apply_ctx *a, const struct rec_writer *ck, const st
 	    (rc = store_put(a, DB_COMP, ck->buf, ck->len, cv.buf, cv.len)) != 0) {
 		return rc;
 	}
-	if ((rc = counter_add(a, DB_META, "releases", strlen("releases"), 1)) != 0) {
+	if ((rc = store_counter_add(a, DB_META, "releases", strlen("releases"), 1)) != 0) {
 		return rc;
 	}
 	struct rec_writer cl;
 	rec_init(&cl);
 	rec_put_keypart(&cl, o->client);
-	if ((rc = counter_add(a, DB_CLIREL, cl.buf, cl.len, 1)) != 0) {
+	if ((rc = store_counter_add(a, DB_CLIREL, cl.buf, cl.len, 1)) != 0) {
 		return rc;
 	}
 	a->res->created++;
-	if ((rc = env_touch(a, o->client, o->env)) != 0) {
-		return rc;
-	}
-	struct store_json j;
-	obs_json(&j, o);
-	return store_event(a, "release.created", o->client, &j);
+	return store_env_touch(a, o->client, o->env);
 }
 
 int store_observe(struct apply_ctx *a, const struct proto_observation *o)
@@ -159,7 +166,7 @@ int store_observe(struct apply_ctx *a, const struct proto_observation *o)
 	struct proto_observation keep = *o;
 	keep.image_repo = cur.image_repo;
 	keep.image_name = cur.image_name;
-	entry_rec(&hv, &keep, cur.first_seen_ms, o->seen_at_ms, cur.index);
+	store_entry_rec(&hv, &keep, cur.first_seen_ms, o->seen_at_ms, cur.index);
 	cv = hv;
 	rec_put_u64(&cv, cur.seq);
 	rec_put_u64(&cv, count);
@@ -177,7 +184,11 @@ int store_observe(struct apply_ctx *a, const struct proto_observation *o)
 
 int store_apply_ping(struct apply_ctx *a)
 {
-	const struct proto_ping *p = &a->cmd->ping;
+	return store_ping(a, &a->cmd->ping, true);
+}
+
+int store_ping(struct apply_ctx *a, const struct proto_ping *p, bool emit)
+{
 	struct rec_writer k, v;
 	MDB_val key, val;
 	int64_t last = p->at_ms;
@@ -200,7 +211,7 @@ int store_apply_ping(struct apply_ctx *a)
 	rec_init(&v);
 	rec_put_i64(&v, last);
 	rec_put_str(&v, p->version);
-	if ((rc = store_put(a, DB_ENVS, k.buf, k.len, v.buf, v.len)) != 0) {
+	if ((rc = store_put(a, DB_ENVS, k.buf, k.len, v.buf, v.len)) != 0 || !emit) {
 		return rc;
 	}
 	struct store_json j;

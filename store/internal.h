@@ -108,6 +108,21 @@ int store_event(struct apply_ctx *a, const char *type, const char *client, struc
 int store_put(struct apply_ctx *a, enum store_db db, const void *k, size_t klen, const void *v, size_t vlen);
 /* Applies one observation (history + current). */
 int store_observe(struct apply_ctx *a, const struct proto_observation *o);
+/* A history entry's value: o's image, first and last sighting, the Raft
+ * index that created it. */
+void store_entry_rec(struct rec_writer *w, const struct proto_observation *o, int64_t first, int64_t last,
+                     uint64_t index);
+/* Opens a new history entry of component ck (o's image, first..last) and
+ * makes it current; count is the component's entry count after it. Counts
+ * it in the release totals; no event. */
+int store_open_entry(struct apply_ctx *a, const struct rec_writer *ck, const struct proto_observation *o,
+                     int64_t first, int64_t last, uint64_t count);
+/* Adds delta to the u64 counter at k of db. */
+int store_counter_add(struct apply_ctx *a, enum store_db db, const void *k, size_t klen, uint64_t delta);
+/* Makes sure client/env is listed, without touching its ping. */
+int store_env_touch(struct apply_ctx *a, const char *client, const char *env);
+/* Records a ping (the latest time wins); emit: also a client.ping event. */
+int store_ping(struct apply_ctx *a, const struct proto_ping *p, bool emit);
 /* One command's effect, one function per command type (dispatch.c lists
  * them): 0 or an LMDB error; business refusals go into a->res. */
 int store_apply_observe(struct apply_ctx *a);        /* apply.c */
@@ -124,6 +139,7 @@ int store_apply_webhook_put(struct apply_ctx *a);    /* webhooks.c */
 int store_apply_webhook_delete(struct apply_ctx *a); /* webhooks.c */
 int store_apply_webhook_progress(struct apply_ctx *a); /* webhooks.c */
 int store_apply_alert(struct apply_ctx *a);          /* alerts.c */
+int store_apply_import(struct apply_ctx *a);         /* import.c */
 /* Runs the function of a->cmd's type (none for NOOP). */
 int store_apply_dispatch(struct apply_ctx *a);
 

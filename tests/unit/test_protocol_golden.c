@@ -12,6 +12,21 @@
 #include "protocol/proto.h"
 #include "tests/unit/lib/golden.h"
 
+static void assert_one_obs_eq(const struct proto_observation *a, const struct proto_observation *b)
+{
+	assert_str_eq(a->client, b->client);
+	assert_str_eq(a->env, b->env);
+	assert_str_eq(a->ns, b->ns);
+	assert_str_eq(a->kind, b->kind);
+	assert_str_eq(a->workload, b->workload);
+	assert_str_eq(a->container, b->container);
+	assert_str_eq(a->image_repo, b->image_repo);
+	assert_str_eq(a->image_name, b->image_name);
+	assert_str_eq(a->image_tag, b->image_tag);
+	assert_str_eq(a->image_sha, b->image_sha);
+	assert_int_equal(b->seen_at_ms, a->seen_at_ms);
+}
+
 static void assert_obs_eq(const struct proto_cmd *w, const struct proto_cmd *g)
 {
 	assert_int_equal(g->n_obs, w->n_obs);
@@ -19,18 +34,7 @@ static void assert_obs_eq(const struct proto_cmd *w, const struct proto_cmd *g)
 		assert_null(g->obs);
 	}
 	for (uint32_t i = 0; i < w->n_obs; i++) {
-		const struct proto_observation *a = &w->obs[i], *b = &g->obs[i];
-		assert_str_eq(a->client, b->client);
-		assert_str_eq(a->env, b->env);
-		assert_str_eq(a->ns, b->ns);
-		assert_str_eq(a->kind, b->kind);
-		assert_str_eq(a->workload, b->workload);
-		assert_str_eq(a->container, b->container);
-		assert_str_eq(a->image_repo, b->image_repo);
-		assert_str_eq(a->image_name, b->image_name);
-		assert_str_eq(a->image_tag, b->image_tag);
-		assert_str_eq(a->image_sha, b->image_sha);
-		assert_int_equal(b->seen_at_ms, a->seen_at_ms);
+		assert_one_obs_eq(&w->obs[i], &g->obs[i]);
 	}
 }
 
@@ -141,6 +145,20 @@ static void assert_cmd_eq(const struct proto_cmd *w, const struct proto_cmd *g)
 		assert_str_eq(a->u.alert.client, b->u.alert.client);
 		assert_str_eq(a->u.alert.by, b->u.alert.by);
 		break;
+	case PROTO_CMD_IMPORT:
+		assert_int_equal(b->u.import.n_rows, a->u.import.n_rows);
+		assert_int_equal(b->u.import.n_pings, a->u.import.n_pings);
+		for (uint32_t i = 0; i < a->u.import.n_rows; i++) {
+			assert_one_obs_eq(&a->u.import.rows[i].obs, &b->u.import.rows[i].obs);
+			assert_int_equal(b->u.import.rows[i].last_seen_ms, a->u.import.rows[i].last_seen_ms);
+		}
+		for (uint32_t i = 0; i < a->u.import.n_pings; i++) {
+			assert_str_eq(a->u.import.pings[i].client, b->u.import.pings[i].client);
+			assert_str_eq(a->u.import.pings[i].env, b->u.import.pings[i].env);
+			assert_str_eq(a->u.import.pings[i].version, b->u.import.pings[i].version);
+			assert_int_equal(b->u.import.pings[i].at_ms, a->u.import.pings[i].at_ms);
+		}
+		break;
 	default:
 		fail_msg("command type %u has no comparison", w->type);
 	}
@@ -158,6 +176,14 @@ static struct proto_observation obs_two[] = {
 };
 /* Image repository, name, tag and digest may all be "". */
 static struct proto_observation obs_bare[] = {{"c", "e", "ns", "Job", "w", "c", "", "", "", "", -40000}};
+
+/* An imported Release Tracker row (first and last sighting) and ping. */
+static struct proto_import_row import_rows[] = {
+	{{"acme", "prod", "default", "Deployment", "web", "app", "docker.io", "nginx", "1.21.0", "sha256:ab",
+	  1701426600000},
+	 1701445500000},
+};
+static struct proto_ping import_pings[] = {{"acme", "prod", "v1.0.0", 1701445200000}};
 
 static const char *cluster_namespaces[] = {"payments", "checkout"};
 static const char *cluster_labels[] = {"team", "payments", "tier", "gold"};
@@ -329,6 +355,13 @@ static const struct cmd_case cmd_cases[] = {
 	 "95010f0fa097b470696e673a61636d653a70726f64756374696f6ea572616973"
 	 "65ae636c69656e745f6f66666c696e65a77761726e696e67b06e6f2070696e67"
 	 "20666f722033303073a0a00000000000"},
+	{"import", {.type = PROTO_CMD_IMPORT, .ts_ms = 16, .idem_key = "rt-import-1",
+	            .u.import = {import_rows, 1, import_pings, 1}},
+	 "95011010ab72742d696d706f72742d3192919ca461636d65a470726f64a76465"
+	 "6661756c74aa4465706c6f796d656e74a3776562a3617070a9646f636b65722e"
+	 "696fa56e67696e78a6312e32312e30a97368613235363a6162cf0000018c24ed"
+	 "9840cf0000018c260dfc609194a461636d65a470726f64a676312e302e30cf00"
+	 "00018c2609688000"},
 };
 
 static void run_cmd_case(void **state)
