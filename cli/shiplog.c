@@ -6,6 +6,7 @@
  *          [--repo R] [--image NAME] [--client C] [--env E] [--released-at TIME]
  *   shiplog release current --client C --env E
  *   shiplog release history CLIENT ENV NAMESPACE WORKLOAD CONTAINER
+ *   shiplog import release-tracker FILE.db [--batch N] [--dry-run]
  *
  * SHIPLOG_SERVER and SHIPLOG_API_KEY provide defaults for --server and --key. */
 #include <getopt.h>
@@ -15,67 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/client.h"
+#include "cli/import_rt.h"
 #include "lib/http.h"
-
-struct client {
-	const char *server;
-	const char *key;
-	bool json;
-};
-
-#define CLI_TIMEOUT_MS 15000u
-#define CLI_BACKUP_TIMEOUT_MS 600000u
-#define CLI_MAX_ANSWER (64u << 20) /* a JSON answer larger than this is refused */
-
-/* Performs one request; returns the HTTP status (0 if unreachable) and the
- * parsed JSON body in *out (NULL if not JSON). */
-static long request(const struct client *c, const char *method, const char *path, const char *body, json_t **out)
-{
-	static const char *const json[] = {"Content-Type: application/json", NULL};
-	char url[4096];
-	snprintf(url, sizeof(url), "%s%s", c->server, path);
-	struct http_request rq = {
-		.method = method,
-		.url = url,
-		.headers = body != NULL ? json : NULL,
-		.bearer = c->key,
-		.body = body,
-		.timeout_ms = CLI_TIMEOUT_MS,
-		.max_response = CLI_MAX_ANSWER,
-	};
-	struct http_response rs;
-	long status = 0;
-	if (http_perform(&rq, &rs) != 0) {
-		fprintf(stderr, "shiplog: %s: %s\n", url, rs.error);
-	} else {
-		status = rs.status;
-	}
-	*out = rs.body != NULL ? json_loads(rs.body, 0, NULL) : NULL;
-	http_response_free(&rs);
-	return status;
-}
-
-static int report(const struct client *c, long status, json_t *body)
-{
-	if (status == 0) {
-		return 1;
-	}
-	if (status >= 400) {
-		json_t *e = json_object_get(body, "error");
-		fprintf(stderr, "shiplog: HTTP %ld %s: %s\n", status, json_string_value(json_object_get(e, "code")),
-		        json_string_value(json_object_get(e, "message")));
-		json_decref(body);
-		return 1;
-	}
-	if (c->json) {
-		char *text = json_dumps(body, JSON_INDENT(2));
-		if (text != NULL) {
-			puts(text);
-			free(text);
-		}
-	}
-	return 0;
-}
 
 static char *escape_path(const char *s)
 {
@@ -90,12 +33,12 @@ static char *escape_path(const char *s)
 static int cmd_status(const struct client *c)
 {
 	json_t *health, *config;
-	long st = request(c, "GET", "/health", NULL, &health);
-	if (report(c, st, health) != 0) {
+	long st = cli_request(c, "GET", "/health", NULL, NULL, &health);
+	if (cli_report(c, st, health) != 0) {
 		return 1;
 	}
-	st = request(c, "GET", "/api/config", NULL, &config);
-	if (report(c, st, config) != 0) {
+	st = cli_request(c, "GET", "/api/config", NULL, NULL, &config);
+	if (cli_report(c, st, config) != 0) {
 		json_decref(health);
 		return 1;
 	}
@@ -159,10 +102,10 @@ static int cmd_put(const struct client *c, int argc, char **argv)
 	}
 	char *text = json_dumps(body, JSON_COMPACT);
 	json_t *resp;
-	long st = request(c, "PUT", path, text, &resp);
+	long st = cli_request(c, "PUT", path, text, NULL, &resp);
 	free(text);
 	json_decref(body);
-	if (report(c, st, resp) != 0) {
+	if (cli_report(c, st, resp) != 0) {
 		return 1;
 	}
 	if (!c->json) {
@@ -200,8 +143,8 @@ static int cmd_current(const struct client *c, int argc, char **argv)
 	free(ec);
 	free(ee);
 	json_t *resp;
-	long st = request(c, "GET", path, NULL, &resp);
-	if (report(c, st, resp) != 0) {
+	long st = cli_request(c, "GET", path, NULL, NULL, &resp);
+	if (cli_report(c, st, resp) != 0) {
 		return 1;
 	}
 	if (!c->json) {
@@ -210,9 +153,9 @@ static int cmd_current(const struct client *c, int argc, char **argv)
 		json_t *ns, *row;
 		json_array_foreach(json_object_get(resp, "ordered_namespaces"), i, ns)
 		{
-			json_array_foreach(json_object_get(json_object_get(resp, "namespaces"), json_string_value(ns)), j, row)
+			json_array_foreach(json_object_get(ns, "releases"), j, row)
 			{
-				printf("%-20s %-12s %-24s %-16s %-20s %s\n", json_string_value(ns),
+				printf("%-20s %-12s %-24s %-16s %-20s %s\n", json_string_value(json_object_get(ns, "name")),
 				       json_string_value(json_object_get(row, "workload_type")),
 				       json_string_value(json_object_get(row, "workload_name")),
 				       json_string_value(json_object_get(row, "container_name")),
@@ -239,8 +182,8 @@ static int cmd_history(const struct client *c, int argc, char **argv)
 		free(e);
 	}
 	json_t *resp;
-	long st = request(c, "GET", path, NULL, &resp);
-	if (report(c, st, resp) != 0) {
+	long st = cli_request(c, "GET", path, NULL, NULL, &resp);
+	if (cli_report(c, st, resp) != 0) {
 		return 1;
 	}
 	if (!c->json) {
@@ -302,8 +245,8 @@ static int cmd_cluster(const struct client *c, int argc, char **argv)
 	long st;
 	char path[256];
 	if (argc >= 1 && strcmp(argv[0], "status") == 0) {
-		st = request(c, "GET", "/api/v1/cluster", NULL, &resp);
-		if (report(c, st, resp) != 0) {
+		st = cli_request(c, "GET", "/api/v1/cluster", NULL, NULL, &resp);
+		if (cli_report(c, st, resp) != 0) {
 			return 1;
 		}
 		if (!c->json) {
@@ -342,21 +285,21 @@ static int cmd_cluster(const struct client *c, int argc, char **argv)
 		}
 		char *text = json_dumps(body, JSON_COMPACT);
 		json_decref(body);
-		st = request(c, "POST", "/api/v1/cluster/nodes", text, &resp);
+		st = cli_request(c, "POST", "/api/v1/cluster/nodes", text, NULL, &resp);
 		free(text);
 	} else if (argc == 2 && strcmp(argv[0], "remove") == 0) {
 		snprintf(path, sizeof(path), "/api/v1/cluster/nodes/%s", argv[1]);
-		st = request(c, "DELETE", path, NULL, &resp);
+		st = cli_request(c, "DELETE", path, NULL, NULL, &resp);
 	} else if (argc >= 1 && argc <= 2 && strcmp(argv[0], "transfer") == 0) {
 		char body[64];
 		snprintf(body, sizeof(body), argc == 2 ? "{\"id\":%s}" : "{}", argc == 2 ? argv[1] : "");
-		st = request(c, "POST", "/api/v1/cluster/transfer", body, &resp);
+		st = cli_request(c, "POST", "/api/v1/cluster/transfer", body, NULL, &resp);
 	} else {
 		fprintf(stderr, "usage: shiplog cluster status | add NAME RAFT RPC HTTP [--id N] [--role R] [--region R]\n"
 		                "                      | remove ID | transfer [ID] | backup FILE | restore\n");
 		return 2;
 	}
-	if (report(c, st, resp) != 0) {
+	if (cli_report(c, st, resp) != 0) {
 		return 1;
 	}
 	if (!c->json) {
@@ -376,6 +319,7 @@ static void usage(FILE *f)
 	           "  release history CLIENT ENV NS WORKLOAD CONTAINER   what ran before\n"
 	           "  cluster status | add NAME RAFT RPC HTTP [--id N] [--role R] | remove ID | transfer [ID]\n"
 	           "          | backup FILE | restore\n"
+	           "  import release-tracker FILE.db [--batch N] [--dry-run]   a Release Tracker database\n"
 	           "Defaults: SHIPLOG_SERVER (http://127.0.0.1:8001), SHIPLOG_API_KEY.\n");
 }
 
@@ -422,6 +366,8 @@ int main(int argc, char **argv)
 		} else {
 			usage(stderr);
 		}
+	} else if (strcmp(argv[i], "import") == 0 && i + 1 < argc && strcmp(argv[i + 1], "release-tracker") == 0) {
+		rc = cmd_import_release_tracker(&c, argc - i - 1, argv + i + 1);
 	} else {
 		usage(stderr);
 	}

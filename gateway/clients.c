@@ -100,7 +100,7 @@ static bool ping_command(struct gw_req *gr, json_t *body, struct proto_cmd *cmd)
 		return false;
 	}
 	if ((version != NULL && version[0] != '\0' && !gw_valid_text(version, 128)) ||
-	    (ts != NULL && gw_parse_time(ts, &at) != 0)) {
+	    (ts != NULL && timefmt_parse(ts, &at) != 0)) {
 		gw_respond_error(gr, 400, "VALIDATION_ERROR", "slave_version must be printable and timestamp ISO 8601");
 		return false;
 	}

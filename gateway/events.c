@@ -83,7 +83,7 @@ static int pump_one(void *data, const struct store_event *e)
 		return 0;
 	}
 	char when[40];
-	gw_format_time(e->ts_ms, when, sizeof(when));
+	timefmt_format(e->ts_ms, when, sizeof(when));
 	size_t cap = strlen(e->data) + strlen(e->type) + 160;
 	char *text = malloc(cap);
 	if (text == NULL) {

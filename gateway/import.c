@@ -31,10 +31,11 @@ static void import_done(struct gw_req *gr, const struct proto_result *res)
 		gw_add_header(gr, "idempotent-replayed", "true");
 	}
 	json_int_t n = q->im.n_rows, changed = (json_int_t)res->created + (json_int_t)res->updated;
-	gw_respond_json(gr, 200, json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:o}", "status", "success", "releases", n, "pings",
-	                                   (json_int_t)q->im.n_pings, "created", (json_int_t)res->created, "updated",
-	                                   (json_int_t)res->updated, "unchanged", n > changed ? n - changed : 0,
-	                                   "timestamp", gw_json_time(wall_now_ms())));
+	/* replayed: this batch was written before (a rerun); the counts are that first write's. */
+	gw_respond_json(gr, 200, json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:b,s:o}", "status", "success", "releases", n,
+	                                   "pings", (json_int_t)q->im.n_pings, "created", (json_int_t)res->created,
+	                                   "updated", (json_int_t)res->updated, "unchanged", n > changed ? n - changed : 0,
+	                                   "replayed", res->replay != 0, "timestamp", gw_json_time(wall_now_ms())));
 }
 
 static const char *text(json_t *o, const char *k)
@@ -46,7 +47,7 @@ static const char *text(json_t *o, const char *k)
 static bool a_time(json_t *o, const char *k, int64_t *ms)
 {
 	const char *s = text(o, k);
-	return s != NULL && gw_parse_time(s, ms) == 0;
+	return s != NULL && timefmt_parse(s, ms) == 0;
 }
 
 /* Fills one row; NULL, or why it is malformed. */

@@ -10,6 +10,7 @@
 #include "gateway/gw.h"
 #include "bus/bus.h"
 #include "lib/clock.h"
+#include "lib/timefmt.h"
 #include "lib/queue.h"
 #include "lib/metrics.h"
 #include "lib/pooljob.h"
@@ -176,11 +177,7 @@ struct gw_auth gw_auth_key(struct gw *g, const char *key);
 /* true if the credential may see client's data */
 bool gw_auth_allows(const struct gw_auth *a, const char *client);
 
-/* timefmt.c */
-/* "2023-12-01T10:30:00Z" into out (>= 32 bytes). */
-void gw_format_time(int64_t ms, char *out, size_t cap);
-/* RFC 3339 / ISO 8601 with a zone; 0 on success. */
-int gw_parse_time(const char *s, int64_t *ms);
+/* jsonw.c: a time as a JSON string (lib/timefmt.h's format) */
 json_t *gw_json_time(int64_t ms);
 
 /* validate.c */

@@ -78,7 +78,7 @@ void jsonw_time(struct jsonw *w, int64_t ms)
 {
 	char buf[48];
 	buf[0] = '"';
-	gw_format_time(ms, buf + 1, sizeof(buf) - 2);
+	timefmt_format(ms, buf + 1, sizeof(buf) - 2);
 	size_t n = strlen(buf);
 	buf[n++] = '"';
 	jsonw_raw(w, buf, n);
@@ -95,4 +95,11 @@ char *jsonw_take(struct jsonw *w, size_t *len)
 	}
 	*w = (struct jsonw){0};
 	return p;
+}
+
+json_t *gw_json_time(int64_t ms)
+{
+	char buf[40];
+	timefmt_format(ms, buf, sizeof(buf));
+	return json_string(buf);
 }

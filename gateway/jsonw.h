@@ -23,7 +23,7 @@ void jsonw_raw(struct jsonw *w, const char *s, size_t n);
 void jsonw_str(struct jsonw *w, const char *s);
 /* Appends a JSON integer. */
 void jsonw_int(struct jsonw *w, int64_t v);
-/* Appends ms since the epoch as a quoted time, as gw_format_time writes it. */
+/* Appends ms since the epoch as a quoted time, as timefmt_format writes it. */
 void jsonw_time(struct jsonw *w, int64_t ms);
 /* The text written (NUL-terminated, *len without the NUL), now the caller's
  * to free; NULL if an allocation failed. The writer is empty afterwards. */

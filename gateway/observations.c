@@ -74,7 +74,7 @@ static bool read_one(json_t *o, const char *client, const char *env, struct prot
 	ob->image_repo = ob->image_repo != NULL ? ob->image_repo : "";
 	ob->image_name = ob->image_name != NULL ? ob->image_name : "";
 	ob->seen_at_ms = wall_now_ms();
-	if (seen != NULL && gw_parse_time(seen, &ob->seen_at_ms) != 0) {
+	if (seen != NULL && timefmt_parse(seen, &ob->seen_at_ms) != 0) {
 		*why = "seen_at must be an ISO 8601 time";
 		return false;
 	}

@@ -136,7 +136,7 @@ void gw_h_collect_put(struct gw_req *gr)
 		return;
 	}
 	o->seen_at_ms = wall_now_ms();
-	if (released_at != NULL && gw_parse_time(released_at, &o->seen_at_ms) != 0) {
+	if (released_at != NULL && timefmt_parse(released_at, &o->seen_at_ms) != 0) {
 		gw_respond_error(gr, 400, "VALIDATION_ERROR", "released_at must be an ISO 8601 time such as 2023-12-01T10:30:00Z");
 		return;
 	}

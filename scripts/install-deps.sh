@@ -7,7 +7,7 @@ PKGS=(
   build-essential pkg-config meson ninja-build cmake
   libuv1-dev libraft-dev liblz4-dev libnng-dev libmbedtls-dev libmsgpack-dev liblmdb-dev lmdb-utils
   libh2o-dev libwslay-dev libssl-dev libjwt-dev libjansson-dev
-  libtoml11-dev libsodium-dev libcmocka-dev libcurl4-openssl-dev libyaml-dev openssl
+  libtoml11-dev libsodium-dev libcmocka-dev libcurl4-openssl-dev libyaml-dev libsqlite3-dev openssl
   python3 python3-pytest python3-requests python3-websocket
   curl procps iproute2 iptables faketime
 )

@@ -1,4 +1,4 @@
-/* gateway/jsonw.c and gw_format_time: the hand-written JSON and times must be
+/* gateway/jsonw.c and timefmt_format: the hand-written JSON and times must be
  * byte for byte what jansson's compact dump and strftime gave before. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -32,7 +32,7 @@ static void test_times_match_strftime(void **state)
 	uint64_t x = 88172645463325252ull;
 	int64_t fixed[] = {0, 1, 999, 1000, -1, -1000, -1001, 1700000000000, 1700000000123, 253402300799999};
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
-		gw_format_time(fixed[i], got, sizeof(got));
+		timefmt_format(fixed[i], got, sizeof(got));
 		reference_time(fixed[i], want, sizeof(want));
 		assert_string_equal(got, want);
 	}
@@ -42,11 +42,11 @@ static void test_times_match_strftime(void **state)
 		if (i % 3 == 0) {
 			ms -= ms % 1000;
 		}
-		gw_format_time(ms, got, sizeof(got));
+		timefmt_format(ms, got, sizeof(got));
 		reference_time(ms, want, sizeof(want));
 		assert_string_equal(got, want);
 	}
-	gw_format_time(1700000000123, got, 8); /* cut to the buffer, still terminated */
+	timefmt_format(1700000000123, got, 8); /* cut to the buffer, still terminated */
 	assert_string_equal(got, "2023-11");
 }
 

@@ -1,11 +1,12 @@
 /* Times on the wire: RFC 3339 in UTC, as the Release Tracker shows them. */
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "gateway/internal.h"
+#include "lib/timefmt.h"
 
 static char *put_digits(char *o, int v, int n)
 {
@@ -18,7 +19,7 @@ static char *put_digits(char *o, int v, int n)
 
 /* By hand rather than strftime: history and current-releases responses
  * format two times per row, and strftime was a tenth of their CPU. */
-void gw_format_time(int64_t ms, char *out, size_t cap)
+void timefmt_format(int64_t ms, char *out, size_t cap)
 {
 	time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
 	int frac = (int)(ms - (int64_t)secs * 1000);
@@ -49,12 +50,6 @@ void gw_format_time(int64_t ms, char *out, size_t cap)
 	out[n] = '\0';
 }
 
-json_t *gw_json_time(int64_t ms)
-{
-	char buf[40];
-	gw_format_time(ms, buf, sizeof(buf));
-	return json_string(buf);
-}
 
 static int digits(const char **p, int n, int *out)
 {
@@ -70,7 +65,7 @@ static int digits(const char **p, int n, int *out)
 	return 0;
 }
 
-int gw_parse_time(const char *s, int64_t *ms)
+int timefmt_parse(const char *s, int64_t *ms)
 {
 	struct tm tm;
 	int y, mo, d, h, mi, sec, frac_ms = 0;
