@@ -524,6 +524,46 @@ static struct proto_result apply_cmd(struct fixture *f, struct proto_cmd *c)
 	return res;
 }
 
+/* Applies an IMPORT of one row (tag, first..last) of the observe() component. */
+static struct proto_result import_row(struct fixture *f, const char *tag, int64_t first, int64_t last)
+{
+	struct proto_import_row row = {{"prod", "p", "default", "Deployment", "web", "nginx", "docker.io", "nginx", tag,
+	                                tag, first},
+	                               last};
+	struct proto_cmd c = {.type = PROTO_CMD_IMPORT, .ts_ms = last, .u.import = {&row, 1, NULL, 0}};
+	return apply_cmd(f, &c);
+}
+
+static void test_import_is_idempotent_and_keeps_time_order(void **state)
+{
+	struct fixture *f = *state;
+	int rv;
+	/* The seed's rows, oldest last_seen first; 1.0 rolled back (its row stretched). */
+	assert_int_equal(import_row(f, "1.1", 100, 190).created, 1);
+	assert_int_equal(import_row(f, "1.0", 0, 400).created, 1);
+	/* Again, any time later: nothing changes. */
+	struct proto_result again = import_row(f, "1.1", 100, 190);
+	assert_int_equal(again.created + again.updated, 0);
+	again = import_row(f, "1.0", 0, 400);
+	assert_int_equal(again.created + again.updated, 0);
+	/* An older row goes below the newer entries; current stays 1.0. */
+	assert_int_equal(import_row(f, "0.9", 10, 50).created, 1);
+	/* A live sighting of the current image, then its imported row: one entry. */
+	observe(f, "default", "1.0", "1.0", 500, "");
+	assert_int_equal(import_row(f, "1.0", 0, 450).created, 0);
+	struct rows h = history(f, "default", &rv);
+	assert_int_equal(rv, PROTO_OK);
+	assert_int_equal(h.n, 3);
+	assert_string_equal(h.tags[0], "1.0");
+	assert_int_equal(h.first[0], 0);
+	assert_int_equal(h.last[0], 500);
+	assert_string_equal(h.tags[1], "1.1");
+	assert_string_equal(h.tags[2], "0.9");
+	assert_int_equal(h.last[2], 50);
+	/* last before first is refused by the store too */
+	assert_int_equal(import_row(f, "x", 10, 5).code, PROTO_EINVAL);
+}
+
 static struct proto_result lease_cmd(struct fixture *f, uint64_t holder, int64_t ts)
 {
 	struct proto_cmd c = {.type = PROTO_CMD_LEASE, .ts_ms = ts};
@@ -745,6 +785,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_history_first_last_seen_and_rollback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_history_is_not_cut, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_is_idempotent_and_keeps_time_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_current_by_namespace_and_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idempotency_and_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_entry_is_a_noop_that_advances, setup, teardown),
