@@ -276,15 +276,20 @@ int cmd_import_release_tracker(const struct client *c, int argc, char **argv)
 	for (size_t i = 0; i < n && rc == 0; i += (size_t)batch) {
 		json_t *items = json_array();
 		for (size_t k = i; k < n && k < i + (size_t)batch; k++) {
-			if (dry) {
+			json_t *row = release_json(order[k]);
+			if (row == NULL) {
+				skip(&s, "text that is not UTF-8"); /* a JSON body cannot carry it */
+				s.total--;
+			} else if (dry) {
 				const struct rt_release *r = order[k];
 				char f[40], l[40];
 				timefmt_format(r->first_seen_ms, f, sizeof(f));
 				timefmt_format(r->last_seen_ms, l, sizeof(l));
 				printf("release %s/%s %s %s/%s/%s %s %s %s..%s\n", r->client, r->env, r->ns, r->kind, r->workload,
 				       r->container, r->image_tag, r->image_sha, f, l);
+				json_decref(row);
 			} else {
-				json_array_append_new(items, release_json(order[k]));
+				json_array_append_new(items, row);
 			}
 		}
 		if (!dry) {
@@ -300,14 +305,20 @@ int cmd_import_release_tracker(const struct client *c, int argc, char **argv)
 			skip(&s, p->skip);
 			continue;
 		}
+		json_t *pj = ping_json(p);
+		if (pj == NULL) {
+			skip(&s, "text that is not UTF-8");
+			continue;
+		}
 		n_pings++;
 		if (dry) {
 			char t[40];
 			timefmt_format(p->last_ping_ms, t, sizeof(t));
 			printf("ping %s/%s %s %s\n", p->client, p->env, p->version[0] != '\0' ? p->version : "-", t);
+			json_decref(pj);
 			continue;
 		}
-		json_array_append_new(pings, ping_json(p));
+		json_array_append_new(pings, pj);
 		if (json_array_size(pings) == (size_t)batch) {
 			rc = send_batch(c, "pings", pings, &s, true);
 			json_array_clear(pings);
@@ -318,7 +329,7 @@ int cmd_import_release_tracker(const struct client *c, int argc, char **argv)
 	}
 	json_decref(pings);
 	if (rc == 0) {
-		print_summary(c, &s, dry, n, n_pings);
+		print_summary(c, &s, dry, s.total, n_pings);
 	}
 	for (size_t i = 0; i < s.n_reasons; i++) {
 		free(s.skipped[i].why);

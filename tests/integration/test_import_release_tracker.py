@@ -69,6 +69,11 @@ def build_db(path, prefix, n_components=6):
     rt_db.add_release(conn, client_name=f"{prefix}-client0", env_name="prod", namespace="ns0", workload_name="nosha",
                       workload_type="Deployment", container_name="main", image_repo="", image_name="x",
                       image_tag="0.1", image_sha="", first_seen=at(1), last_seen=at(2))
+    # skipped: text that is not UTF-8 (no JSON body can carry it)
+    conn.execute("INSERT INTO releases (client_name, env_name, namespace, workload_name, workload_type, "
+                 "container_name, image_repo, image_name, image_tag, image_sha, first_seen, last_seen) "
+                 f"VALUES ('{prefix}-client0','prod','ns0','latin1','Deployment','main','','x',"
+                 "CAST(X'ff41' AS TEXT),'sha256:ff','2024-01-01T00:00:00Z','2024-01-02T00:00:00Z')")
     pings = {}
     for c in range(2):
         client, env = f"{prefix}-client{c}", "prod"
@@ -134,9 +139,9 @@ def test_import_then_again(cluster, tmp_path):
     for (client, env, ns, wl, ctr) in expected:
         assert cluster.history("n1", H.Component(client, env, ns, wl, ctr)).status_code == 404  # dry: nothing
     s = run_import(cluster.nodes[cluster.followers()[0]], db, "--batch", "4")
-    assert s["releases_read"] == n_rows + 1, s
+    assert s["releases_read"] == n_rows + 2, s
     assert s["created"] == n_rows and s["unchanged"] == 0, s
-    assert sum(s["skipped"].values()) == 1, s
+    assert sum(s["skipped"].values()) == 2 and s["skipped"]["text that is not UTF-8"] == 1, s
     assert s["pings_read"] == 2 and s["pings_written"] == 2, s
     assert s["pending_skipped"] == 1, s
     first = assert_imported(cluster, expected, pings)
