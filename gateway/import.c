@@ -38,15 +38,9 @@ static void import_done(struct gw_req *gr, const struct proto_result *res)
 	                                   "replayed", res->replay != 0, "timestamp", gw_json_time(wall_now_ms())));
 }
 
-static const char *text(json_t *o, const char *k)
-{
-	json_t *v = json_object_get(o, k);
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
 static bool a_time(json_t *o, const char *k, int64_t *ms)
 {
-	const char *s = text(o, k);
+	const char *s = gw_str_member(o, k);
 	return s != NULL && timefmt_parse(s, ms) == 0;
 }
 
@@ -55,36 +49,14 @@ static const char *read_row(json_t *o, void *item)
 {
 	struct proto_import_row *r = item;
 	struct proto_observation *ob = &r->obs;
-	if (!json_is_object(o)) {
-		return "each release is an object";
+	ob->client = gw_str_member(o, "client_name");
+	ob->env = gw_str_member(o, "env_name");
+	const char *why = gw_read_observation(o, "workload_type", ob);
+	if (why != NULL) {
+		return why;
 	}
-	ob->client = text(o, "client_name");
-	ob->env = text(o, "env_name");
-	ob->ns = text(o, "namespace");
-	ob->kind = text(o, "workload_type");
-	ob->workload = text(o, "workload_name");
-	ob->container = text(o, "container_name");
-	ob->image_repo = text(o, "image_repo");
-	ob->image_name = text(o, "image_name");
-	ob->image_tag = text(o, "image_tag");
-	ob->image_sha = text(o, "image_sha");
-	const char *names[] = {ob->client, ob->env, ob->ns, ob->kind, ob->workload, ob->container};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (names[i] == NULL || !gw_valid_name(names[i])) {
-			return "client_name, env_name, namespace, workload_type, workload_name and container_name must be "
-			       "names of 1-253 letters, digits, '-', '_', '.'";
-		}
-	}
-	if (!gw_valid_component(ob)) {
-		return "the component's names together are too long";
-	}
-	ob->image_repo = ob->image_repo != NULL ? ob->image_repo : "";
-	ob->image_name = ob->image_name != NULL ? ob->image_name : "";
-	if ((ob->image_repo[0] != '\0' && !gw_valid_text(ob->image_repo, 512)) ||
-	    (ob->image_name[0] != '\0' && !gw_valid_text(ob->image_name, 512)) || ob->image_tag == NULL ||
-	    !gw_valid_text(ob->image_tag, 256) || ob->image_sha == NULL || !gw_valid_text(ob->image_sha, 256)) {
-		return "image_tag and image_sha are required text (at most 256 characters); image_repo and image_name "
-		       "optional (at most 512)";
+	if (ob->image_sha[0] == '\0') {
+		return "image_sha is required";
 	}
 	if (!a_time(o, "first_seen", &ob->seen_at_ms) || !a_time(o, "last_seen", &r->last_seen_ms)) {
 		return "first_seen and last_seen must be ISO 8601 times";
@@ -101,9 +73,9 @@ static const char *read_ping(json_t *o, void *item)
 	if (!json_is_object(o)) {
 		return "each ping is an object";
 	}
-	p->client = text(o, "client_name");
-	p->env = text(o, "env_name");
-	p->version = text(o, "slave_version");
+	p->client = gw_str_member(o, "client_name");
+	p->env = gw_str_member(o, "env_name");
+	p->version = gw_str_member(o, "slave_version");
 	if (p->client == NULL || p->env == NULL || !gw_valid_name(p->client) || !gw_valid_name(p->env)) {
 		return "client_name and env_name must be names";
 	}

@@ -191,6 +191,12 @@ bool gw_valid_text(const char *s, size_t max);
 json_t *gw_body_object(struct gw_req *gr);
 /* Reads an optional string member; answers 400 and returns false on a wrong type. */
 bool gw_opt_string(struct gw_req *gr, json_t *obj, const char *key, const char **out);
+/* The string member key of o, NULL when absent or not a string. */
+const char *gw_str_member(json_t *o, const char *key);
+/* Fills ob's component and image from the JSON object o (kind under
+ * kind_key; ob->client and ob->env already set) and checks them: NULL, or
+ * why o is malformed. image_repo/image_name default to "", image_sha may be "". */
+const char *gw_read_observation(json_t *o, const char *kind_key, struct proto_observation *ob);
 
 /* Handlers (routes.c dispatches) */
 void gw_h_collect_put(struct gw_req *gr);

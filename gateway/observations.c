@@ -34,45 +34,15 @@ static void batch_done(struct gw_req *gr, const struct proto_result *res)
 	                                   "timestamp", gw_json_time(wall_now_ms())));
 }
 
-static const char *field(json_t *o, const char *k)
-{
-	json_t *v = json_object_get(o, k);
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
 /* Fills one observation; false (with the reason in why) if it is malformed. */
 static bool read_one(json_t *o, const char *client, const char *env, struct proto_observation *ob, const char **why)
 {
-	const char *seen;
-	*why = "each observation needs namespace, workload_kind, workload_name, container_name (names), "
-	       "image_tag and image_sha (text); image_repo, image_name and seen_at are optional";
-	if (!json_is_object(o)) {
-		return false;
-	}
 	ob->client = client;
 	ob->env = env;
-	ob->ns = field(o, "namespace");
-	ob->kind = field(o, "workload_kind");
-	ob->workload = field(o, "workload_name");
-	ob->container = field(o, "container_name");
-	ob->image_tag = field(o, "image_tag");
-	ob->image_sha = field(o, "image_sha");
-	ob->image_repo = field(o, "image_repo");
-	ob->image_name = field(o, "image_name");
-	seen = field(o, "seen_at");
-	if (ob->ns == NULL || ob->kind == NULL || ob->workload == NULL || ob->container == NULL ||
-	    !gw_valid_name(ob->ns) || !gw_valid_name(ob->kind) || !gw_valid_name(ob->workload) ||
-	    !gw_valid_name(ob->container) || ob->image_tag == NULL || !gw_valid_text(ob->image_tag, 256) ||
-	    ob->image_sha == NULL || (ob->image_sha[0] != '\0' && !gw_valid_text(ob->image_sha, 256))) {
+	if ((*why = gw_read_observation(o, "workload_kind", ob)) != NULL) {
 		return false;
 	}
-	if (!gw_valid_component(ob)) {
-		_Static_assert(PROTO_MAX_COMPONENT_NAMES == 497, "the message below says 497");
-		*why = "client, environment, namespace, kind, workload and container names together exceed 497 characters";
-		return false;
-	}
-	ob->image_repo = ob->image_repo != NULL ? ob->image_repo : "";
-	ob->image_name = ob->image_name != NULL ? ob->image_name : "";
+	const char *seen = gw_str_member(o, "seen_at");
 	ob->seen_at_ms = wall_now_ms();
 	if (seen != NULL && timefmt_parse(seen, &ob->seen_at_ms) != 0) {
 		*why = "seen_at must be an ISO 8601 time";
@@ -91,7 +61,7 @@ void gw_h_observations(struct gw_req *gr)
 	memset(b, 0, sizeof(*b));
 	b->body = body;
 	gr->ctx = b;
-	const char *client = field(body, "client_name"), *env = field(body, "env_name");
+	const char *client = gw_str_member(body, "client_name"), *env = gw_str_member(body, "env_name");
 	json_t *list = json_object_get(body, "observations");
 	if (client == NULL || env == NULL || !gw_valid_name(client) || !gw_valid_name(env)) {
 		gw_respond_error(gr, 400, "VALIDATION_ERROR", "client_name and env_name are required names");

@@ -79,3 +79,45 @@ bool gw_opt_string(struct gw_req *gr, json_t *obj, const char *key, const char *
 	}
 	return true;
 }
+
+const char *gw_str_member(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+const char *gw_read_observation(json_t *o, const char *kind_key, struct proto_observation *ob)
+{
+	if (!json_is_object(o)) {
+		return "each item is an object";
+	}
+	ob->ns = gw_str_member(o, "namespace");
+	ob->kind = gw_str_member(o, kind_key);
+	ob->workload = gw_str_member(o, "workload_name");
+	ob->container = gw_str_member(o, "container_name");
+	ob->image_repo = gw_str_member(o, "image_repo");
+	ob->image_name = gw_str_member(o, "image_name");
+	ob->image_tag = gw_str_member(o, "image_tag");
+	ob->image_sha = gw_str_member(o, "image_sha");
+	const char *names[] = {ob->client, ob->env, ob->ns, ob->kind, ob->workload, ob->container};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (names[i] == NULL || !gw_valid_name(names[i])) {
+			return "namespace, the workload kind, workload_name and container_name (and the client and "
+			       "environment) must be names of 1-253 letters, digits, '-', '_', '.'";
+		}
+	}
+	if (!gw_valid_component(ob)) {
+		_Static_assert(PROTO_MAX_COMPONENT_NAMES == 497, "the message below says 497");
+		return "client, environment, namespace, kind, workload and container names together exceed 497 characters";
+	}
+	ob->image_repo = ob->image_repo != NULL ? ob->image_repo : "";
+	ob->image_name = ob->image_name != NULL ? ob->image_name : "";
+	if ((ob->image_repo[0] != '\0' && !gw_valid_text(ob->image_repo, 512)) ||
+	    (ob->image_name[0] != '\0' && !gw_valid_text(ob->image_name, 512)) || ob->image_tag == NULL ||
+	    !gw_valid_text(ob->image_tag, 256) || ob->image_sha == NULL ||
+	    (ob->image_sha[0] != '\0' && !gw_valid_text(ob->image_sha, 256))) {
+		return "image_tag and image_sha are required text (at most 256 characters); image_repo and image_name "
+		       "optional (at most 512)";
+	}
+	return NULL;
+}

@@ -1,5 +1,6 @@
 /* store/: the deterministic apply (history, current, rollbacks, pings,
- * idempotency, replay), the reads, and snapshot/restore. */
+ * imports, idempotency, replay, leases, clusters and jobs, batches) and the
+ * reads. Snapshots: test_store_snapshot.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -14,94 +15,20 @@
 #include <unistd.h>
 
 #include "store/store.h"
-
-struct fixture {
-	char dir[128];
-	store *s;
-	uint64_t index;
-};
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-	char err[256];
-	snprintf(f->dir, sizeof(f->dir), "/tmp/shiplog-test-store-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	assert_int_equal(store_open(&f->s, f->dir, 64u << 20, err, sizeof(err)), PROTO_OK);
-	*state = f;
-	return 0;
-}
-
-static void rm_dir(const char *dir)
-{
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	store_close(f->s);
-	rm_dir(f->dir);
-	free(f);
-	return 0;
-}
-
-/* Applies an OBSERVE of one image at the next index. */
-static struct proto_result observe(struct fixture *f, const char *ns, const char *tag, const char *sha, int64_t at,
-                                   const char *idem)
-{
-	struct proto_observation o = {"prod", "p", ns, "Deployment", "web", "nginx", "docker.io", "nginx", tag, sha, at};
-	struct proto_cmd c = {.type = PROTO_CMD_OBSERVE, .ts_ms = at, .idem_key = idem, .n_obs = 1, .obs = &o};
-	struct proto_buf b;
-	struct proto_result res;
-	assert_int_equal(proto_cmd_encode(&c, &b), PROTO_OK);
-	assert_int_equal(store_apply(f->s, ++f->index, b.data, b.len, &res), PROTO_OK);
-	proto_buf_free(&b);
-	return res;
-}
-
-struct rows {
-	char tags[64][32];
-	int64_t first[64], last[64];
-	char ns[64][32];
-	int n;
-};
-
-static int collect(void *data, const struct store_release *r)
-{
-	struct rows *rows = data;
-	snprintf(rows->tags[rows->n], 32, "%s", r->image_tag);
-	snprintf(rows->ns[rows->n], 32, "%s", r->ns);
-	rows->first[rows->n] = r->first_seen_ms;
-	rows->last[rows->n] = r->last_seen_ms;
-	rows->n++;
-	return 0;
-}
-
-static struct rows history(struct fixture *f, const char *ns, int *rv)
-{
-	struct store_read *rd;
-	struct rows rows = {0};
-	assert_int_equal(store_read_begin(f->s, &rd), PROTO_OK);
-	*rv = store_history_each(rd, "prod", "p", ns, "web", "nginx", collect, &rows);
-	store_read_end(rd);
-	return rows;
-}
+#include "tests/unit/lib/store_fixture.h"
 
 static void test_history_first_last_seen_and_rollback(void **state)
 {
 	struct fixture *f = *state;
 	int rv;
-	assert_int_equal(observe(f, "default", "1.0", "s1", 1000, "").created, 1);
-	struct proto_result again = observe(f, "default", "1.0", "s1", 2000, "");
+	assert_int_equal(store_fixture_observe(f, "default", "1.0", "s1", 1000, "").created, 1);
+	struct proto_result again = store_fixture_observe(f, "default", "1.0", "s1", 2000, "");
 	assert_int_equal(again.created, 0);
 	assert_int_equal(again.updated, 1);
-	observe(f, "default", "1.0", "s1", 1500, ""); /* older sighting: no change */
-	observe(f, "default", "2.0", "s2", 3000, "");
-	observe(f, "default", "1.0", "s1", 4000, ""); /* rollback: a new entry */
-	struct rows h = history(f, "default", &rv);
+	store_fixture_observe(f, "default", "1.0", "s1", 1500, ""); /* older sighting: no change */
+	store_fixture_observe(f, "default", "2.0", "s2", 3000, "");
+	store_fixture_observe(f, "default", "1.0", "s1", 4000, ""); /* rollback: a new entry */
+	struct rows h = store_fixture_history(f, "default", &rv);
 	assert_int_equal(rv, PROTO_OK);
 	assert_int_equal(h.n, 3);
 	assert_string_equal(h.tags[0], "1.0");
@@ -110,7 +37,7 @@ static void test_history_first_last_seen_and_rollback(void **state)
 	assert_string_equal(h.tags[2], "1.0");
 	assert_int_equal(h.first[2], 1000);
 	assert_int_equal(h.last[2], 2000);
-	history(f, "missing", &rv);
+	store_fixture_history(f, "missing", &rv);
 	assert_int_equal(rv, PROTO_ENOTFOUND);
 }
 
@@ -121,9 +48,9 @@ static void test_history_is_not_cut(void **state)
 	char tag[16];
 	for (int i = 0; i < 40; i++) {
 		snprintf(tag, sizeof(tag), "v%d", i);
-		observe(f, "default", tag, tag, 1000 + i, "");
+		store_fixture_observe(f, "default", tag, tag, 1000 + i, "");
 	}
-	struct rows h = history(f, "default", &rv);
+	struct rows h = store_fixture_history(f, "default", &rv);
 	assert_int_equal(h.n, 40);
 	assert_string_equal(h.tags[0], "v39");
 	assert_string_equal(h.tags[39], "v0");
@@ -132,13 +59,13 @@ static void test_history_is_not_cut(void **state)
 static void test_current_by_namespace_and_counts(void **state)
 {
 	struct fixture *f = *state;
-	observe(f, "zeta", "1", "a", 10, "");
-	observe(f, "alpha", "2", "b", 20, "");
-	observe(f, "alpha", "3", "c", 30, "");
+	store_fixture_observe(f, "zeta", "1", "a", 10, "");
+	store_fixture_observe(f, "alpha", "2", "b", 20, "");
+	store_fixture_observe(f, "alpha", "3", "c", 30, "");
 	struct store_read *rd;
 	struct rows rows = {0};
 	assert_int_equal(store_read_begin(f->s, &rd), PROTO_OK);
-	assert_int_equal(store_current_each(rd, "prod", "p", collect, &rows), PROTO_OK);
+	assert_int_equal(store_current_each(rd, "prod", "p", store_fixture_collect, &rows), PROTO_OK);
 	assert_int_equal(store_read_index(rd), 3);
 	assert_int_equal(store_release_count(rd, NULL), 3);
 	assert_int_equal(store_release_count(rd, "prod"), 3);
@@ -151,7 +78,7 @@ static void test_current_by_namespace_and_counts(void **state)
 
 	struct rows found = {0};
 	assert_int_equal(store_read_begin(f->s, &rd), PROTO_OK);
-	assert_int_equal(store_find_workload(rd, "prod", "p", "Deployment", "web", "nginx", collect, &found), PROTO_OK);
+	assert_int_equal(store_find_workload(rd, "prod", "p", "Deployment", "web", "nginx", store_fixture_collect, &found), PROTO_OK);
 	store_read_end(rd);
 	assert_int_equal(found.n, 2); /* the same workload in two namespaces */
 }
@@ -159,30 +86,30 @@ static void test_current_by_namespace_and_counts(void **state)
 static void test_idempotency_and_replay(void **state)
 {
 	struct fixture *f = *state;
-	struct proto_result first = observe(f, "default", "1.0", "s1", 1000, "k:retry");
+	struct proto_result first = store_fixture_observe(f, "default", "1.0", "s1", 1000, "k:retry");
 	assert_int_equal(first.replay, 0);
-	struct proto_result retry = observe(f, "default", "9.9", "s9", 1100, "k:retry");
+	struct proto_result retry = store_fixture_observe(f, "default", "9.9", "s9", 1100, "k:retry");
 	assert_int_equal(retry.replay, 1);
 	assert_int_equal(retry.index, first.index);
 	int rv;
-	struct rows h = history(f, "default", &rv);
+	struct rows h = store_fixture_history(f, "default", &rv);
 	assert_int_equal(h.n, 1);
 	/* A proposer whose clock jumped days ahead expires nothing: the cluster
 	 * clock moves at most a minute per entry. */
-	struct proto_result jumped = observe(f, "default", "9.9", "s9", 1000 + 3 * STORE_IDEM_TTL_MS, "k:retry");
+	struct proto_result jumped = store_fixture_observe(f, "default", "9.9", "s9", 1000 + 3 * STORE_IDEM_TTL_MS, "k:retry");
 	assert_int_equal(jumped.replay, 1);
 	/* After 24 h of cluster time the key has expired: the same key applies again. */
 	struct proto_result later = {0};
 	int i;
 	for (i = 0; i < 24 * 60 + 2; i++) {
-		later = observe(f, "default", "9.9", "s9", 1000 + 3 * STORE_IDEM_TTL_MS, "k:retry");
+		later = store_fixture_observe(f, "default", "9.9", "s9", 1000 + 3 * STORE_IDEM_TTL_MS, "k:retry");
 		if (!later.replay) {
 			break;
 		}
 	}
 	assert_int_equal(later.replay, 0);
 	assert_true(i >= 24 * 60 - 2); /* a minute of cluster time per entry at most */
-	h = history(f, "default", &rv);
+	h = store_fixture_history(f, "default", &rv);
 	assert_int_equal(h.n, 2);
 
 	/* An entry at or below the applied index is a replay: skipped. */
@@ -194,7 +121,7 @@ static void test_idempotency_and_replay(void **state)
 	assert_int_equal(store_apply(f->s, f->index, b.data, b.len, &res), PROTO_OK);
 	assert_int_equal(res.replay, 1);
 	proto_buf_free(&b);
-	h = history(f, "default", &rv);
+	h = store_fixture_history(f, "default", &rv);
 	assert_int_equal(h.n, 2);
 	assert_int_equal(store_applied(f->s), f->index);
 }
@@ -220,7 +147,7 @@ static void test_newer_format_entry_applies_nothing(void **state)
 	struct fixture *f = *state;
 	struct proto_result res[2];
 	int rv;
-	observe(f, "default", "1.0", "sha-a", 1000, "");
+	store_fixture_observe(f, "default", "1.0", "sha-a", 1000, "");
 	struct proto_observation o = {"prod", "p", "default", "Deployment", "web", "nginx", "", "", "2.0", "sha-b", 2000};
 	struct proto_cmd c = {.type = PROTO_CMD_OBSERVE, .idem_key = "", .n_obs = 1, .obs = &o};
 	struct proto_buf ok, newer;
@@ -232,9 +159,9 @@ static void test_newer_format_entry_applies_nothing(void **state)
 	struct proto_slice both[2] = {{ok.data, ok.len}, {newer.data, newer.len}};
 	assert_int_equal(store_apply_batch(f->s, f->index + 1, both, 2, res), PROTO_ENEWER);
 	assert_int_equal(store_applied(f->s), f->index);
-	assert_int_equal(history(f, "default", &rv).n, 1);
+	assert_int_equal(store_fixture_history(f, "default", &rv).n, 1);
 	assert_int_equal(store_apply_batch(f->s, f->index + 1, both, 1, res), PROTO_OK); /* its own format applies */
-	assert_int_equal(history(f, "default", &rv).n, 2);
+	assert_int_equal(store_fixture_history(f, "default", &rv).n, 2);
 	proto_buf_free(&ok);
 	proto_buf_free(&newer);
 }
@@ -269,7 +196,7 @@ static void test_pings_keep_the_latest(void **state)
 		assert_int_equal(store_apply(f->s, ++f->index, b.data, b.len, &res), PROTO_OK);
 		proto_buf_free(&b);
 	}
-	observe(f, "default", "1", "a", 10, "");
+	store_fixture_observe(f, "default", "1", "a", 10, "");
 	struct store_read *rd;
 	struct envs v = {0};
 	assert_int_equal(store_read_begin(f->s, &rd), PROTO_OK);
@@ -282,248 +209,6 @@ static void test_pings_keep_the_latest(void **state)
 	assert_int_equal(v.ping[1], 5000);
 }
 
-/* Resident kB of this process's mapping of dir/data.mdb (/proc/self/smaps). */
-static long mapped_kb(const char *dir)
-{
-	char want[200], line[512];
-	snprintf(want, sizeof(want), "%s/data.mdb", dir);
-	FILE *fp = fopen("/proc/self/smaps", "r");
-	assert_non_null(fp);
-	long kb = -1;
-	bool ours = false;
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		unsigned long lo, hi;
-		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) { /* a mapping's first line */
-			ours = strstr(line, want) != NULL;
-		}
-		if (ours && strncmp(line, "Rss:", 4) == 0) {
-			kb = atol(line + 4);
-			ours = false;
-		}
-	}
-	fclose(fp);
-	return kb;
-}
-
-/* A snapshot's scan leaves the data file out of the resident set (the
- * pages stay in the page cache) and changes nothing in it. */
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Plays a backup thread: scans after 100 ms (cut short by the store's
- * close), then ends its snapshot. */
-static void *late_scan(void *arg)
-{
-	struct store_snapshot *snap = arg;
-	size_t len;
-	usleep(100 * 1000);
-	int *rv = malloc(sizeof(*rv));
-	*rv = store_snapshot_size(snap, &len);
-	store_snapshot_close(snap);
-	return rv;
-}
-
-/* A cancelled snapshot's scans give up; store_close waits for a snapshot
- * still open on another thread, and its scan gives up too. */
-static void test_snapshot_cancel_and_close_wait(void **state)
-{
-	struct fixture *f = *state;
-	for (int i = 0; i < 50; i++) {
-		char tag[16];
-		snprintf(tag, sizeof(tag), "1.%d", i);
-		observe(f, "default", tag, tag, 1000 + i, "");
-	}
-	struct store_snapshot *snap;
-	size_t len;
-	void *data;
-	assert_int_equal(store_snapshot_open(f->s, &snap), PROTO_OK);
-	assert_int_equal(store_snapshot_size(snap, &len), PROTO_OK);
-	assert_true(len > 0);
-	store_snapshot_cancel(snap);
-	assert_int_equal(store_snapshot_size(snap, &len), PROTO_ESHUTDOWN);
-	assert_int_equal(store_snapshot_serialize(snap, &data, &len), PROTO_ESHUTDOWN);
-	store_snapshot_close(snap);
-
-	pthread_t th;
-	void *res;
-	assert_int_equal(store_snapshot_open(f->s, &snap), PROTO_OK);
-	assert_int_equal(pthread_create(&th, NULL, late_scan, snap), 0);
-	uint64_t t0 = now_ms();
-	store_close(f->s); /* returns once the thread has ended its snapshot */
-	f->s = NULL;
-	assert_true(now_ms() - t0 >= 90);
-	assert_int_equal(pthread_join(th, &res), 0);
-	assert_int_equal(*(int *)res, PROTO_ESHUTDOWN); /* the store was closing when it scanned */
-	free(res);
-	char err[256];
-	assert_int_equal(store_open(&f->s, f->dir, 64u << 20, err, sizeof(err)), PROTO_OK); /* closed cleanly */
-	assert_int_equal(store_applied(f->s), f->index);
-}
-
-static void test_snapshot_unmaps_scanned_pages(void **state)
-{
-	struct fixture *f = *state;
-	for (int i = 0; i < 3000; i++) {
-		char ns[16], tag[16];
-		snprintf(ns, sizeof(ns), "ns%d", i % 300);
-		snprintf(tag, sizeof(tag), "v%d", i);
-		observe(f, ns, tag, tag, i, "");
-	}
-	struct store_snapshot *snap;
-	void *before, *after;
-	size_t before_len, after_len;
-	assert_int_equal(store_snapshot_open(f->s, &snap), PROTO_OK);
-	assert_int_equal(store_snapshot_serialize(snap, &before, &before_len), PROTO_OK);
-	assert_true(mapped_kb(f->dir) > 256); /* the writes and the scan touched the file's pages */
-	store_snapshot_close(snap);
-	assert_true(mapped_kb(f->dir) >= 0);
-	assert_true(mapped_kb(f->dir) <= 16);
-
-	observe(f, "ns1", "later", "later", 5000, ""); /* writes fault pages back in */
-	assert_true(mapped_kb(f->dir) > 0);
-	assert_int_equal(store_applied(f->s), 3001);
-	assert_int_equal(store_snapshot_open(f->s, &snap), PROTO_OK);
-	assert_int_equal(store_snapshot_serialize(snap, &after, &after_len), PROTO_OK);
-	store_snapshot_close(snap);
-	assert_true(after_len > before_len);
-	assert_memory_not_equal(before, after, before_len);
-	free(before);
-	free(after);
-}
-
-static void test_snapshot_restore(void **state)
-{
-	struct fixture *f = *state;
-	for (int i = 0; i < 30; i++) {
-		char tag[8];
-		snprintf(tag, sizeof(tag), "%d", i);
-		observe(f, i % 2 ? "a" : "b", tag, tag, i, i % 3 ? "" : tag);
-	}
-	struct store_snapshot *snap;
-	void *data;
-	size_t len;
-	assert_int_equal(store_snapshot_open(f->s, &snap), PROTO_OK);
-	observe(f, "a", "after", "after", 100, ""); /* not in the pinned snapshot */
-	assert_int_equal(store_snapshot_serialize(snap, &data, &len), PROTO_OK);
-	store_snapshot_close(snap);
-
-	struct fixture g = {0};
-	char err[256];
-	snprintf(g.dir, sizeof(g.dir), "/tmp/shiplog-test-restore-XXXXXX");
-	assert_non_null(mkdtemp(g.dir));
-	assert_int_equal(store_open(&g.s, g.dir, 64u << 20, err, sizeof(err)), PROTO_OK);
-	assert_int_equal(store_restore(g.s, data, len), PROTO_OK);
-	assert_int_equal(store_applied(g.s), 30);
-	int rv;
-	struct rows h = history(&g, "a", &rv);
-	assert_int_equal(h.n, 15);
-	assert_string_equal(h.tags[0], "29");
-	/* Idempotency keys travel with the snapshot. */
-	g.index = 30;
-	assert_int_equal(observe(&g, "a", "x", "x", 50, "3").replay, 1);
-	/* A snapshot older than what the store holds is ignored. */
-	assert_int_equal(store_restore(f->s, data, len), PROTO_OK);
-	assert_int_equal(store_applied(f->s), 31);
-	/* Corrupt snapshots are refused and change nothing. */
-	((char *)data)[len / 2] ^= 0x5a;
-	memcpy(data, "NOTASNAP", 8);
-	assert_int_equal(store_restore(g.s, data, len), PROTO_EINVAL);
-	assert_int_equal(store_restore(g.s, data, 5), PROTO_EINVAL);
-	assert_int_equal(store_applied(g.s), 31);
-	free(data);
-	store_close(g.s);
-	rm_dir(g.dir);
-}
-
-struct chunks {
-	char *p;
-	size_t len, max_chunk, calls;
-};
-
-static int collect_chunk(void *ctx, const void *p, size_t n)
-{
-	struct chunks *c = ctx;
-	c->p = realloc(c->p, c->len + n);
-	assert_non_null(c->p);
-	memcpy(c->p + c->len, p, n);
-	c->len += n;
-	c->max_chunk = n > c->max_chunk ? n : c->max_chunk;
-	c->calls++;
-	return 0;
-}
-
-static int refuse_second(void *ctx, const void *p, size_t n)
-{
-	(void)p;
-	(void)n;
-	return ++((struct chunks *)ctx)->calls > 1 ? -1 : 0;
-}
-
-/* The streamed snapshot is the serialized one, byte for byte, in chunks of
- * at most STORE_SNAPSHOT_CHUNK; a sink that fails stops it. */
-static void test_snapshot_stream(void **state)
-{
-	struct fixture *f = *state;
-	char tag[600];
-	memset(tag, 'v', sizeof(tag) - 1);
-	tag[sizeof(tag) - 1] = '\0';
-	for (int i = 0; i < 2000; i++) { /* about 3 MiB: several chunks */
-		snprintf(tag, 12, "%d", i);
-		tag[strlen(tag)] = 'v';
-		observe(f, i % 2 ? "a" : "b", tag, "s", 100 + i, "");
-	}
-	struct store_snapshot *snap;
-	void *data;
-	size_t len, size;
-	struct chunks c = {0};
-	assert_int_equal(store_snapshot_open(f->s, &snap), PROTO_OK);
-	assert_int_equal(store_snapshot_serialize(snap, &data, &len), PROTO_OK);
-	assert_int_equal(store_snapshot_size(snap, &size), PROTO_OK);
-	assert_int_equal(store_snapshot_write(snap, collect_chunk, &c), PROTO_OK);
-	assert_int_equal(size, len);
-	assert_int_equal(c.len, len);
-	assert_true(c.calls > 4);
-	assert_true(c.max_chunk <= STORE_SNAPSHOT_CHUNK);
-	assert_memory_equal(c.p, data, len);
-	struct chunks r = {0};
-	assert_int_equal(store_snapshot_write(snap, refuse_second, &r), PROTO_ENOMEM);
-	assert_int_equal(r.calls, 2);
-	store_snapshot_release(snap);
-	store_snapshot_close(snap);
-	free(c.p);
-	free(data);
-}
-
-static void test_reopen_keeps_state(void **state)
-{
-	struct fixture *f = *state;
-	char err[256];
-	observe(f, "default", "1.0", "s1", 1000, "");
-	store_close(f->s);
-	assert_int_equal(store_open(&f->s, f->dir, 64u << 20, err, sizeof(err)), PROTO_OK);
-	assert_int_equal(store_applied(f->s), 1);
-	int rv;
-	history(f, "default", &rv);
-	assert_int_equal(rv, PROTO_OK);
-}
-
-static struct proto_result apply_cmd(struct fixture *f, struct proto_cmd *c)
-{
-	struct proto_buf b;
-	struct proto_result res;
-	if (c->idem_key == NULL) {
-		c->idem_key = "";
-	}
-	assert_int_equal(proto_cmd_encode(c, &b), PROTO_OK);
-	assert_int_equal(store_apply(f->s, ++f->index, b.data, b.len, &res), PROTO_OK);
-	proto_buf_free(&b);
-	return res;
-}
-
 /* Applies an IMPORT of one row (tag, first..last) of the observe() component. */
 static struct proto_result import_row(struct fixture *f, const char *tag, int64_t first, int64_t last)
 {
@@ -531,7 +216,7 @@ static struct proto_result import_row(struct fixture *f, const char *tag, int64_
 	                                tag, first},
 	                               last};
 	struct proto_cmd c = {.type = PROTO_CMD_IMPORT, .ts_ms = last, .u.import = {&row, 1, NULL, 0}};
-	return apply_cmd(f, &c);
+	return store_fixture_apply(f, &c);
 }
 
 static void test_import_is_idempotent_and_keeps_time_order(void **state)
@@ -549,9 +234,9 @@ static void test_import_is_idempotent_and_keeps_time_order(void **state)
 	/* An older row goes below the newer entries; current stays 1.0. */
 	assert_int_equal(import_row(f, "0.9", 10, 50).created, 1);
 	/* A live sighting of the current image, then its imported row: one entry. */
-	observe(f, "default", "1.0", "1.0", 500, "");
+	store_fixture_observe(f, "default", "1.0", "1.0", 500, "");
 	assert_int_equal(import_row(f, "1.0", 0, 450).created, 0);
-	struct rows h = history(f, "default", &rv);
+	struct rows h = store_fixture_history(f, "default", &rv);
 	assert_int_equal(rv, PROTO_OK);
 	assert_int_equal(h.n, 3);
 	assert_string_equal(h.tags[0], "1.0");
@@ -570,7 +255,7 @@ static struct proto_result lease_cmd(struct fixture *f, uint64_t holder, int64_t
 	c.u.lease.duty = "collect:c1";
 	c.u.lease.holder = holder;
 	c.u.lease.period_ms = 1000;
-	return apply_cmd(f, &c);
+	return store_fixture_apply(f, &c);
 }
 
 static void test_leases_expire_and_move(void **state)
@@ -621,28 +306,28 @@ static void test_clusters_jobs_and_collect_results(void **state)
 	struct proto_cmd put = {.type = PROTO_CMD_CLUSTER_PUT, .ts_ms = 100};
 	put.u.cluster = (struct proto_cluster){"c1", "kind-prod", "https://127.0.0.1:6443", "prod", "p", "token", "v1:sealed",
 	                                       ns, 2, labels, 2, 0, 30};
-	assert_int_equal(apply_cmd(f, &put).code, PROTO_OK);
+	assert_int_equal(store_fixture_apply(f, &put).code, PROTO_OK);
 	put.ts_ms = 200;
-	assert_int_equal(apply_cmd(f, &put).code, PROTO_OK); /* an update keeps created_ms */
+	assert_int_equal(store_fixture_apply(f, &put).code, PROTO_OK); /* an update keeps created_ms */
 
 	const char *ids[] = {"j0001", "j0002"}, *clusters[] = {"c1", "c1"};
 	struct proto_cmd q = {.type = PROTO_CMD_JOBS_QUEUE, .ts_ms = 300};
 	q.u.jobs = (struct proto_jobs){ids, clusters, 2, 2, "manual"};
-	assert_int_equal(apply_cmd(f, &q).code, PROTO_OK);
+	assert_int_equal(store_fixture_apply(f, &q).code, PROTO_OK);
 	struct proto_cmd st = {.type = PROTO_CMD_JOB_START, .ts_ms = 310};
 	st.u.job_start = (struct proto_job_start){"j0001", "c1", 2};
-	assert_int_equal(apply_cmd(f, &st).code, PROTO_OK);
+	assert_int_equal(store_fixture_apply(f, &st).code, PROTO_OK);
 
 	struct proto_observation o = {"prod", "p", "default", "Deployment", "web", "nginx", "docker.io", "nginx",
 	                              "1.0", "sha256:x", 320};
 	struct proto_cmd r = {.type = PROTO_CMD_COLLECT_RESULT, .ts_ms = 330, .n_obs = 1, .obs = &o};
 	r.u.collect = (struct proto_collect){"j0001", "c1", "success", "", 2, 310, 330};
-	struct proto_result res = apply_cmd(f, &r);
+	struct proto_result res = store_fixture_apply(f, &r);
 	assert_int_equal(res.code, PROTO_OK);
 	assert_int_equal(res.created, 1);
 	struct proto_cmd fail = {.type = PROTO_CMD_COLLECT_RESULT, .ts_ms = 400};
 	fail.u.collect = (struct proto_collect){"j0002", "c1", "failed", "401 Unauthorized", 2, 390, 400};
-	assert_int_equal(apply_cmd(f, &fail).code, PROTO_OK);
+	assert_int_equal(store_fixture_apply(f, &fail).code, PROTO_OK);
 
 	struct store_read *rd;
 	struct store_cluster got = {0};
@@ -666,14 +351,14 @@ static void test_clusters_jobs_and_collect_results(void **state)
 	assert_string_equal(jobs.tags[0], "j0002:failed"); /* newest first */
 
 	/* A duplicate result of a finished run changes nothing. */
-	assert_int_equal(apply_cmd(f, &r).code, PROTO_ECONFLICT);
+	assert_int_equal(store_fixture_apply(f, &r).code, PROTO_ECONFLICT);
 	int rv;
-	assert_int_equal(history(f, "default", &rv).n, 1);
+	assert_int_equal(store_fixture_history(f, "default", &rv).n, 1);
 
 	struct proto_cmd del = {.type = PROTO_CMD_CLUSTER_DELETE, .ts_ms = 500};
 	del.u.cluster_id = "c1";
-	assert_int_equal(apply_cmd(f, &del).code, PROTO_OK);
-	assert_int_equal(apply_cmd(f, &del).code, PROTO_ENOTFOUND);
+	assert_int_equal(store_fixture_apply(f, &del).code, PROTO_OK);
+	assert_int_equal(store_fixture_apply(f, &del).code, PROTO_ENOTFOUND);
 	assert_int_equal(store_read_begin(f->s, &rd), PROTO_OK);
 	assert_int_equal(store_cluster_get(rd, "c1", cluster_seen, &got), PROTO_ENOTFOUND);
 	store_read_end(rd);
@@ -712,14 +397,14 @@ static void test_batch_entry(void **state)
 		assert_int_equal(res[i].index, 9);
 	}
 	int rv;
-	struct rows h = history(f, "b", &rv);
+	struct rows h = store_fixture_history(f, "b", &rv);
 	assert_int_equal(h.n, 2);
 	assert_string_equal(h.tags[0], "2.0");
 	assert_int_equal(store_applied(f->s), 9);
 	/* replaying the entry changes nothing */
 	assert_int_equal(store_apply_batch(f->s, 9, v, 4, res), PROTO_OK);
 	assert_int_equal(res[0].replay, 1);
-	h = history(f, "b", &rv);
+	h = store_fixture_history(f, "b", &rv);
 	assert_int_equal(h.n, 2);
 	proto_buf_free(&b1);
 	proto_buf_free(&b2);
@@ -764,10 +449,10 @@ static void test_batch_failed_commands_leave_nothing(void **state)
 	assert_int_equal(res[3].code, PROTO_OK);
 	assert_int_equal(res[3].created, 1);
 	int rv;
-	struct rows h = history(f, "b", &rv);
+	struct rows h = store_fixture_history(f, "b", &rv);
 	assert_int_equal(h.n, 2);
 	assert_string_equal(h.tags[0], "2.0");
-	h = history(f, "c", &rv); /* the failed commands' first observation is gone */
+	h = store_fixture_history(f, "c", &rv); /* the failed commands' first observation is gone */
 	assert_int_equal(h.n, 0);
 	assert_int_equal(store_applied(f->s), 5);
 	/* a failed command's idempotency key was not recorded: it fails again */
@@ -783,23 +468,18 @@ static void test_batch_failed_commands_leave_nothing(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_history_first_last_seen_and_rollback, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_history_is_not_cut, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_import_is_idempotent_and_keeps_time_order, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_current_by_namespace_and_counts, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_idempotency_and_replay, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_entry_is_a_noop_that_advances, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_newer_format_entry_applies_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_batch_entry, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_batch_failed_commands_leave_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pings_keep_the_latest, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_snapshot_restore, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_snapshot_stream, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_snapshot_unmaps_scanned_pages, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_snapshot_cancel_and_close_wait, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reopen_keeps_state, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_leases_expire_and_move, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_clusters_jobs_and_collect_results, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_history_first_last_seen_and_rollback, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_history_is_not_cut, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_import_is_idempotent_and_keeps_time_order, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_current_by_namespace_and_counts, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_idempotency_and_replay, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_entry_is_a_noop_that_advances, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_newer_format_entry_applies_nothing, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_batch_entry, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_batch_failed_commands_leave_nothing, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_pings_keep_the_latest, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_leases_expire_and_move, store_fixture_setup, store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_clusters_jobs_and_collect_results, store_fixture_setup, store_fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
