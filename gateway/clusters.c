@@ -7,11 +7,18 @@
 #include <string.h>
 
 #include "gateway/internal.h"
+#include "k8s/creds.h"
 #include "k8s/kubeconfig.h"
 #include "lib/secret.h"
 
 #define GW_MAX_NAMESPACES 256
 #define GW_MAX_LABELS 64
+/* Per-field limits: a bound service-account or OIDC token, a CA bundle of a
+ * few RSA-4096 certificates, a kubeconfig holding several contexts. Together
+ * they must still seal within PROTO_MAX_SEALED. */
+#define GW_MAX_TOKEN 8192
+#define GW_MAX_PEM 16384
+#define GW_MAX_KUBECONFIG 65536
 
 static json_t *str_array(const char *const *v, uint32_t n)
 {
@@ -191,7 +198,7 @@ struct cluster_form {
 	const char *namespaces[GW_MAX_NAMESPACES];
 	const char *labels[2 * GW_MAX_LABELS];
 	const char *token, *ca_cert, *client_cert, *client_key;
-	char kinds[64];
+	char kinds[K8S_CREDS_KINDS_MAX];
 	struct kubeconfig kc;
 	bool have_kc;
 };
@@ -214,7 +221,7 @@ static bool bad(struct gw_req *gr, const char *what)
 	return false;
 }
 
-static bool read_kubeconfig(struct gw_req *gr, struct cluster_form *f, const char *b64)
+static bool read_kubeconfig(struct gw_req *gr, struct cluster_form *f, const char *b64, const char *context)
 {
 	void *yaml;
 	size_t len;
@@ -222,7 +229,8 @@ static bool read_kubeconfig(struct gw_req *gr, struct cluster_form *f, const cha
 	if (secret_base64_decode(b64, &yaml, &len) != 0) {
 		return bad(gr, "kubeconfig must be base64 of a kubeconfig file");
 	}
-	int rv = kubeconfig_parse(yaml, len, &f->kc, err, sizeof(err));
+	int rv = kubeconfig_parse_context(yaml, len, context, &f->kc, err, sizeof(err));
+	secret_wipe(yaml, len);
 	free(yaml);
 	if (rv != 0) {
 		gw_respond_error(gr, 400, "VALIDATION_ERROR", "kubeconfig: %s", err);
@@ -296,7 +304,7 @@ static bool read_interval(struct gw_req *gr, struct cluster_form *f)
 
 static const char *const cluster_fields[] = {
 	"name", "server", "client_name", "env_name", "namespaces", "labels", "token", "ca_cert", "client_cert",
-	"client_key", "kubeconfig", "insecure_skip_tls_verify", "interval",
+	"client_key", "kubeconfig", "context", "insecure_skip_tls_verify", "interval",
 };
 
 /* Unknown fields are refused, each named in the error's details. */
@@ -333,19 +341,24 @@ static bool pem_ok(const char *pem, const char *kind)
 /* Fills f from the body; answers 400 and returns false on any bad field. */
 static bool cluster_form_read(struct gw_req *gr, struct cluster_form *f)
 {
-	const char *kubeconfig = NULL;
+	const char *kubeconfig = NULL, *context = NULL;
 	if (!known_fields(gr, f->body)) {
 		return false;
 	}
 	json_t *insecure = json_object_get(f->body, "insecure_skip_tls_verify");
 	if (!gw_opt_string(gr, f->body, "name", &f->c.name) || !gw_opt_string(gr, f->body, "server", &f->c.server) ||
 	    !gw_opt_string(gr, f->body, "client_name", &f->c.client) ||
-	    !gw_opt_string(gr, f->body, "env_name", &f->c.env) || !gw_opt_string(gr, f->body, "token", &f->token) ||
-	    !gw_opt_string(gr, f->body, "ca_cert", &f->ca_cert) ||
-	    !gw_opt_string(gr, f->body, "client_cert", &f->client_cert) ||
-	    !gw_opt_string(gr, f->body, "client_key", &f->client_key) ||
-	    !gw_opt_string(gr, f->body, "kubeconfig", &kubeconfig)) {
+	    !gw_opt_string(gr, f->body, "env_name", &f->c.env) ||
+	    !gw_opt_string_max(gr, f->body, "token", GW_MAX_TOKEN, &f->token) ||
+	    !gw_opt_string_max(gr, f->body, "ca_cert", GW_MAX_PEM, &f->ca_cert) ||
+	    !gw_opt_string_max(gr, f->body, "client_cert", GW_MAX_PEM, &f->client_cert) ||
+	    !gw_opt_string_max(gr, f->body, "client_key", GW_MAX_PEM, &f->client_key) ||
+	    !gw_opt_string_max(gr, f->body, "kubeconfig", GW_MAX_KUBECONFIG, &kubeconfig) ||
+	    !gw_opt_string_max(gr, f->body, "context", 253, &context)) {
 		return false;
+	}
+	if (context != NULL && kubeconfig == NULL) {
+		return bad(gr, "context names a context of the kubeconfig, which is missing");
 	}
 	if (insecure != NULL && !json_is_null(insecure)) {
 		if (!json_is_boolean(insecure)) {
@@ -353,7 +366,7 @@ static bool cluster_form_read(struct gw_req *gr, struct cluster_form *f)
 		}
 		f->c.insecure = json_is_true(insecure);
 	}
-	if (kubeconfig != NULL && !read_kubeconfig(gr, f, kubeconfig)) {
+	if (kubeconfig != NULL && !read_kubeconfig(gr, f, kubeconfig, context)) {
 		return false;
 	}
 	if (f->c.name == NULL || !gw_valid_name(f->c.name) || f->c.client == NULL || !gw_valid_name(f->c.client) ||
@@ -377,29 +390,17 @@ static bool cluster_form_read(struct gw_req *gr, struct cluster_form *f)
 /* Seals the credentials into f->c.sealed and lists their kinds. */
 static bool cluster_form_seal(struct gw_req *gr, struct cluster_form *f)
 {
-	json_t *creds = json_object();
-	const char *names[] = {"token", "ca_cert", "client_cert", "client_key"};
-	const char *vals[] = {f->token, f->ca_cert, f->client_cert, f->client_key};
-	size_t n = 0;
-	for (size_t i = 0; i < 4; i++) {
-		if (vals[i] != NULL && vals[i][0] != '\0') {
-			json_object_set_new(creds, names[i], json_string(vals[i]));
-			n += (size_t)snprintf(f->kinds + n, sizeof(f->kinds) - n, "%s%s", n ? "," : "", names[i]);
-		}
-	}
-	f->c.cred_kinds = f->kinds;
-	char *text = json_dumps(creds, JSON_COMPACT);
-	json_decref(creds);
+	const struct k8s_creds creds = {f->token, f->ca_cert, f->client_cert, f->client_key};
 	char *sealed = NULL;
-	if (text == NULL || secret_seal(gr->gw->secret_key, text, strlen(text), &sealed) != 0) {
-		free(text);
+	if (k8s_creds_seal(gr->gw->secret_key, &creds, f->kinds, &sealed) != 0) {
 		gw_respond_error(gr, 500, "INTERNAL_ERROR", "cannot seal the credentials");
 		return false;
 	}
-	free(text);
-	if (strlen(sealed) > PROTO_MAX_STR * 8) {
+	f->c.cred_kinds = f->kinds;
+	if (strlen(sealed) > PROTO_MAX_SEALED) {
+		gw_respond_too_long(gr, "credentials (sealed)", strlen(sealed), PROTO_MAX_SEALED);
 		free(sealed);
-		return bad(gr, "credentials are too large");
+		return false;
 	}
 	f->c.sealed = sealed;
 	return true;

@@ -191,6 +191,12 @@ bool gw_valid_text(const char *s, size_t max);
 json_t *gw_body_object(struct gw_req *gr);
 /* Reads an optional string member; answers 400 and returns false on a wrong type. */
 bool gw_opt_string(struct gw_req *gr, json_t *obj, const char *key, const char **out);
+/* As gw_opt_string, and a string over max bytes is answered with
+ * gw_respond_too_long. */
+bool gw_opt_string_max(struct gw_req *gr, json_t *obj, const char *key, size_t max, const char **out);
+/* Answers 400 VALIDATION_ERROR for a field of len bytes over its limit of
+ * max, naming both in the message and in details [{field, limit, length}]. */
+void gw_respond_too_long(struct gw_req *gr, const char *field, size_t len, size_t max);
 /* The string member key of o, NULL when absent or not a string. */
 const char *gw_str_member(json_t *o, const char *key);
 /* Fills ob's component and image from the JSON object o (kind under

@@ -80,6 +80,26 @@ bool gw_opt_string(struct gw_req *gr, json_t *obj, const char *key, const char *
 	return true;
 }
 
+bool gw_opt_string_max(struct gw_req *gr, json_t *obj, const char *key, size_t max, const char **out)
+{
+	if (!gw_opt_string(gr, obj, key, out)) {
+		return false;
+	}
+	if (*out != NULL && strlen(*out) > max) {
+		gw_respond_too_long(gr, key, strlen(*out), max);
+		return false;
+	}
+	return true;
+}
+
+void gw_respond_too_long(struct gw_req *gr, const char *field, size_t len, size_t max)
+{
+	json_t *details = json_pack("[{s:s,s:I,s:I,s:s}]", "field", field, "limit", (json_int_t)max, "length",
+	                            (json_int_t)len, "message", "too long");
+	gw_respond_error_details(gr, 400, "VALIDATION_ERROR", details, "%s is %zu bytes; the limit is %zu", field, len,
+	                         max);
+}
+
 const char *gw_str_member(json_t *o, const char *key)
 {
 	json_t *v = json_object_get(o, key);

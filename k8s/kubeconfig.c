@@ -145,14 +145,32 @@ static int kubeconfigBool(const char *s, int *out)
 
 /* Finds the context to use (current-context, or the only one) and returns
  * its "context" mapping in *ctx and its name in *name. */
-static int kubeconfigSelectContext(yaml_document_t *doc, yaml_node_t *root, yaml_node_t **ctx, const char **name,
-                                   char *err, size_t errlen)
+/* The names of the contexts, comma-separated, into out (for messages). */
+static void kubeconfigContextNames(yaml_document_t *doc, yaml_node_t *contexts, char *out, size_t cap)
+{
+	size_t n = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < yamlSeqCount(contexts) && n < cap; i++) {
+		const char *name = yamlMapString(doc, yamlSeqItem(doc, contexts, i), "name");
+		n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? ", " : "", name != NULL ? name : "?");
+	}
+}
+
+static int kubeconfigSelectContext(yaml_document_t *doc, yaml_node_t *root, const char *want, yaml_node_t **ctx,
+                                   const char **name, char *err, size_t errlen)
 {
 	yaml_node_t *contexts = yamlMapGet(doc, root, "contexts");
 	const char *current = yamlMapString(doc, root, "current-context");
 	yaml_node_t *entry;
 
-	if (current != NULL) {
+	if (want != NULL) {
+		entry = yamlFindNamed(doc, contexts, want);
+		if (entry == NULL) {
+			char names[200];
+			kubeconfigContextNames(doc, contexts, names, sizeof(names));
+			return kubeconfigFail(err, errlen, "context \"%s\" is not in contexts (%s)", want, names);
+		}
+	} else if (current != NULL) {
 		entry = yamlFindNamed(doc, contexts, current);
 		if (entry == NULL) {
 			return kubeconfigFail(err, errlen, "current-context \"%s\" is not in contexts", current);
@@ -275,7 +293,7 @@ static int kubeconfigFillUser(yaml_document_t *doc, yaml_node_t *root, const cha
 }
 
 /* Walks the loaded document into out. */
-static int kubeconfigFill(yaml_document_t *doc, struct kubeconfig *out, char *err, size_t errlen)
+static int kubeconfigFill(yaml_document_t *doc, const char *want, struct kubeconfig *out, char *err, size_t errlen)
 {
 	yaml_node_t *root = yaml_document_get_root_node(doc);
 	yaml_node_t *ctx = NULL;
@@ -287,7 +305,7 @@ static int kubeconfigFill(yaml_document_t *doc, struct kubeconfig *out, char *er
 	if (root->type != YAML_MAPPING_NODE) {
 		return kubeconfigFail(err, errlen, "kubeconfig is not a YAML mapping");
 	}
-	if (kubeconfigSelectContext(doc, root, &ctx, &ctx_name, err, errlen) != 0) {
+	if (kubeconfigSelectContext(doc, root, want, &ctx, &ctx_name, err, errlen) != 0) {
 		return -1;
 	}
 
@@ -329,6 +347,12 @@ static int kubeconfigYamlError(const yaml_parser_t *parser, char *err, size_t er
 
 int kubeconfig_parse(const char *yaml, size_t len, struct kubeconfig *out, char *err, size_t errlen)
 {
+	return kubeconfig_parse_context(yaml, len, NULL, out, err, errlen);
+}
+
+int kubeconfig_parse_context(const char *yaml, size_t len, const char *context, struct kubeconfig *out, char *err,
+                             size_t errlen)
+{
 	yaml_parser_t parser;
 	yaml_document_t doc;
 	int rv;
@@ -345,7 +369,7 @@ int kubeconfig_parse(const char *yaml, size_t len, struct kubeconfig *out, char 
 		rv = kubeconfigYamlError(&parser, err, errlen);
 		goto err_after_parser_init;
 	}
-	rv = kubeconfigFill(&doc, out, err, errlen);
+	rv = kubeconfigFill(&doc, context, out, err, errlen);
 	yamlWipe(&doc);
 	yaml_document_delete(&doc);
 	if (rv != 0) {

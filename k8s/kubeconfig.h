@@ -34,6 +34,12 @@ struct kubeconfig {
  * kubeconfig_free. */
 int kubeconfig_parse(const char *yaml, size_t len, struct kubeconfig *out, char *err, size_t errlen);
 
+/* As kubeconfig_parse, but with the context named context (the file's
+ * current-context when NULL); an unknown name is an error that lists the
+ * contexts the file has. */
+int kubeconfig_parse_context(const char *yaml, size_t len, const char *context, struct kubeconfig *out, char *err,
+                             size_t errlen);
+
 /* Frees the strings of k (wiping the token and key first) and zeroes k; safe
  * on a zeroed or already freed struct. */
 void kubeconfig_free(struct kubeconfig *k);

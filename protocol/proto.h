@@ -21,7 +21,10 @@
  * not exist yet, as 1 is the only version. */
 #define PROTO_VERSION 1
 #define PROTO_MAX_MSG (16u << 20)  /* largest encoded message accepted */
-#define PROTO_MAX_STR 1024u        /* longest string field */
+#define PROTO_MAX_STR 1024u        /* longest string field, unless its table says otherwise */
+/* A cluster's sealed credentials: an RSA-4096 CA bundle, client certificate
+ * and key and a 2 KB bound token seal to about 16 KiB; twice that is room. */
+#define PROTO_MAX_SEALED 32768u
 /* The six names of a component (client, env, namespace, kind, workload,
  * container) together: its history key, names + separators + an 8-byte
  * sequence, must fit LMDB's 511-byte keys. */

@@ -51,7 +51,7 @@ static const struct schema_field observe[] = {RECORDS(C, obs, n_obs, observation
 static const struct schema_field ping[] = {STR(C, ping.client), STR(C, ping.env), STR(C, ping.version), I64(C, ping.at_ms)};
 static const struct schema_field cluster_put[] = {
 	STR(C, u.cluster.id), STR(C, u.cluster.name), STR(C, u.cluster.server), STR(C, u.cluster.client),
-	STR(C, u.cluster.env), STR(C, u.cluster.cred_kinds), STR(C, u.cluster.sealed),
+	STR(C, u.cluster.env), STR(C, u.cluster.cred_kinds), STR_MAX(C, u.cluster.sealed, PROTO_MAX_SEALED),
 	STRS(C, u.cluster.namespaces, u.cluster.n_namespaces), STRS(C, u.cluster.labels, u.cluster.n_labels),
 	U64(C, u.cluster.insecure), U64(C, u.cluster.interval_s),
 };

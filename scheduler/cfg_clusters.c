@@ -3,11 +3,11 @@
  * "cfg-<name>" so that every node proposing them writes the same record. */
 #include "scheduler/cfg_clusters.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "k8s/creds.h"
 #include "k8s/kubeconfig.h"
 #include "raft/propose.h"
 #include "lib/secret.h"
@@ -49,7 +49,7 @@ static int registered(void *data, const struct store_cluster *sc)
 static int register_one(const struct cfg *cfg, const struct cfg_k8s_cluster *k, store *st, bus_client *raft,
                         const unsigned char *key, repl_propose_cb cb, void *data)
 {
-	char id[CFG_NAME_MAX + 8], idem[CFG_NAME_MAX + 32], kinds[64] = "";
+	char id[CFG_NAME_MAX + 8], idem[CFG_NAME_MAX + 32], kinds[K8S_CREDS_KINDS_MAX] = "";
 	struct store_read *rd;
 	snprintf(id, sizeof(id), "cfg-%s", k->name);
 	if (store_read_begin(st, &rd) != PROTO_OK) {
@@ -77,19 +77,13 @@ static int register_one(const struct cfg *cfg, const struct cfg_k8s_cluster *k, 
 		free(yaml);
 		server = server[0] ? server : kc.server;
 	}
-	json_t *creds = json_object();
-	const char *names[] = {"token", "ca_cert", "client_cert", "client_key"};
-	const char *vals[] = {token ? token : kc.token, ca ? ca : kc.ca_pem, kc.client_cert_pem, kc.client_key_pem};
-	size_t n = 0;
-	for (size_t i = 0; i < 4; i++) {
-		if (vals[i] != NULL && vals[i][0] != '\0') {
-			json_object_set_new(creds, names[i], json_string(vals[i]));
-			n += (size_t)snprintf(kinds + n, sizeof(kinds) - n, "%s%s", n ? "," : "", names[i]);
-		}
-	}
-	char *text = json_dumps(creds, JSON_COMPACT), *sealed = NULL;
-	json_decref(creds);
-	if (text != NULL && key != NULL && secret_seal(key, text, strlen(text), &sealed) == 0) {
+	const struct k8s_creds creds = {token ? token : kc.token, ca ? ca : kc.ca_pem, kc.client_cert_pem,
+	                                 kc.client_key_pem};
+	char *sealed = NULL;
+	if (key != NULL && k8s_creds_seal(key, &creds, kinds, &sealed) == 0 && strlen(sealed) > PROTO_MAX_SEALED) {
+		log_error("scheduler", "[[k8s_cluster]] %s: the credentials seal to %zu bytes; the limit is %u", k->name,
+		          strlen(sealed), PROTO_MAX_SEALED);
+	} else if (sealed != NULL) {
 		const char *ns[16];
 		for (size_t i = 0; i < k->n_namespaces; i++) {
 			ns[i] = k->namespaces[i];
@@ -103,8 +97,10 @@ static int register_one(const struct cfg *cfg, const struct cfg_k8s_cluster *k, 
 	} else if (key == NULL) {
 		log_error("scheduler", "[[k8s_cluster]] %s needs [collector] secret_key", k->name);
 	}
-	free(text);
 	free(sealed);
+	if (token != NULL) {
+		secret_wipe(token, strlen(token));
+	}
 	free(token);
 	free(ca);
 	kubeconfig_free(&kc);

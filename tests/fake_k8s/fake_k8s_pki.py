@@ -38,9 +38,9 @@ def _openssl(*args, cwd=None):
                                                       r.stderr.decode(errors="replace")))
 
 
-def _genkey(path, key_type):
+def _genkey(path, key_type, bits=2048):
     if key_type == "rsa":
-        _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+        _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:%d" % bits,
                  "-out", path)
     else:
         _openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
@@ -55,12 +55,14 @@ _PKI_FILES = {"ca_cert": "ca.crt", "ca_key": "ca.key", "server_cert": "server.cr
 def make_pki(dir, key_type="ec", days=365,
              server_san="IP:127.0.0.1,DNS:localhost",
              ca_cn="fake-k8s-ca", client_cn="shiplog-collector",
-             client_org="system:masters"):
+             client_org="system:masters", bits=2048, ca_bits=None):
     """Create a CA, a server cert (SAN server_san) and a client cert, all with
     the openssl CLI, in `dir` (created if needed).  Returns a dict of paths
     (ca_cert, ca_key, server_cert, server_key, client_cert, client_key, dir)
     and PEM strings (ca_pem, server_cert_pem, server_key_pem, client_cert_pem,
-    client_key_pem).  key_type: "ec" (P-256, fast) or "rsa" (2048)."""
+    client_key_pem).  key_type: "ec" (P-256, fast) or "rsa" (`bits` for the
+    server and client keys, `ca_bits` (default `bits`) for the CA's: kubeadm
+    makes RSA 2048, many managed clusters RSA 4096)."""
     dir = os.path.abspath(str(dir))
     os.makedirs(dir, exist_ok=True)
     ku = "digitalSignature,keyEncipherment" if key_type == "rsa" else "digitalSignature"
@@ -69,7 +71,7 @@ def make_pki(dir, key_type="ec", days=365,
         f.write(_OPENSSL_CNF.format(ku=ku, san=server_san))
     p = {k: os.path.join(dir, v) for k, v in _PKI_FILES.items()}
     days = str(int(days))
-    _genkey(p["ca_key"], key_type)
+    _genkey(p["ca_key"], key_type, ca_bits or bits)
     _openssl("req", "-config", cnf, "-new", "-x509", "-sha256", "-days", days,
              "-key", p["ca_key"], "-subj", "/CN=" + ca_cn,
              "-extensions", "v3_ca", "-out", p["ca_cert"])
@@ -77,7 +79,7 @@ def make_pki(dir, key_type="ec", days=365,
                            ("client", "/O=%s/CN=%s" % (client_org, client_cn), "v3_client")):
         key, crt = p[who + "_key"], p[who + "_cert"]
         csr = os.path.join(dir, who + ".csr")
-        _genkey(key, key_type)
+        _genkey(key, key_type, bits)
         _openssl("req", "-config", cnf, "-new", "-sha256", "-key", key,
                  "-subj", subj, "-out", csr)
         _openssl("x509", "-req", "-sha256", "-days", days, "-in", csr,

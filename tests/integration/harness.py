@@ -38,7 +38,7 @@ from harness_procs import (  # noqa: F401
     kill_all_processes, wait_stopped,
 )
 from harness_util import (  # noqa: F401
-    Fatal, iso, now_iso, parse_ts, release_body, report, same_instant, sha_for, ts, uid,
+    Fatal, files_holding, iso, now_iso, parse_ts, release_body, report, same_instant, sha_for, ts, uid,
     wait_until,
 )
 

@@ -1,4 +1,5 @@
-"""Bounded waits (wait_until, Fatal), ids, timestamps, release bodies and the $SHIPLOG_TEST_REPORT writer."""
+"""Bounded waits (wait_until, Fatal), ids, timestamps, release bodies, the
+$SHIPLOG_TEST_REPORT writer and the at-rest secret scan (files_holding)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import datetime as _dt
 import hashlib
 import json as _json
 import os
+import pathlib
 import re
 import time
 import uuid
@@ -107,3 +109,30 @@ def report(record):
     rec.setdefault("time", now_iso())
     with open(path, "a", encoding="utf-8") as f:
         f.write(_json.dumps(rec, sort_keys=True) + "\n")
+
+
+def files_holding(root_paths, needles):
+    """The files under root_paths (directories or files) that contain any of
+    needles (bytes). Only the allocated regions of sparse files are read
+    (SEEK_DATA/SEEK_HOLE), so an LMDB map of a gigabyte costs what it holds."""
+    found = []
+    files = []
+    for root in root_paths:
+        root = pathlib.Path(root)
+        files.extend([root] if root.is_file() else [p for p in root.rglob("*") if p.is_file()])
+    for path in files:
+        with open(path, "rb") as f:
+            fd, off, size = f.fileno(), 0, os.fstat(f.fileno()).st_size
+            while off < size:
+                try:
+                    start = os.lseek(fd, off, os.SEEK_DATA)
+                except OSError:  # ENXIO: only a hole is left
+                    break
+                end = os.lseek(fd, start, os.SEEK_HOLE)
+                f.seek(start)
+                data = f.read(end - start)
+                if any(n in data for n in needles):
+                    found.append(str(path))
+                    break
+                off = end
+    return found

@@ -132,43 +132,66 @@ static void test_client_cert_user(void **state)
 	assert_string_equal(f->k.namespace_, "shop");
 }
 
+static const char two_contexts[] =
+	"apiVersion: v1\n"
+	"kind: Config\n"
+	"clusters:\n"
+	"- name: staging\n"
+	"  cluster:\n"
+	"    server: https://staging.example.com\n"
+	"    certificate-authority-data: " CA_B64 "\n"
+	"- name: prod\n"
+	"  cluster:\n"
+	"    server: https://prod.example.com:443\n"
+	"    insecure-skip-tls-verify: true\n"
+	"contexts:\n"
+	"- name: staging\n"
+	"  context: {cluster: staging, user: stage-user, namespace: staging}\n"
+	"- name: prod-admin\n"
+	"  context:\n"
+	"    cluster: prod\n"
+	"    user: prod-user\n"
+	"    namespace: payments\n"
+	"current-context: prod-admin\n"
+	"users:\n"
+	"- name: stage-user\n"
+	"  user:\n"
+	"    token: staging-token\n"
+	"- name: prod-user\n"
+	"  user:\n"
+	"    token: prod-token\n";
+
 static void test_current_context_selects_second(void **state)
 {
 	struct fixture *f = *state;
-	const char *yaml =
-		"apiVersion: v1\n"
-		"kind: Config\n"
-		"clusters:\n"
-		"- name: staging\n"
-		"  cluster:\n"
-		"    server: https://staging.example.com\n"
-		"    certificate-authority-data: " CA_B64 "\n"
-		"- name: prod\n"
-		"  cluster:\n"
-		"    server: https://prod.example.com:443\n"
-		"    insecure-skip-tls-verify: true\n"
-		"contexts:\n"
-		"- name: staging\n"
-		"  context: {cluster: staging, user: stage-user, namespace: staging}\n"
-		"- name: prod-admin\n"
-		"  context:\n"
-		"    cluster: prod\n"
-		"    user: prod-user\n"
-		"    namespace: payments\n"
-		"current-context: prod-admin\n"
-		"users:\n"
-		"- name: stage-user\n"
-		"  user:\n"
-		"    token: staging-token\n"
-		"- name: prod-user\n"
-		"  user:\n"
-		"    token: prod-token\n";
+	const char *yaml = two_contexts;
 	assert_int_equal(PARSE(f, yaml), 0);
 	assert_string_equal(f->k.server, "https://prod.example.com:443");
 	assert_null(f->k.ca_pem);
 	assert_string_equal(f->k.token, "prod-token");
 	assert_int_equal(f->k.insecure_skip_tls_verify, 1);
 	assert_string_equal(f->k.namespace_, "payments");
+}
+
+/* A context named by the caller wins over current-context; an unknown one
+ * is refused with the names the file has. */
+static void test_named_context(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(kubeconfig_parse_context(two_contexts, strlen(two_contexts), "staging", &f->k, f->err,
+	                                          sizeof(f->err)),
+	                 0);
+	assert_string_equal(f->k.server, "https://staging.example.com");
+	assert_string_equal(f->k.ca_pem, CA_PEM);
+	assert_string_equal(f->k.token, "staging-token");
+	assert_int_equal(f->k.insecure_skip_tls_verify, 0);
+	assert_string_equal(f->k.namespace_, "staging");
+	kubeconfig_free(&f->k);
+	assert_int_equal(kubeconfig_parse_context(two_contexts, strlen(two_contexts), "qa", &f->k, f->err,
+	                                          sizeof(f->err)),
+	                 -1);
+	assert_string_equal(f->err, "context \"qa\" is not in contexts (staging, prod-admin)");
+	assert_null(f->k.token);
 }
 
 static void test_missing_current_context_one_context(void **state)
@@ -323,6 +346,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_token_user, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_cert_user, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_current_context_selects_second, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_named_context, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_current_context_one_context, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_anonymous_user_and_anchors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_yaml, setup, teardown),

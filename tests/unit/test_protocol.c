@@ -367,6 +367,35 @@ static void test_schema_commands_round_trip(void **state)
 	assert_int_equal(proto_cmd_encode(&bad, &b), PROTO_EINVAL);
 }
 
+/* A cluster's sealed credentials may be PROTO_MAX_SEALED long (real RSA
+ * certificates and bound tokens), not one byte more; other fields keep
+ * PROTO_MAX_STR. */
+static void test_sealed_credentials_limit(void **state)
+{
+	(void)state;
+	char *sealed = malloc(PROTO_MAX_SEALED + 2);
+	assert_non_null(sealed);
+	memset(sealed, 'Q', PROTO_MAX_SEALED);
+	sealed[PROTO_MAX_SEALED] = '\0';
+	struct proto_cmd c = {.type = PROTO_CMD_CLUSTER_PUT, .idem_key = "k"};
+	c.u.cluster = (struct proto_cluster){"c1", "kind", "https://h:6443", "cl", "env", "token", sealed, NULL, 0, NULL, 0, 0, 30};
+	struct proto_buf b;
+	struct proto_cmd d;
+	assert_int_equal(proto_cmd_encode(&c, &b), PROTO_OK);
+	assert_int_equal(proto_cmd_decode(b.data, b.len, &d), PROTO_OK);
+	assert_int_equal(strlen(d.u.cluster.sealed), PROTO_MAX_SEALED);
+	proto_cmd_free(&d);
+	proto_buf_free(&b);
+	sealed[PROTO_MAX_SEALED] = 'Q';
+	sealed[PROTO_MAX_SEALED + 1] = '\0';
+	assert_int_equal(proto_cmd_encode(&c, &b), PROTO_EINVAL);
+	sealed[PROTO_MAX_STR + 1] = '\0';
+	c.u.cluster.sealed = "v1:";
+	c.u.cluster.server = sealed; /* server keeps the default limit */
+	assert_int_equal(proto_cmd_encode(&c, &b), PROTO_EINVAL);
+	free(sealed);
+}
+
 
 /* The format version is read from any msgpack array and uint form. */
 static void test_format_version_peek(void **state)
@@ -467,6 +496,7 @@ int main(void)
 		cmocka_unit_test(test_msg_round_trips),
 		cmocka_unit_test(test_msg_rejects_reply_with_bad_status),
 		cmocka_unit_test(test_schema_commands_round_trip),
+		cmocka_unit_test(test_sealed_credentials_limit),
 		cmocka_unit_test(test_batch_round_trip_and_rejects),
 		cmocka_unit_test(test_format_version_peek),
 	};
