@@ -254,20 +254,28 @@ static int cmd_cluster(const struct client *c, int argc, char **argv)
 			printf("cluster %s, term %lld, leader %s\n\n", json_string_value(json_object_get(resp, "cluster")),
 			       (long long)json_integer_value(json_object_get(resp, "term")),
 			       leader ? json_string_value(json_object_get(leader, "name")) : "(none)");
-			printf("%-4s %-10s %-8s %-10s %-22s %-22s %-10s %s\n", "ID", "NAME", "ROLE", "REGION", "RAFT", "HTTP",
-			       "REACHABLE", "MATCH");
+			printf("%-4s %-10s %-8s %-10s %-22s %-22s %-10s %-10s %-10s %s\n", "ID", "NAME", "ROLE", "REGION", "RAFT",
+			       "HTTP", "REACHABLE", "MATCH", "APPLIED", "CONTACT");
 			size_t i;
 			json_t *m;
 			json_array_foreach(json_object_get(resp, "members"), i, m)
 			{
 				json_t *reach = json_object_get(m, "reachable"), *match = json_object_get(m, "match_index");
-				printf("%-4lld %-10s %-8s %-10s %-22s %-22s %-10s %lld\n",
+				json_t *applied = json_object_get(m, "applied_index"), *contact = json_object_get(m, "last_contact_ms");
+				char a[24] = "?", ct[24] = "?";
+				if (json_is_integer(applied)) {
+					snprintf(a, sizeof(a), "%lld", (long long)json_integer_value(applied));
+				}
+				if (json_is_integer(contact)) {
+					snprintf(ct, sizeof(ct), "%lldms", (long long)json_integer_value(contact));
+				}
+				printf("%-4lld %-10s %-8s %-10s %-22s %-22s %-10s %-10lld %-10s %s\n",
 				       (long long)json_integer_value(json_object_get(m, "id")),
 				       json_string_value(json_object_get(m, "name")), json_string_value(json_object_get(m, "role")),
 				       json_string_value(json_object_get(m, "region")), json_string_value(json_object_get(m, "raft")),
 				       json_string_value(json_object_get(m, "http")),
 				       json_is_null(reach) ? "?" : json_is_true(reach) ? "yes" : "no",
-				       (long long)json_integer_value(match));
+				       (long long)json_integer_value(match), a, ct);
 			}
 		}
 		json_decref(resp);

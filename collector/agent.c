@@ -74,7 +74,7 @@ static int load_target(const struct cfg_agent *a, struct kubeconfig *kc, struct 
 			log_error("agent", "cannot read %s: %s", a->kubeconfig, strerror(errno));
 			return -1;
 		}
-		int rv = kubeconfig_parse(yaml, strlen(yaml), kc, err, sizeof(err));
+		int rv = kubeconfig_parse_context(yaml, strlen(yaml), a->context[0] ? a->context : NULL, kc, err, sizeof(err));
 		free(yaml);
 		if (rv != 0) {
 			log_error("agent", "%s: %s", a->kubeconfig, err);
@@ -188,6 +188,10 @@ static void collect_once(const struct cfg_agent *a, const struct k8s_target *t, 
 		log_error("agent", "collection failed: %s", res.error);
 		k8s_result_free(&res);
 		return;
+	}
+	char why[512];
+	if (k8s_result_drop_invalid(&res, why, sizeof(why)) > 0) {
+		log_warn("agent", "%s", why);
 	}
 	if (res.n > 0) {
 		char *text = run_json(a, &res);

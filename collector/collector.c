@@ -118,11 +118,15 @@ static void result_applied(void *data, int status, const struct proto_result *re
 
 static void propose_result(struct run *r)
 {
+	size_t seen = r->res.n, skipped = r->rv == 0 ? k8s_result_drop_invalid(&r->res, r->error, sizeof(r->error)) : 0;
+	if (skipped > 0) {
+		log_warn("collector", "job %s: %s (of %zu)", r->job_id, r->error, seen);
+	}
 	bool ok = r->rv == 0;
 	struct proto_cmd cmd = {.type = PROTO_CMD_COLLECT_RESULT, .idem_key = r->idem};
 	snprintf(r->idem, sizeof(r->idem), "job:%s:result", r->job_id);
-	cmd.u.collect = (struct proto_collect){r->job_id, r->cluster_id, ok ? "success" : "failed",
-	                                       ok ? "" : r->error, r->col->self->id, r->started_ms, r->finished_ms};
+	cmd.u.collect = (struct proto_collect){r->job_id, r->cluster_id, ok ? "success" : "failed", r->error,
+	                                       r->col->self->id, r->started_ms, r->finished_ms};
 	cmd.n_obs = ok ? (uint32_t)r->res.n : 0;
 	cmd.obs = ok ? r->res.obs : NULL;
 	if (r->res.n > PROTO_MAX_OBS) {

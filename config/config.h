@@ -37,6 +37,7 @@ struct cfg_k8s_cluster {
 	char token_file[CFG_PATH_MAX];  /* files are read by each node at start */
 	char ca_file[CFG_PATH_MAX];
 	char kubeconfig[CFG_PATH_MAX];  /* a kubeconfig file instead of the above */
+	char context[CFG_NAME_MAX];     /* its context to use ("" = its current-context) */
 	char namespaces[16][CFG_NAME_MAX];
 	size_t n_namespaces;
 	int insecure;
@@ -76,6 +77,8 @@ struct cfg {
 	unsigned collect_failures;     /* [alerts] collection_failures: consecutive failed runs that alert (3) */
 	struct cfg_k8s_cluster k8s[CFG_MAX_K8S]; /* [[k8s_cluster]] tables */
 	size_t n_k8s;
+	unsigned ready_leader_silence_ms; /* [health] leader_silence: /readyz fails once the leader is unheard this long (2 election timeouts) */
+	unsigned ready_max_apply_lag;  /* [health] max_apply_lag: /readyz fails while applied lags commit by more entries (1000) */
 	unsigned rate_anonymous;       /* [rate_limit] anonymous_per_minute */
 	unsigned rate_authenticated;   /* [rate_limit] authenticated_per_minute */
 	enum log_level log_level;      /* [log] level: debug, info (default), warn, error */
@@ -90,6 +93,7 @@ struct cfg_agent {
 	char api_key[CFG_NAME_MAX];
 	char client_name[CFG_NAME_MAX], env_name[CFG_NAME_MAX];
 	char kubeconfig[CFG_PATH_MAX];  /* file; "" = in-cluster service account */
+	char context[CFG_NAME_MAX];     /* its context to use ("" = its current-context) */
 	char namespaces[64][CFG_NAME_MAX];
 	size_t n_namespaces;
 	unsigned interval_s;      /* collection period (default 60 s) */

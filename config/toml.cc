@@ -8,6 +8,7 @@ extern "C" {
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 #include <toml.hpp>
 
 namespace {
@@ -67,6 +68,111 @@ unsigned count(const toml::value &table, const char *key, unsigned dflt)
 	return static_cast<unsigned>(n);
 }
 
+// The tables and keys a file may hold; anything else stops the node, so a
+// misspelt setting is not silently off. A table of free keys (the clients of
+// [auth.client_keys]) has the key list {"*"}.
+struct known_table {
+	const char *name;
+	std::vector<std::string> keys;
+};
+
+const std::vector<known_table> cluster_tables = {
+	{"cluster", {"name"}},
+	{"node", {"id", "name", "region", "raft", "rpc", "http", "data"}},
+	{"raft", {"election_timeout_ms", "heartbeat_ms", "snapshot_threshold", "snapshot_trailing", "snapshot_log_mb",
+	          "trailing_log_mb"}},
+	{"api", {"write_timeout_ms", "max_body_bytes"}},
+	{"store", {"map_size_mb"}},
+	{"collector", {"interval", "lease", "timeout", "secret_key"}},
+	{"k8s_cluster", {"name", "server", "client_name", "env_name", "token_file", "ca_file", "kubeconfig",
+	                 "context", "insecure_skip_tls_verify", "interval", "namespaces"}},
+	{"alerts", {"ping_warning", "ping_offline", "collection_failures"}},
+	{"autopilot", {"max_voters", "remove_unreachable_after", "spread_regions"}},
+	{"health", {"leader_silence", "max_apply_lag"}},
+	{"log", {"level", "format"}},
+	{"rate_limit", {"anonymous_per_minute", "authenticated_per_minute"}},
+	{"auth", {"admin_keys", "admin_user", "admin_password", "client_keys"}},
+	{"auth.client_keys", {"*"}},
+};
+
+const std::vector<known_table> agent_tables = {
+	{"agent", {"servers", "api_key", "client_name", "env_name", "kubeconfig", "context", "spool", "namespaces", "interval",
+	           "ping_interval", "timeout"}},
+	{"log", {"level", "format"}},
+};
+
+std::string joined(const std::vector<std::string> &v)
+{
+	std::string out;
+	for (const auto &s : v) {
+		out += (out.empty() ? "" : ", ") + s;
+	}
+	return out;
+}
+
+const known_table *find_known(const std::vector<known_table> &known, const std::string &name)
+{
+	for (const auto &k : known) {
+		if (name == k.name) {
+			return &k;
+		}
+	}
+	return nullptr;
+}
+
+// Checks one table (or each table of an array of tables) named path.
+void check_table(const std::vector<known_table> &known, const std::string &path, const toml::value &v)
+{
+	if (v.is_array()) {
+		for (const auto &item : v.as_array()) {
+			if (!item.is_table()) {
+				throw config_error(toml::format_error("[error] [[" + path + "]] must hold tables", item, "here"));
+			}
+			check_table(known, path, item);
+		}
+		return;
+	}
+	const known_table *k = find_known(known, path);
+	if (!v.is_table() || k == nullptr || (k->keys.size() == 1 && k->keys[0] == "*")) {
+		return;
+	}
+	for (const auto &kv : v.as_table()) {
+		const std::string sub = path + "." + kv.first;
+		if (find_known(known, sub) != nullptr) {
+			check_table(known, sub, kv.second);
+			continue;
+		}
+		bool ok = false;
+		for (const auto &key : k->keys) {
+			ok = ok || key == kv.first;
+		}
+		if (!ok) {
+			throw config_error(toml::format_error("[error] unknown key \"" + kv.first + "\" in [" + path +
+			                                          "]; known keys: " + joined(k->keys),
+			                                      kv.second, "unknown key"));
+		}
+	}
+}
+
+// Refuses tables and keys that are not in known.
+void check_known(const toml::value &root, const std::vector<known_table> &known)
+{
+	std::vector<std::string> tops;
+	for (const auto &k : known) {
+		if (std::strchr(k.name, '.') == nullptr) {
+			tops.push_back(k.name);
+		}
+	}
+	for (const auto &kv : root.as_table()) {
+		if (find_known(known, kv.first) == nullptr) {
+			throw config_error(toml::format_error("[error] unknown table or key \"" + kv.first +
+			                                          "\"; known tables: " + joined(tops),
+			                                      kv.second, "unknown"));
+		}
+		check_table(known, kv.first, kv.second);
+	}
+}
+
 void load_log(const toml::value &root, enum log_level *level, enum log_format *format)
 {
 	*level = LOG_LEVEL_INFO;
@@ -86,6 +192,7 @@ void load_log(const toml::value &root, enum log_level *level, enum log_format *f
 void load(const char *path, struct cfg *c)
 {
 	const toml::value root = toml::parse(path);
+	check_known(root, cluster_tables);
 	const auto &cluster = toml::find(root, "cluster");
 	copy(c->cluster_name, sizeof(c->cluster_name), toml::find<std::string>(cluster, "name"), "cluster.name");
 
@@ -173,6 +280,7 @@ void load(const char *path, struct cfg *c)
 			copy(k->token_file, sizeof(k->token_file), toml::find_or<std::string>(t, "token_file", ""), "k8s_cluster.token_file");
 			copy(k->ca_file, sizeof(k->ca_file), toml::find_or<std::string>(t, "ca_file", ""), "k8s_cluster.ca_file");
 			copy(k->kubeconfig, sizeof(k->kubeconfig), toml::find_or<std::string>(t, "kubeconfig", ""), "k8s_cluster.kubeconfig");
+			copy(k->context, sizeof(k->context), toml::find_or<std::string>(t, "context", ""), "k8s_cluster.context");
 			k->insecure = toml::find_or<bool>(t, "insecure_skip_tls_verify", false) ? 1 : 0;
 			k->interval_s = duration_ms(t, "interval", 1, 1000) / 1000; /* absent: 0, the [collector] interval */
 			auto ns = toml::find_or<std::vector<std::string>>(t, "namespaces", {});
@@ -209,6 +317,13 @@ void load(const char *path, struct cfg *c)
 				throw config_error(toml::format_error("[error] spread_regions needs max_voters > 0", ap.at("spread_regions"), "here"));
 			}
 		}
+	}
+	c->ready_leader_silence_ms = 2 * c->election_timeout_ms;
+	c->ready_max_apply_lag = 1000;
+	if (root.contains("health")) {
+		const auto &h = root.at("health");
+		c->ready_leader_silence_ms = duration_ms(h, "leader_silence", c->ready_leader_silence_ms, 1);
+		c->ready_max_apply_lag = count(h, "max_apply_lag", c->ready_max_apply_lag);
 	}
 	load_log(root, &c->log_level, &c->log_format);
 	if (root.contains("rate_limit")) {
@@ -252,6 +367,7 @@ void load(const char *path, struct cfg *c)
 void load_agent(const char *path, struct cfg_agent *a)
 {
 	const toml::value root = toml::parse(path);
+	check_known(root, agent_tables);
 	load_log(root, &a->log_level, &a->log_format);
 	const auto &t = toml::find(root, "agent");
 	auto servers = toml::find<std::vector<std::string>>(t, "servers");
@@ -265,6 +381,7 @@ void load_agent(const char *path, struct cfg_agent *a)
 	copy(a->client_name, sizeof(a->client_name), toml::find<std::string>(t, "client_name"), "agent.client_name");
 	copy(a->env_name, sizeof(a->env_name), toml::find<std::string>(t, "env_name"), "agent.env_name");
 	copy(a->kubeconfig, sizeof(a->kubeconfig), toml::find_or<std::string>(t, "kubeconfig", ""), "agent.kubeconfig");
+	copy(a->context, sizeof(a->context), toml::find_or<std::string>(t, "context", ""), "agent.context");
 	copy(a->spool, sizeof(a->spool), toml::find_or<std::string>(t, "spool", "data/agent-spool"), "agent.spool");
 	auto ns = toml::find_or<std::vector<std::string>>(t, "namespaces", {});
 	if (ns.size() > 64) {

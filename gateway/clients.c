@@ -95,11 +95,11 @@ static bool ping_command(struct gw_req *gr, json_t *body, struct proto_cmd *cmd)
 	    !gw_opt_string(gr, body, "slave_version", &version) || !gw_opt_string(gr, body, "timestamp", &ts)) {
 		return false;
 	}
-	if (client == NULL || env == NULL || !gw_valid_name(client) || !gw_valid_name(env)) {
+	if (client == NULL || env == NULL || !proto_valid_name(client) || !proto_valid_name(env)) {
 		gw_respond_error(gr, 400, "VALIDATION_ERROR", "client_name and env_name are required names");
 		return false;
 	}
-	if ((version != NULL && version[0] != '\0' && !gw_valid_text(version, 128)) ||
+	if ((version != NULL && version[0] != '\0' && !proto_valid_text(version, 128)) ||
 	    (ts != NULL && timefmt_parse(ts, &at) != 0)) {
 		gw_respond_error(gr, 400, "VALIDATION_ERROR", "slave_version must be printable and timestamp ISO 8601");
 		return false;
@@ -154,36 +154,4 @@ void gw_h_config(struct gw_req *gr)
 	                                   "is_admin", admin, "authenticated_client", client, "cluster",
 	                                   g->cfg->cluster_name, "node", g->self->name, "leader", g->status.leader,
 	                                   "members", members_json(g)));
-}
-
-static const char *role_name(uint32_t role)
-{
-	switch (role) {
-	case PROTO_ROLE_LEADER: return "leader";
-	case PROTO_ROLE_CANDIDATE: return "candidate";
-	case PROTO_ROLE_FOLLOWER: return "follower";
-	default: return "unavailable";
-	}
-}
-
-void gw_h_health(struct gw_req *gr)
-{
-	struct gw *g = gr->gw;
-	struct store_read *rd;
-	if (store_read_begin(g->store, &rd) != PROTO_OK) {
-		gw_respond_json(gr, 503, json_pack("{s:s,s:s,s:o,s:s}", "status", "unhealthy", "database_error",
-		                                   "cannot open a read transaction", "timestamp", gw_json_time(wall_now_ms()),
-		                                   "version", SHIPLOG_VERSION));
-		return;
-	}
-	uint64_t applied = store_read_index(rd);
-	store_read_end(rd);
-	gr->index = applied;
-	gw_respond_json(gr, 200, json_pack("{s:s,s:o,s:s,s:s,s:{s:s,s:I,s:I,s:I,s:s,s:I}}", "status", "healthy",
-	                                   "timestamp", gw_json_time(wall_now_ms()), "version", SHIPLOG_VERSION, "node",
-	                                   g->self->name, "raft", "state",
-	                                   g->status.removed ? "removed" : role_name(g->status.role), "term",
-	                                   (json_int_t)g->status.term, "commit_index", (json_int_t)g->status.commit,
-	                                   "applied_index", (json_int_t)applied, "leader", g->status.leader,
-	                                   "last_contact_ms", (json_int_t)gw_last_contact(g)));
 }

@@ -42,11 +42,13 @@ static void raft_call(struct gw_req *gr, const struct proto_msg *m, unsigned tim
 
 /* ---- GET /api/v1/cluster ---- */
 
+/* One member in the STATUS text (raft/repl.c members_text). */
 struct member_row {
 	uint64_t id;
 	char role;
 	unsigned long long match;
 	int reachable;
+	long long contact_ms, applied, applied_age_ms; /* -1: not known */
 };
 
 static const char *role_name(char c)
@@ -85,7 +87,8 @@ static void cluster_status(struct gw_req *gr, int status, const struct proto_msg
 		struct member_row row = {0};
 		char role = 'p';
 		int used = 0;
-		if (sscanf(p, "%" SCNu64 ":%c:%llu:%d%n", &row.id, &role, &row.match, &row.reachable, &used) < 4) {
+		if (sscanf(p, "%" SCNu64 ":%c:%llu:%d:%lld:%lld:%lld%n", &row.id, &role, &row.match, &row.reachable,
+		           &row.contact_ms, &row.applied, &row.applied_age_ms, &used) < 7) {
 			break;
 		}
 		char key[32];
@@ -105,12 +108,10 @@ static void cluster_status(struct gw_req *gr, int status, const struct proto_msg
 		bool leader_view = s->role == PROTO_ROLE_LEADER;
 		json_object_set_new(o, "reachable", row.reachable < 0 ? json_null() : json_boolean(row.reachable));
 		json_object_set_new(o, "match_index", leader_view ? json_integer((json_int_t)row.match) : json_null());
-		json_object_set_new(o, "applied_index",
-		                    row.id == s->node_id ? json_integer((json_int_t)s->applied) : json_null());
-		json_object_set_new(o, "last_contact_ms",
-		                    row.id == s->node_id ? json_integer(0)
-		                    : row.reachable > 0  ? json_integer((json_int_t)g->cfg->election_timeout_ms)
-		                                         : json_null());
+		json_object_set_new(o, "applied_index", row.applied >= 0 ? json_integer(row.applied) : json_null());
+		json_object_set_new(o, "applied_reported_ms_ago",
+		                    row.applied_age_ms >= 0 ? json_integer(row.applied_age_ms) : json_null());
+		json_object_set_new(o, "last_contact_ms", row.contact_ms >= 0 ? json_integer(row.contact_ms) : json_null());
 		json_array_append_new(members, o);
 		p += used;
 		if (*p == ';') {
@@ -120,9 +121,15 @@ static void cluster_status(struct gw_req *gr, int status, const struct proto_msg
 	json_decref(info);
 	json_t *leader = s->leader_id != 0 ? json_pack("{s:I,s:s}", "id", (json_int_t)s->leader_id, "name", s->leader_name)
 	                                   : json_null();
-	gw_respond_json(gr, 200, json_pack("{s:s,s:o,s:I,s:I,s:s,s:o}", "cluster", g->cfg->cluster_name, "leader",
+	const struct cfg_node *viewer = cfg_find_node_id(g->cfg, s->node_id);
+	gw_respond_json(gr, 200, json_pack("{s:s,s:o,s:I,s:I,s:s,s:s,s:o}", "cluster", g->cfg->cluster_name, "leader",
 	                                   leader, "term", (json_int_t)s->term, "commit_index", (json_int_t)s->commit,
-	                                   "node", g->self->name, "members", members));
+	                                   "node", g->self->name, "measured_by",
+	                                   s->node_id == s->leader_id ? s->leader_name
+	                                   : s->node_id == g->self->id ? g->self->name
+	                                   : viewer != NULL            ? viewer->name
+	                                                               : "",
+	                                   "members", members));
 }
 
 void gw_h_cluster(struct gw_req *gr)
@@ -194,9 +201,9 @@ void gw_h_cluster_add(struct gw_req *gr)
 		json_decref(body);
 		return;
 	}
-	if (c->m.name == NULL || !gw_valid_name(c->m.name) || c->m.raft == NULL || !gw_valid_text(c->m.raft, 200) ||
+	if (c->m.name == NULL || !proto_valid_name(c->m.name) || c->m.raft == NULL || !proto_valid_text(c->m.raft, 200) ||
 	    c->m.rpc == NULL || strncmp(c->m.rpc, "tcp://", 6) != 0 || c->m.http == NULL ||
-	    !gw_valid_text(c->m.http, 200) || (id != NULL && (!json_is_integer(id) || json_integer_value(id) <= 0)) ||
+	    !proto_valid_text(c->m.http, 200) || (id != NULL && (!json_is_integer(id) || json_integer_value(id) <= 0)) ||
 	    (role != NULL && strcmp(role, "voter") != 0 && strcmp(role, "standby") != 0 && strcmp(role, "spare") != 0)) {
 		json_decref(body);
 		gw_respond_error(gr, 400, "VALIDATION_ERROR",

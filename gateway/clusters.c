@@ -259,7 +259,7 @@ static bool read_lists(struct gw_req *gr, struct cluster_form *f)
 		json_t *v;
 		json_array_foreach(ns, i, v)
 		{
-			if (!json_is_string(v) || !gw_valid_name(json_string_value(v))) {
+			if (!json_is_string(v) || !proto_valid_name(json_string_value(v))) {
 				return bad(gr, "namespaces must hold namespace names");
 			}
 			f->namespaces[f->c.n_namespaces++] = json_string_value(v);
@@ -274,7 +274,7 @@ static bool read_lists(struct gw_req *gr, struct cluster_form *f)
 		json_t *v;
 		json_object_foreach(labels, k, v)
 		{
-			if (!json_is_string(v) || !gw_valid_text(k, 253) || strlen(json_string_value(v)) > 253) {
+			if (!json_is_string(v) || !proto_valid_text(k, 253) || strlen(json_string_value(v)) > 253) {
 				return bad(gr, "labels must map names to strings");
 			}
 			f->labels[f->c.n_labels++] = k;
@@ -369,12 +369,12 @@ static bool cluster_form_read(struct gw_req *gr, struct cluster_form *f)
 	if (kubeconfig != NULL && !read_kubeconfig(gr, f, kubeconfig, context)) {
 		return false;
 	}
-	if (f->c.name == NULL || !gw_valid_name(f->c.name) || f->c.client == NULL || !gw_valid_name(f->c.client) ||
-	    f->c.env == NULL || !gw_valid_name(f->c.env)) {
+	if (f->c.name == NULL || !proto_valid_name(f->c.name) || f->c.client == NULL || !proto_valid_name(f->c.client) ||
+	    f->c.env == NULL || !proto_valid_name(f->c.env)) {
 		return bad(gr, "name, client_name and env_name are required names");
 	}
 	if (f->c.server == NULL || (strncmp(f->c.server, "https://", 8) != 0 && strncmp(f->c.server, "http://", 7) != 0) ||
-	    !gw_valid_text(f->c.server, 512)) {
+	    !proto_valid_text(f->c.server, 512)) {
 		return bad(gr, "server must be the API server's https:// URL (or come from kubeconfig)");
 	}
 	if ((f->client_cert != NULL) != (f->client_key != NULL)) {

@@ -242,7 +242,7 @@ void gw_propose(struct gw_req *gr, struct proto_cmd *cmd, gw_write_cb done)
 			return;
 		}
 		snprintf(key, sizeof(key), "k:%.*s", (int)v.len, v.base);
-		if (!gw_valid_text(key, sizeof(key))) {
+		if (!proto_valid_text(key, sizeof(key))) {
 			gw_respond_error(gr, 400, "VALIDATION_ERROR", "Idempotency-Key must be printable");
 			return;
 		}

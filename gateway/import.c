@@ -76,11 +76,11 @@ static const char *read_ping(json_t *o, void *item)
 	p->client = gw_str_member(o, "client_name");
 	p->env = gw_str_member(o, "env_name");
 	p->version = gw_str_member(o, "slave_version");
-	if (p->client == NULL || p->env == NULL || !gw_valid_name(p->client) || !gw_valid_name(p->env)) {
+	if (p->client == NULL || p->env == NULL || !proto_valid_name(p->client) || !proto_valid_name(p->env)) {
 		return "client_name and env_name must be names";
 	}
 	p->version = p->version != NULL ? p->version : "";
-	if (p->version[0] != '\0' && !gw_valid_text(p->version, 128)) {
+	if (p->version[0] != '\0' && !proto_valid_text(p->version, 128)) {
 		return "slave_version must be printable, at most 128 characters";
 	}
 	if (!a_time(o, "last_ping", &p->at_ms)) {

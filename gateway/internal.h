@@ -15,6 +15,7 @@
 #include "lib/metrics.h"
 #include "lib/pooljob.h"
 #include "protocol/proto.h"
+#include "protocol/valid.h"
 
 #define GW_MAX_SEGS 12
 #define GW_MAX_QUERY 16
@@ -181,12 +182,7 @@ bool gw_auth_allows(const struct gw_auth *a, const char *client);
 json_t *gw_json_time(int64_t ms);
 
 /* validate.c */
-/* A Kubernetes-style name: 1..253 of [A-Za-z0-9._-]. */
-bool gw_valid_name(const char *s);
-/* The six names of o's component fit together (PROTO_MAX_COMPONENT_NAMES). */
-bool gw_valid_component(const struct proto_observation *o);
-/* A printable value without control characters, 1..max bytes. */
-bool gw_valid_text(const char *s, size_t max);
+/* Names and text: proto_valid_name, proto_valid_text (protocol/valid.h). */
 /* Parses the JSON body as an object; answers 400 and returns NULL if not. */
 json_t *gw_body_object(struct gw_req *gr);
 /* Reads an optional string member; answers 400 and returns false on a wrong type. */
@@ -197,7 +193,7 @@ bool gw_opt_string_max(struct gw_req *gr, json_t *obj, const char *key, size_t m
 /* Answers 400 VALIDATION_ERROR for a field of len bytes over its limit of
  * max, naming both in the message and in details [{field, limit, length}]. */
 void gw_respond_too_long(struct gw_req *gr, const char *field, size_t len, size_t max);
-/* The string member key of o, NULL when absent or not a string. */
+/* The string member key of o, NULL when absent, not a string or holding a NUL. */
 const char *gw_str_member(json_t *o, const char *key);
 /* Fills ob's component and image from the JSON object o (kind under
  * kind_key; ob->client and ob->env already set) and checks them: NULL, or
@@ -212,7 +208,13 @@ void gw_h_history(struct gw_req *gr);
 void gw_h_clients(struct gw_req *gr);
 void gw_h_ping(struct gw_req *gr);
 void gw_h_config(struct gw_req *gr);
+/* probes.c */
+/* True if this node can serve writes and linearizable reads now; else false
+ * with the reason in why. */
+bool gw_ready(struct gw *g, char *why, size_t cap);
 void gw_h_health(struct gw_req *gr);
+void gw_h_livez(struct gw_req *gr);
+void gw_h_readyz(struct gw_req *gr);
 void gw_h_badge(struct gw_req *gr);
 void gw_h_clusters_list(struct gw_req *gr);
 void gw_h_cluster_get(struct gw_req *gr);

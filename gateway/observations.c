@@ -63,7 +63,7 @@ void gw_h_observations(struct gw_req *gr)
 	gr->ctx = b;
 	const char *client = gw_str_member(body, "client_name"), *env = gw_str_member(body, "env_name");
 	json_t *list = json_object_get(body, "observations");
-	if (client == NULL || env == NULL || !gw_valid_name(client) || !gw_valid_name(env)) {
+	if (client == NULL || env == NULL || !proto_valid_name(client) || !proto_valid_name(env)) {
 		gw_respond_error(gr, 400, "VALIDATION_ERROR", "client_name and env_name are required names");
 		return;
 	}

@@ -43,7 +43,7 @@ static bool required_text(struct gw_req *gr, json_t *body, const char *key, cons
 	if (!gw_opt_string(gr, body, key, out)) {
 		return false;
 	}
-	if (*out == NULL || !gw_valid_text(*out, 256)) {
+	if (*out == NULL || !proto_valid_text(*out, 256)) {
 		gw_respond_error(gr, 400, "VALIDATION_ERROR", "%s is required: a non-empty string of at most 256 characters", key);
 		return false;
 	}
@@ -57,7 +57,7 @@ static bool optional_text(struct gw_req *gr, json_t *body, const char *key, cons
 	}
 	if (*out == NULL) {
 		*out = "";
-	} else if ((*out)[0] != '\0' && !gw_valid_text(*out, 512)) {
+	} else if ((*out)[0] != '\0' && !proto_valid_text(*out, 512)) {
 		gw_respond_error(gr, 400, "VALIDATION_ERROR", "%s must be printable, at most 512 characters", key);
 		return false;
 	}
@@ -72,7 +72,7 @@ static bool optional_name(struct gw_req *gr, json_t *body, const char *key, cons
 	if (*out == NULL || (*out)[0] == '\0') {
 		*out = dflt;
 	}
-	if (!gw_valid_name(*out)) {
+	if (!proto_valid_name(*out)) {
 		gw_respond_error(gr, 400, "VALIDATION_ERROR", "%s must be 1-253 characters of letters, digits, '-', '_', '.'", key);
 		return false;
 	}
@@ -98,7 +98,7 @@ static bool split_image_name(struct gw_req *gr, struct proto_observation *o)
 	repo[rl + pl] = '\0';
 	o->image_repo = repo;
 	o->image_name = slash + 1;
-	if (!gw_valid_text(o->image_repo, 512)) {
+	if (!proto_valid_text(o->image_repo, 512)) {
 		gw_respond_error(gr, 400, "VALIDATION_ERROR", "image_repo and image_name together exceed 512 characters");
 		return false;
 	}
@@ -108,7 +108,7 @@ static bool split_image_name(struct gw_req *gr, struct proto_observation *o)
 void gw_h_collect_put(struct gw_req *gr)
 {
 	const char *ns = gr->seg[2], *kind = gr->seg[3], *workload = gr->seg[4], *container = gr->seg[5];
-	if (!gw_valid_name(ns) || !gw_valid_name(kind) || !gw_valid_name(workload) || !gw_valid_name(container)) {
+	if (!proto_valid_name(ns) || !proto_valid_name(kind) || !proto_valid_name(workload) || !proto_valid_name(container)) {
 		gw_respond_error(gr, 400, "VALIDATION_ERROR",
 		                 "namespace, kind, workload and container must be names of letters, digits, '-', '_', '.'");
 		return;
@@ -147,7 +147,7 @@ void gw_h_collect_put(struct gw_req *gr)
 	o->kind = kind;
 	o->workload = workload;
 	o->container = container;
-	if (!gw_valid_component(o)) {
+	if (!proto_valid_component(o)) {
 		gw_respond_error(gr, 400, "VALIDATION_ERROR",
 		                 "client, environment, namespace, kind, workload and container names together exceed %u characters",
 		                 PROTO_MAX_COMPONENT_NAMES);

@@ -16,6 +16,8 @@ struct route {
 
 static const struct route routes[] = {
 	{"GET", {"health"}, 1, false, gw_h_health},
+	{"GET", {"livez"}, 1, false, gw_h_livez},
+	{"GET", {"readyz"}, 1, false, gw_h_readyz},
 	{"GET", {"metrics"}, 1, false, gw_h_metrics},
 	/* Any badge path, so an incomplete one is still the red SVG (as the seed). */
 	{"GET", {"badges", "**"}, 2, false, gw_h_badge},

@@ -3,42 +3,6 @@
 
 #include "gateway/internal.h"
 
-bool gw_valid_name(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 253) {
-		return false;
-	}
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-		      c == '.')) {
-			return false;
-		}
-	}
-	return true;
-}
-
-bool gw_valid_component(const struct proto_observation *o)
-{
-	return strlen(o->client) + strlen(o->env) + strlen(o->ns) + strlen(o->kind) + strlen(o->workload) +
-	               strlen(o->container) <= PROTO_MAX_COMPONENT_NAMES;
-}
-
-bool gw_valid_text(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > max) {
-		return false;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
-			return false;
-		}
-	}
-	return true;
-}
-
 json_t *gw_body_object(struct gw_req *gr)
 {
 	json_error_t err;
@@ -103,7 +67,10 @@ void gw_respond_too_long(struct gw_req *gr, const char *field, size_t len, size_
 const char *gw_str_member(json_t *o, const char *key)
 {
 	json_t *v = json_object_get(o, key);
-	return json_is_string(v) ? json_string_value(v) : NULL;
+	if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)) {
+		return NULL; /* absent, not a string, or holding a NUL */
+	}
+	return json_string_value(v);
 }
 
 const char *gw_read_observation(json_t *o, const char *kind_key, struct proto_observation *ob)
@@ -119,25 +86,7 @@ const char *gw_read_observation(json_t *o, const char *kind_key, struct proto_ob
 	ob->image_name = gw_str_member(o, "image_name");
 	ob->image_tag = gw_str_member(o, "image_tag");
 	ob->image_sha = gw_str_member(o, "image_sha");
-	const char *names[] = {ob->client, ob->env, ob->ns, ob->kind, ob->workload, ob->container};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (names[i] == NULL || !gw_valid_name(names[i])) {
-			return "namespace, the workload kind, workload_name and container_name (and the client and "
-			       "environment) must be names of 1-253 letters, digits, '-', '_', '.'";
-		}
-	}
-	if (!gw_valid_component(ob)) {
-		_Static_assert(PROTO_MAX_COMPONENT_NAMES == 497, "the message below says 497");
-		return "client, environment, namespace, kind, workload and container names together exceed 497 characters";
-	}
 	ob->image_repo = ob->image_repo != NULL ? ob->image_repo : "";
 	ob->image_name = ob->image_name != NULL ? ob->image_name : "";
-	if ((ob->image_repo[0] != '\0' && !gw_valid_text(ob->image_repo, 512)) ||
-	    (ob->image_name[0] != '\0' && !gw_valid_text(ob->image_name, 512)) || ob->image_tag == NULL ||
-	    !gw_valid_text(ob->image_tag, 256) || ob->image_sha == NULL ||
-	    (ob->image_sha[0] != '\0' && !gw_valid_text(ob->image_sha, 256))) {
-		return "image_tag and image_sha are required text (at most 256 characters); image_repo and image_name "
-		       "optional (at most 512)";
-	}
-	return NULL;
+	return proto_observation_invalid(ob);
 }

@@ -108,7 +108,7 @@ void gw_h_webhook_create(struct gw_req *gr)
 		return;
 	}
 	if (url == NULL || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
-	    !gw_valid_text(url, 1000) || secret == NULL || !gw_valid_text(secret, 256)) {
+	    !proto_valid_text(url, 1000) || secret == NULL || !proto_valid_text(secret, 256)) {
 		gw_respond_error(gr, 400, "VALIDATION_ERROR", "url (http or https) and secret are required");
 		return;
 	}
@@ -121,7 +121,7 @@ void gw_h_webhook_create(struct gw_req *gr)
 	json_t *v;
 	json_array_foreach(events, i, v)
 	{
-		if (!json_is_string(v) || !gw_valid_text(json_string_value(v), 60)) {
+		if (!json_is_string(v) || !proto_valid_text(json_string_value(v), 60)) {
 			gw_respond_error(gr, 400, "VALIDATION_ERROR", "events must hold event type names");
 			return;
 		}

@@ -5,6 +5,7 @@
  * its controller ownerReference (Deployment pods through their ReplicaSet),
  * or failing that through the workload's spec.selector.matchLabels. */
 #include "k8s/k8s.h"
+#include "protocol/valid.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -383,6 +384,27 @@ out:
 	json_decref(ix.by_owner);
 	json_decref(ix.orphans);
 	return rv;
+}
+
+size_t k8s_result_drop_invalid(struct k8s_result *res, char *why, size_t cap)
+{
+	size_t kept = 0, skipped = 0;
+	char first[400] = "";
+	for (size_t i = 0; i < res->n; i++) {
+		const struct proto_observation *o = &res->obs[i];
+		const char *bad = proto_observation_invalid(o);
+		if (bad == NULL) {
+			res->obs[kept++] = *o;
+		} else if (skipped++ == 0) {
+			snprintf(first, sizeof(first), "%.60s/%.40s/%.60s/%.60s: %s", o->ns ? o->ns : "?", o->kind ? o->kind : "?",
+			         o->workload ? o->workload : "?", o->container ? o->container : "?", bad);
+		}
+	}
+	if (skipped > 0) {
+		snprintf(why, cap, "skipped %zu containers, first %s", skipped, first);
+		res->n = kept;
+	}
+	return skipped;
 }
 
 void k8s_result_free(struct k8s_result *res)

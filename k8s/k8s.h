@@ -35,4 +35,10 @@ struct k8s_result {
 int k8s_collect(const struct k8s_target *t, int64_t now_ms, struct k8s_result *res);
 void k8s_result_free(struct k8s_result *res);
 
+/* Drops the observations no writer may write (protocol/valid.h), so that one
+ * bad workload does not refuse a whole run. Returns how many were dropped;
+ * when any, why holds "skipped N containers, first NS/KIND/NAME/CONTAINER:
+ * reason". */
+size_t k8s_result_drop_invalid(struct k8s_result *res, char *why, size_t cap);
+
 #endif

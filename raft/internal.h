@@ -11,6 +11,7 @@
 #include "lib/pooljob.h"
 #include "lib/queue.h"
 #include "protocol/proto.h"
+#include "raft/contact.h"
 #include "raft/entryzip.h"
 #include "raft/fsm.h"
 #include "raft/members.h"
@@ -53,6 +54,7 @@ struct repl {
 	bus_server *server;                    /* requests: gateway + peers */
 	bus_pub *pub;                          /* status */
 	struct repl_peers peers;               /* members.c */
+	struct repl_contacts contacts;         /* contact.c */
 	raft_id leader_id;                     /* cached with its name */
 	char leader_name[CFG_NAME_MAX];
 
@@ -208,6 +210,18 @@ bool repl_removed_marker(struct repl *r, bool create);
 /* The leader tells a node it removed; the node records it. */
 void repl_notify_removed(struct repl *r, uint64_t id);
 void repl_on_removed_notice(struct repl *r, bus_request *req, const struct proto_node_status *leader);
+
+/* contact.c */
+/* A Raft message from member id arrived (the receive guard calls it). */
+void repl_contact_heard(struct repl *r, uint64_t id);
+/* Milliseconds since member id was last heard (0 for this node), -1 never. */
+int64_t repl_contact_ago_ms(struct repl *r, uint64_t id);
+/* The applied index member id last reported and how old that report is;
+ * false if it never answered. This node's own is always known. */
+bool repl_contact_applied(struct repl *r, uint64_t id, uint64_t *applied, int64_t *age_ms);
+/* On the leader, asks each member not asked within REPL_CONTACT_POLL_MS for
+ * its status (one call in flight per member); from the tick. */
+void repl_contact_poll(struct repl *r);
 
 /* metrics.c */
 void repl_on_metrics_query(struct repl *r, bus_request *req);

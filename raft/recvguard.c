@@ -11,7 +11,8 @@
  * committed, hence the snapshot's), or dropped when it ends before it.
  *
  * It sits between raft_uv and raft on received messages and changes only
- * such an AppendEntries. */
+ * such an AppendEntries. It also notes who each message came from
+ * (contact.c), the last contact GET /api/v1/cluster shows. */
 #include <raft.h>
 #include <stddef.h>
 
@@ -41,6 +42,7 @@ static void guarded_recv(struct raft_io *io, struct raft_message *m)
 	struct repl *r = repl_of_io(io);
 	struct raft_append_entries *a = &m->append_entries;
 	raft_index snap = r->raft.log.snapshot.last_index;
+	repl_contact_heard(r, m->server_id);
 	if (m->type == RAFT_IO_APPEND_ENTRIES && a->prev_log_index == 0 && a->n_entries > 0 && r->raft.log.offset > 0 &&
 	    snap > 0) {
 		r->m.appends_trimmed++;

@@ -116,8 +116,11 @@ bool repl_is_leader(struct repl *r)
 	return r->raft_started && raft_state(&r->raft) == RAFT_LEADER;
 }
 
-/* "id:role:match:reachable;..." of the Raft configuration; match and
- * reachable are known on the leader only (0 and -1 elsewhere). */
+/* "id:role:match:reachable:contact:applied:age;..." of the Raft
+ * configuration. match and reachable are known on the leader only (0 and -1
+ * elsewhere); contact is the ms since this node last heard the member (0
+ * for itself, -1 never); applied and age (ms) are the member's applied index
+ * as the leader's poll last saw it (contact.c; -1 -1 when not known). */
 static void members_text(struct repl *r, char *out, size_t cap)
 {
 	size_t n = 0;
@@ -135,8 +138,13 @@ static void members_text(struct repl *r, char *out, size_t cap)
 			match = r->raft.leader_state.progress[i].match_index;
 			reachable = r->raft.leader_state.progress[i].recent_recv;
 		}
-		n += (size_t)snprintf(out + n, cap - n, "%s%llu:%c:%llu:%d", n ? ";" : "", (unsigned long long)sv->id, role,
-		                      match, reachable);
+		uint64_t applied = 0;
+		int64_t age = -1;
+		bool known = repl_contact_applied(r, sv->id, &applied, &age);
+		n += (size_t)snprintf(out + n, cap - n, "%s%llu:%c:%llu:%d:%lld:%lld:%lld", n ? ";" : "",
+		                      (unsigned long long)sv->id, role, match, reachable,
+		                      (long long)repl_contact_ago_ms(r, sv->id), known ? (long long)applied : -1LL,
+		                      known ? (long long)age : -1LL);
 	}
 }
 
@@ -148,7 +156,7 @@ int repl_status_encode(struct repl *r, struct proto_buf *b)
 int repl_status_encode_removed(struct repl *r, uint64_t removed_id, struct proto_buf *b)
 {
 	struct proto_msg m = {.type = PROTO_MSG_STATUS};
-	char members[4096];
+	char members[PROTO_MAX_STR * 8]; /* the field's limit (protocol/tables.c) */
 	struct proto_node_status *s = &m.u.status;
 	raft_id lid;
 	int st = raft_state(&r->raft);
@@ -316,6 +324,7 @@ static void on_tick(uv_timer_t *h)
 	repl_autopilot(r);
 	repl_node_alerts(r);
 	repl_autopilot_place(r); /* after the alerts: uses their silent_since */
+	repl_contact_poll(r);
 	if (r->raft_started) {
 		repl_log_budget(r);
 		repl_probe_fix(&r->probefix, &r->raft, r->self->id);

@@ -67,8 +67,10 @@ static int register_one(const struct cfg *cfg, const struct cfg_k8s_cluster *k, 
 	trim(token);
 	if (k->kubeconfig[0] != '\0') {
 		char err[256], *yaml = slurp(k->kubeconfig);
-		if (yaml == NULL || kubeconfig_parse(yaml, strlen(yaml), &kc, err, sizeof(err)) != 0) {
-			log_error("scheduler", "[[k8s_cluster]] %s: cannot use %s", k->name, k->kubeconfig);
+		if (yaml == NULL || kubeconfig_parse_context(yaml, strlen(yaml), k->context[0] ? k->context : NULL, &kc, err,
+		                                             sizeof(err)) != 0) {
+			log_error("scheduler", "[[k8s_cluster]] %s: cannot use %s: %s", k->name, k->kubeconfig,
+			          yaml == NULL ? "cannot read it" : err);
 			free(yaml);
 			free(token);
 			free(ca);

@@ -437,7 +437,8 @@ class Cluster:
         return self.request(name, "POST", path, **kw)
 
     def health(self, name, timeout=1.5):
-        """(status, json-or-None) of GET /health; (None, None) when unreachable."""
+        """(status, json-or-None) of GET /health (200 healthy, 503 with the same
+        body and a "reason" when not ready); (None, None) when unreachable."""
         try:
             r = self.request(name, "GET", "/health", key=None, timeout=timeout)
         except requests.RequestException:
@@ -460,9 +461,11 @@ class Cluster:
             if not node.running():
                 raise Fatal(f"{name} exited with code {node.proc.returncode} while starting; "
                             f"log tail:\n{self.log_tail(name, 40)}")
-            st, _ = self.health(name, timeout=1.0)
-            return st == 200
-        wait_until(ready, timeout, interval=0.1, what=f"{name} /health 200")
+            try:  # the process serves; /health is 503 until it has a leader
+                return self.request(name, "GET", "/livez", key=None, timeout=1.0).status_code == 200
+            except requests.RequestException:
+                return False
+        wait_until(ready, timeout, interval=0.1, what=f"{name} /livez 200")
 
     def _leader_view(self):
         live = self.live_nodes()

@@ -69,6 +69,12 @@ def test_bad_config_files_are_refused_clearly(tmp_path):
         "bad heartbeat": ('[cluster]\nname = "x"\n[raft]\nelection_timeout_ms = 100\nheartbeat_ms = 90\n' + GOOD_NODE,
                           "heartbeat"),
         "duplicate ids": ('[cluster]\nname = "x"\n' + GOOD_NODE + GOOD_NODE, "unique"),
+        # A typo is an error with the file, the line and the known keys, not a setting silently off.
+        "misspelt key": ('[cluster]\nname = "x"\n[raft]\nelection_timeout = 300\n' + GOOD_NODE,
+                         'unknown key "election_timeout" in [raft]; known keys: election_timeout_ms'),
+        "its line": ('[cluster]\nname = "x"\n[raft]\nelection_timeout = 300\n' + GOOD_NODE, " 4 | election_timeout"),
+        "misspelt table": ('[cluster]\nname = "x"\n[ratelimit]\nanonymous_per_minute = 0\n' + GOOD_NODE,
+                           'unknown table or key "ratelimit"'),
     }
     for what, (text, needle) in cases.items():
         r = start_with_config(tmp_path, text)

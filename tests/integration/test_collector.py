@@ -318,3 +318,31 @@ namespaces = ["production"]
     assert doc["credentials"]["token"] and doc["credentials"]["ca_cert"] and TOKEN not in str(doc)
     H.wait_until(lambda: c.get(n, "/api/releases/current", params={"client_name": CLIENT, "env_name": "cfg-env"})
                  .json()["total"] > 0, 30, what="the configured cluster collected")
+
+
+def test_one_bad_workload_does_not_refuse_the_run(cluster_factory, k8s):
+    """A workload whose names no writer may store (here together longer than
+    the 497 characters a component key holds) is skipped and named in the
+    job; the rest of the run is recorded, and the job ends."""
+    long_name, long_container = "w" * 253, "c" * 253
+    k8s.cluster.add_workload("Deployment", "production", long_name, containers=((long_container, "nginx:1.25"),))
+    c = cluster_factory()
+    n = c.names[2]
+    cid = register(c, n, k8s)["id"]
+    H.wait_until(lambda: ("production", "Deployment", "web", "nginx") in current(c, n), 30, what="the others collected")
+    jobs = c.get(n, "/api/v1/jobs", params={"cluster_id": cid, "per_page": 50}).json()["jobs"]
+    done = [j for j in jobs if j["status"] == "success"]
+    assert done and all(j["status"] != "running" or j is jobs[0] for j in jobs), jobs
+    err = done[-1]["error"]
+    assert err.startswith("skipped 1 containers, first production/Deployment/www") and "497" in err, err
+    assert not any(k[2] == long_name for k in current(c, n))
+    # The same observation through the API is a 400 that names why, and changes nothing.
+    obs = {"namespace": "production", "workload_kind": "Deployment", "workload_name": long_name,
+           "container_name": long_container, "image_tag": "1.25", "image_sha": ""}
+    r = c.post(n, "/api/v1/observations", json={"client_name": CLIENT, "env_name": ENV, "observations": [obs]})
+    H.assert_error(r, 400, "VALIDATION_ERROR")
+    assert "497" in r.text
+    bad_nul = dict(obs, workload_name="web", container_name="nginx", image_tag="1.2\u0000evil")
+    r = c.post(n, "/api/v1/observations", json={"client_name": CLIENT, "env_name": ENV, "observations": [bad_nul]})
+    H.assert_error(r, 400, "VALIDATION_ERROR")
+    assert current(c, n)[("production", "Deployment", "web", "nginx")]["image_tag"] == "1.21.0"

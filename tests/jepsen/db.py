@@ -588,7 +588,7 @@ class DB:
     def health(self, name, timeout=1.0):
         try:
             r = requests.get(self.nodes[name].url + "/health", timeout=(timeout, timeout))
-            if r.status_code != 200:
+            if r.status_code not in (200, 503):  # 503: answering, but not ready (no leader, lagging)
                 return None
             return r.json()
         except (requests.RequestException, ValueError):
