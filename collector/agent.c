@@ -98,6 +98,9 @@ static int load_target(const struct cfg_agent *a, struct kubeconfig *kc, struct 
 	t->client_key_pem = kc->client_key_pem;
 	t->insecure = kc->insecure_skip_tls_verify;
 	t->timeout_ms = a->timeout_ms;
+	t->page_size = a->lists.page_size;
+	t->max_response = a->lists.max_bytes;
+	t->max_items = a->lists.max_items;
 	t->client = a->client_name;
 	t->env = a->env_name;
 	return 0;

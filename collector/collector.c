@@ -244,6 +244,9 @@ static void on_collect(struct collector *col, bus_request *req, const struct pro
 	r->t.namespaces = (const char *const *)r->namespaces;
 	r->t.n_namespaces = r->n_namespaces;
 	r->t.timeout_ms = col->cfg->k8s_timeout_ms;
+	r->t.page_size = col->cfg->lists.page_size;
+	r->t.max_response = col->cfg->lists.max_bytes;
+	r->t.max_items = col->cfg->lists.max_items;
 	r->t.token = json_string_value(json_object_get(r->creds, "token"));
 	r->t.ca_pem = json_string_value(json_object_get(r->creds, "ca_cert"));
 	r->t.client_cert_pem = json_string_value(json_object_get(r->creds, "client_cert"));

@@ -46,6 +46,14 @@ struct cfg_k8s_cluster {
 
 #define CFG_MAX_K8S 16
 
+/* How Kubernetes lists are read: pages of page_size items (limit/continue),
+ * each answer at most max_bytes, at most max_items per resource. */
+struct cfg_k8s_lists {
+	unsigned page_size;  /* default 500 */
+	unsigned max_bytes;  /* default 16 MiB */
+	unsigned max_items;  /* default 200000 */
+};
+
 struct cfg {
 	char cluster_name[CFG_NAME_MAX];
 	struct cfg_node nodes[CFG_MAX_NODES]; /* the initial voters */
@@ -64,10 +72,17 @@ struct cfg {
 	unsigned trailing_log_mb;     /* [raft] trailing_log_mb: trailing entries kept within this much (default 4) */
 	unsigned write_timeout_ms;    /* [api] write_timeout_ms: wait for a leader (default 2000) */
 	size_t max_body_bytes;        /* [api] max_body_bytes (default 1 MiB) */
+	unsigned max_connections;     /* [api] max_connections: open HTTP connections of this node (4096) */
+	unsigned max_conns_per_addr;  /* [api] max_connections_per_address: ... from one source address (1024) */
+	unsigned max_waiting;         /* [api] max_waiting: requests parked on ?index=&wait= (1024) */
+	unsigned max_streams;         /* [api] max_streams: WebSocket event streams of this node (1024) */
+	unsigned max_streams_per_key; /* [api] max_streams_per_credential: ... of one credential or address (32) */
+	unsigned max_ws_message;      /* [api] max_ws_message_bytes: a message a client sends on a stream (64 KiB) */
 	size_t map_size_mb;           /* [store] map_size_mb (default 4096) */
 	unsigned collector_interval_s; /* [collector] interval (default 60 s) */
 	unsigned lease_ms;             /* [collector] lease: a duty's lease period (default 10 s) */
 	unsigned k8s_timeout_ms;       /* [collector] timeout: one Kubernetes request (default 10 s) */
+	struct cfg_k8s_lists lists;    /* [collector] list_page_size, max_list_bytes, max_list_items */
 	char secret_key[256];          /* [collector] secret_key: encrypts cluster credentials */
 	unsigned max_voters;           /* [autopilot] max_voters: more joiners become standby (0 = no limit) */
 	unsigned remove_unreachable_ms; /* [autopilot] remove_unreachable_after (0 = off) */
@@ -81,6 +96,7 @@ struct cfg {
 	unsigned ready_max_apply_lag;  /* [health] max_apply_lag: /readyz fails while applied lags commit by more entries (1000) */
 	unsigned rate_anonymous;       /* [rate_limit] anonymous_per_minute */
 	unsigned rate_authenticated;   /* [rate_limit] authenticated_per_minute */
+	unsigned rate_slots;           /* [rate_limit] slots: callers counted at once, least recently used evicted (4096) */
 	enum log_level log_level;      /* [log] level: debug, info (default), warn, error */
 	enum log_format log_format;    /* [log] format: text (default) or json (one object per line) */
 };
@@ -99,6 +115,7 @@ struct cfg_agent {
 	unsigned interval_s;      /* collection period (default 60 s) */
 	unsigned ping_interval_s; /* POST /api/ping period (default 60 s) */
 	unsigned timeout_ms;      /* per request (default 10 s) */
+	struct cfg_k8s_lists lists; /* [agent] list_page_size, max_list_bytes, max_list_items */
 	char spool[CFG_PATH_MAX]; /* directory of runs not yet delivered */
 	enum log_level log_level;   /* [log] level, as for a node */
 	enum log_format log_format; /* [log] format */

@@ -81,23 +81,24 @@ const std::vector<known_table> cluster_tables = {
 	{"node", {"id", "name", "region", "raft", "rpc", "http", "data"}},
 	{"raft", {"election_timeout_ms", "heartbeat_ms", "snapshot_threshold", "snapshot_trailing", "snapshot_log_mb",
 	          "trailing_log_mb"}},
-	{"api", {"write_timeout_ms", "max_body_bytes"}},
+	{"api", {"write_timeout_ms", "max_body_bytes", "max_connections", "max_connections_per_address", "max_waiting",
+	         "max_streams", "max_streams_per_credential", "max_ws_message_bytes"}},
 	{"store", {"map_size_mb"}},
-	{"collector", {"interval", "lease", "timeout", "secret_key"}},
+	{"collector", {"interval", "lease", "timeout", "secret_key", "list_page_size", "max_list_bytes", "max_list_items"}},
 	{"k8s_cluster", {"name", "server", "client_name", "env_name", "token_file", "ca_file", "kubeconfig",
 	                 "context", "insecure_skip_tls_verify", "interval", "namespaces"}},
 	{"alerts", {"ping_warning", "ping_offline", "collection_failures"}},
 	{"autopilot", {"max_voters", "remove_unreachable_after", "spread_regions"}},
 	{"health", {"leader_silence", "max_apply_lag"}},
 	{"log", {"level", "format"}},
-	{"rate_limit", {"anonymous_per_minute", "authenticated_per_minute"}},
+	{"rate_limit", {"anonymous_per_minute", "authenticated_per_minute", "slots"}},
 	{"auth", {"admin_keys", "admin_user", "admin_password", "client_keys"}},
 	{"auth.client_keys", {"*"}},
 };
 
 const std::vector<known_table> agent_tables = {
 	{"agent", {"servers", "api_key", "client_name", "env_name", "kubeconfig", "context", "spool", "namespaces", "interval",
-	           "ping_interval", "timeout"}},
+	           "ping_interval", "timeout", "list_page_size", "max_list_bytes", "max_list_items"}},
 	{"log", {"level", "format"}},
 };
 
@@ -173,6 +174,16 @@ void check_known(const toml::value &root, const std::vector<known_table> &known)
 	}
 }
 
+void load_lists(const toml::value &t, struct cfg_k8s_lists *l)
+{
+	l->page_size = count(t, "list_page_size", 500);
+	l->max_bytes = count(t, "max_list_bytes", 16u << 20);
+	l->max_items = count(t, "max_list_items", 200000);
+	if (l->page_size == 0 || l->page_size > 10000 || l->max_bytes < 65536 || l->max_items == 0) {
+		throw config_error("list_page_size must be 1-10000, max_list_bytes at least 65536, max_list_items positive");
+	}
+}
+
 void load_log(const toml::value &root, enum log_level *level, enum log_format *format)
 {
 	*level = LOG_LEVEL_INFO;
@@ -228,6 +239,13 @@ void load(const char *path, struct cfg *c)
 	c->trailing_log_mb = 4;
 	c->write_timeout_ms = 2000;
 	c->max_body_bytes = 1u << 20;
+	c->max_connections = 4096;
+	c->max_conns_per_addr = 1024;
+	c->max_waiting = 1024;
+	c->max_streams = 1024;
+	c->max_streams_per_key = 32;
+	c->max_ws_message = 64u << 10;
+	c->rate_slots = 4096;
 	c->map_size_mb = 4096;
 	c->collector_interval_s = 60;
 	c->rate_anonymous = 100;
@@ -250,17 +268,28 @@ void load(const char *path, struct cfg *c)
 		const auto &a = root.at("api");
 		c->write_timeout_ms = duration_ms(a, "write_timeout_ms", c->write_timeout_ms, 1);
 		c->max_body_bytes = count(a, "max_body_bytes", static_cast<unsigned>(c->max_body_bytes));
-	}
+		c->max_connections = count(a, "max_connections", c->max_connections);
+		c->max_conns_per_addr = count(a, "max_connections_per_address", c->max_conns_per_addr);
+		c->max_waiting = count(a, "max_waiting", c->max_waiting);
+		c->max_streams = count(a, "max_streams", c->max_streams);
+		c->max_streams_per_key = count(a, "max_streams_per_credential", c->max_streams_per_key);
+		c->max_ws_message = count(a, "max_ws_message_bytes", c->max_ws_message);
+		if (c->max_connections == 0 || c->max_conns_per_addr == 0 || c->max_ws_message < 256) {
+			throw config_error("[api] max_connections and max_connections_per_address must be positive, "
+			                   "max_ws_message_bytes at least 256");
+		}	}
 	if (root.contains("store")) {
 		c->map_size_mb = count(root.at("store"), "map_size_mb", static_cast<unsigned>(c->map_size_mb));
 	}
 	c->lease_ms = 10000;
 	c->k8s_timeout_ms = 10000;
+	load_lists(toml::value(toml::table{}), &c->lists);
 	if (root.contains("collector")) {
 		const auto &col = root.at("collector");
 		c->collector_interval_s = duration_ms(col, "interval", 60000, 1000) / 1000;
 		c->lease_ms = duration_ms(col, "lease", c->lease_ms, 1000);
 		c->k8s_timeout_ms = duration_ms(col, "timeout", c->k8s_timeout_ms, 1000);
+		load_lists(col, &c->lists);
 		copy(c->secret_key, sizeof(c->secret_key), toml::find_or<std::string>(col, "secret_key", ""), "collector.secret_key");
 		if (c->collector_interval_s == 0 || c->lease_ms < 500) {
 			throw config_error("[collector] interval must be at least 1s and lease at least 500ms");
@@ -330,6 +359,10 @@ void load(const char *path, struct cfg *c)
 		const auto &rl = root.at("rate_limit");
 		c->rate_anonymous = count(rl, "anonymous_per_minute", c->rate_anonymous);
 		c->rate_authenticated = count(rl, "authenticated_per_minute", c->rate_authenticated);
+		c->rate_slots = count(rl, "slots", c->rate_slots);
+		if (c->rate_slots < 64) {
+			throw config_error("[rate_limit] slots must be at least 64");
+		}
 	}
 	if (root.contains("auth")) {
 		const auto &auth = root.at("auth");
@@ -393,6 +426,7 @@ void load_agent(const char *path, struct cfg_agent *a)
 	a->interval_s = duration_ms(t, "interval", 60000, 1000) / 1000;
 	a->ping_interval_s = duration_ms(t, "ping_interval", 60000, 1000) / 1000;
 	a->timeout_ms = duration_ms(t, "timeout", 10000, 1000);
+	load_lists(t, &a->lists);
 	if (a->interval_s == 0 || a->ping_interval_s == 0) {
 		throw config_error("[agent] interval and ping_interval must be at least 1s");
 	}

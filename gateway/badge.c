@@ -1,4 +1,5 @@
-/* README badges: always 200 with an SVG, never cached. Green: the version
+/* README badges: 200 with an SVG (429 with one when over the rate limit),
+ * never cached. Green: the version
  * found; gray: not found; yellow: found in several namespaces; red: any
  * error (bad key, another client's data, a bad request). The messages are
  * the seed's (internal/api/handlers.go, badges.go), so scripts reading a
@@ -27,7 +28,7 @@ static void xml_escape(const char *in, char *out, size_t cap)
 	out[o] = '\0';
 }
 
-static void badge(struct gw_req *gr, const char *label, const char *message, const char *color)
+static void badge_status(struct gw_req *gr, int status, const char *label, const char *message, const char *color)
 {
 	char l[600], m[600], svg[3072];
 	xml_escape(label, l, sizeof(l));
@@ -47,7 +48,12 @@ static void badge(struct gw_req *gr, const char *label, const char *message, con
 	gw_add_header(gr, "access-control-allow-origin", "*");
 	gw_add_header(gr, "access-control-allow-methods", "GET");
 	gw_add_header(gr, "access-control-allow-headers", "Content-Type");
-	gw_respond_raw(gr, 200, "image/svg+xml", svg, n > 0 && (size_t)n < sizeof(svg) ? (size_t)n : 0);
+	gw_respond_raw(gr, status, "image/svg+xml", svg, n > 0 && (size_t)n < sizeof(svg) ? (size_t)n : 0);
+}
+
+static void badge(struct gw_req *gr, const char *label, const char *message, const char *color)
+{
+	badge_status(gr, 200, label, message, color);
 }
 
 struct badge_acc {
@@ -109,4 +115,18 @@ void gw_h_badge(struct gw_req *gr)
 	} else {
 		badge(gr, env, acc.tag, BADGE_GREEN);
 	}
+}
+
+void gw_h_badge_limited(struct gw_req *gr)
+{
+	/* The key in the path is the credential; a missing or unknown one spends
+	 * the address's budget, as any anonymous request. */
+	struct gw_auth a = gr->n_seg > 1 ? gw_auth_key(gr->gw, gr->seg[1]) : (struct gw_auth){0};
+	bool valid = a.kind == GW_AUTH_ADMIN || a.kind == GW_AUTH_CLIENT;
+	unsigned retry_s;
+	if (!gw_rate_limit(gr, valid ? gr->seg[1] : NULL, &retry_s)) {
+		badge_status(gr, 429, gr->n_seg > 3 ? gr->seg[3] : "", "rate limited", BADGE_RED);
+		return;
+	}
+	gw_h_badge(gr);
 }

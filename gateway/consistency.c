@@ -35,17 +35,6 @@ static struct gw_req *pending_take(struct gw_pending *p)
 	return gr;
 }
 
-static void waiters_remove(struct gw *g, struct gw_req *gr)
-{
-	for (struct gw_req **pp = &g->waiters; *pp != NULL; pp = &(*pp)->wait_next) {
-		if (*pp == gr) {
-			*pp = gr->wait_next;
-			break;
-		}
-	}
-	gr->waiting = false;
-}
-
 struct gw_pending_call *gw_pending_call_new(struct gw_req *gr)
 {
 	return (struct gw_pending_call *)pending_new(gr);
@@ -83,9 +72,7 @@ void gw_pending_detach(struct gw_req *gr)
 		gr->pending->gr = NULL;
 		gr->pending = NULL;
 	}
-	if (gr->waiting) {
-		waiters_remove(gr->gw, gr);
-	}
+	gw_waiters_remove(gr->gw, gr);
 }
 
 static void run_or_wait(struct gw_req *gr)
@@ -105,32 +92,12 @@ static void run_or_wait(struct gw_req *gr)
 			return;
 		}
 	}
-	gr->waiting = true;
-	gr->wait_next = g->waiters;
-	g->waiters = gr;
-}
-
-void gw_waiters_check(struct gw *g)
-{
-	uint64_t now = uv_now(g->loop);
-	struct gw_req **pp = &g->waiters;
-	while (*pp != NULL) {
-		struct gw_req *gr = *pp;
-		if (gr->wait_index <= g->status.applied || now >= gr->wait_deadline) {
-			*pp = gr->wait_next;
-			gr->waiting = false;
-			gr->read(gr);
-		} else {
-			pp = &gr->wait_next;
-		}
+	if (!gw_waiters_park(g, gr)) {
+		g->m.refused[GW_LIMIT_WAITS]++;
+		gw_add_header(gr, "retry-after", "1");
+		gw_respond_error(gr, 503, "OVERLOADED", "%u requests already wait on this node ([api] max_waiting)",
+		                 g->cfg->max_waiting);
 	}
-}
-
-void gw_waiters_timer(uv_timer_t *t)
-{
-	struct gw *g = t->data;
-	gw_waiters_check(g);
-	gw_events_pump_all(g);
 }
 
 static void on_barrier_reply(void *data, int status, const struct proto_reply *rep, const struct proto_result *res)

@@ -4,7 +4,9 @@
  * twice; ?types=a,b filters; a client key sees its client's events only.
  * Every client is pumped from the gateway's timer and after each status
  * update; one that does not read is cut off (1008) once its queue passes
- * GW_WS_MAX_QUEUED, so it never holds the node back. */
+ * GW_WS_MAX_QUEUED, so it never holds the node back. Streams are capped per
+ * node and per credential (or address), and a message a client sends over
+ * [api] max_ws_message_bytes closes its stream. */
 #define H2O_USE_LIBUV 1
 #include <h2o/websocket.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 
 #define GW_WS_MAX_QUEUED (1u << 20) /* bytes queued for one client before it is cut off */
 #define GW_WS_BATCH 500             /* events sent per pump */
+#define GW_WS_SCAN 5000             /* events read per pump, sent or filtered out */
 #define GW_WS_PING_MS 15000
 
 struct gw_ws {
@@ -26,8 +29,35 @@ struct gw_ws {
 	char types[512];                 /* ",a,b," or "" for all */
 	char client[CFG_NAME_MAX];       /* non-empty: only this client's events */
 	uint64_t last_ping_ms;
+	uint64_t owner;                  /* gw_caller_key of who opened it: streams per credential */
 	bool backlog;                    /* the last pump stopped at its batch size */
 };
+
+/* Refuses a stream over [api] max_streams or max_streams_per_credential. */
+static bool streams_allowed(struct gw_req *gr, uint64_t owner)
+{
+	struct gw *g = gr->gw;
+	unsigned mine = 0;
+	struct queue *e;
+	QUEUE_FOREACH(e, &g->ws) {
+		mine += QUEUE_DATA(e, struct gw_ws, link)->owner == owner;
+	}
+	if (mine >= g->cfg->max_streams_per_key) {
+		g->m.refused[GW_LIMIT_WS_STREAMS]++;
+		gw_respond_error(gr, 429, "RATE_LIMIT_EXCEEDED",
+		                 "this credential (or address) has %u event streams open on this node, the most "
+		                 "[api] max_streams_per_credential allows",
+		                 mine);
+		return false;
+	}
+	if ((unsigned)g->n_ws >= g->cfg->max_streams) {
+		g->m.refused[GW_LIMIT_WS_STREAMS]++;
+		gw_add_header(gr, "retry-after", "5");
+		gw_respond_error(gr, 503, "OVERLOADED", "this node serves %d event streams ([api] max_streams)", g->n_ws);
+		return false;
+	}
+	return true;
+}
 
 static void ws_unlink(struct gw_ws *w)
 {
@@ -52,7 +82,7 @@ static void on_ws_msg(h2o_websocket_conn_t *conn, const struct wslay_event_on_ms
 
 struct pump {
 	struct gw_ws *w;
-	int sent;
+	int sent, scanned;
 	bool full;
 };
 
@@ -73,10 +103,12 @@ static int pump_one(void *data, const struct store_event *e)
 {
 	struct pump *p = data;
 	struct gw_ws *w = p->w;
-	if (p->sent >= GW_WS_BATCH || wslay_event_get_queued_msg_length(w->conn->ws_ctx) > GW_WS_MAX_QUEUED) {
-		p->full = true;
+	if (p->sent >= GW_WS_BATCH || p->scanned >= GW_WS_SCAN ||
+	    wslay_event_get_queued_msg_length(w->conn->ws_ctx) > GW_WS_MAX_QUEUED) {
+		p->full = true; /* the rest at the next pump: a filter matching little cannot make one pump long */
 		return 1;
 	}
+	p->scanned++;
 	w->after_index = e->index;
 	w->after_seq = e->seq;
 	if (!wanted(w, e)) {
@@ -146,6 +178,11 @@ void gw_events_pump_all(struct gw *g)
 	}
 }
 
+void gw_events_timer(uv_timer_t *t)
+{
+	gw_events_pump_all(t->data);
+}
+
 void gw_events_close_all(struct gw *g)
 {
 	while (!queue_empty(&g->ws)) {
@@ -161,12 +198,18 @@ void gw_h_events(struct gw_req *gr)
 		gw_respond_error(gr, 400, "VALIDATION_ERROR", "GET /api/v1/events is a WebSocket (Upgrade: websocket)");
 		return;
 	}
+	bool valid = gr->auth.kind == GW_AUTH_ADMIN || gr->auth.kind == GW_AUTH_CLIENT;
+	uint64_t owner = gw_caller_key(gr, valid ? gr->auth.key : NULL);
+	if (!streams_allowed(gr, owner)) {
+		return;
+	}
 	struct gw_ws *w = calloc(1, sizeof(*w));
 	if (w == NULL) {
 		gw_respond_status(gr, PROTO_ENOMEM, NULL);
 		return;
 	}
 	w->g = gr->gw;
+	w->owner = owner;
 	if (since != NULL) {
 		char *end;
 		w->after_index = strtoull(since, &end, 10);
@@ -191,6 +234,9 @@ void gw_h_events(struct gw_req *gr)
 	h2o_req_t *req = gr->req;
 	gr->req = NULL; /* h2o owns the connection from here */
 	w->conn = h2o_upgrade_to_websocket(req, client_key, w, on_ws_msg);
+	/* wslay would buffer up to 2 GiB of one message; clients send us nothing
+	 * we use, so a message over the cap closes the stream (1009). */
+	wslay_event_config_set_max_recv_msg_length(w->conn->ws_ctx, g->cfg->max_ws_message);
 	queue_insert_head(&g->ws, &w->link);
 	g->n_ws++;
 	ws_pump(w);

@@ -61,7 +61,7 @@ struct gw_req {
 	gw_read_fn read;              /* the read to run once consistent */
 	uint64_t wait_index;          /* ?index= */
 	uint64_t wait_deadline;       /* uv_now ms */
-	struct gw_req *wait_next;     /* in gw.waiters */
+	unsigned wait_pos[2];         /* its places in the waiters' heaps (waiters.c) */
 	bool waiting;
 	void *ctx;                    /* handler state carried to its write callback */
 	int route;                    /* index in the route table, GW_ROUTES for none */
@@ -87,6 +87,38 @@ struct gw_outbox {
 	bool inited;
 };
 
+/* The limits that refuse requests, counted in shiplog_limit_refusals_total. */
+enum gw_limit_kind {
+	GW_LIMIT_RATE,         /* [rate_limit] */
+	GW_LIMIT_CONNECTIONS,  /* [api] max_connections, max_connections_per_address */
+	GW_LIMIT_WAITS,        /* [api] max_waiting */
+	GW_LIMIT_WS_STREAMS,   /* [api] max_streams_per_credential, max_streams */
+	GW_LIMIT_KINDS_
+};
+extern const char *const gw_limit_names[GW_LIMIT_KINDS_];
+
+/* Open connections (conns.c). */
+struct gw_addr_count {
+	uint64_t key; /* gw_addr_key; 0 = empty */
+	unsigned count;
+};
+enum { GW_CONN_OVER_NODE = 1, GW_CONN_OVER_ADDR = 2 };
+struct gw_conns {
+	unsigned open;                /* accepted and not yet closed */
+	struct gw_addr_count *addrs;  /* open connections per source address */
+	size_t cap, used;             /* slots (a power of two) and keys in them */
+	uint8_t *over;                /* by fd: GW_CONN_OVER_*, 0 within the limits */
+	size_t n_over;
+};
+
+/* Requests parked on ?index=&wait= (waiters.c). */
+struct gw_waiters {
+	struct gw_req **heap[2]; /* by wait_index, by wait_deadline */
+	unsigned n, cap;
+	uv_timer_t timer;        /* armed for the nearest deadline */
+	bool timer_inited;
+};
+
 struct gw {
 	const struct cfg *cfg;
 	const struct cfg_node *self;
@@ -106,7 +138,8 @@ struct gw {
 	bus_client *raft;
 	bus_sub *sub;
 	struct gw_status status;
-	struct gw_req *waiters;
+	struct gw_waiters waiters;
+	struct gw_conns conns;
 	struct gw_outbox outbox;
 	uint64_t request_seq;
 	bool stopping;
@@ -116,6 +149,10 @@ struct gw {
 	int n_ws;                                   /* in ws */
 	unsigned char secret_key[32]; /* seals cluster credentials */
 	bool have_secret_key;
+	struct {
+		uint64_t rate_evictions;  /* live rate-limit slots taken over (table crowded) */
+		uint64_t refused[GW_LIMIT_KINDS_]; /* requests refused by each limit (enum gw_limit_kind) */
+	} m;
 };
 
 /* server.c: answering */
@@ -158,8 +195,32 @@ void gw_read(struct gw_req *gr, gw_read_fn fn);
 typedef void (*gw_write_cb)(struct gw_req *gr, const struct proto_result *res);
 /* Encodes cmd, proposes it and calls done on success (errors are answered). */
 void gw_propose(struct gw_req *gr, struct proto_cmd *cmd, gw_write_cb done);
+/* conns.c */
+int gw_conns_init(struct gw *g);
+void gw_conns_free(struct gw *g);
+/* A TCP handle to accept into, and the close callback h2o must call. */
+uv_stream_t *gw_conn_new(struct gw *g, uv_close_cb *close_cb);
+/* Frees a handle from gw_conn_new that was not accepted (a uv_close_cb). */
+void gw_conn_free_unaccepted(uv_handle_t *h);
+/* Counts an accepted connection and marks it when over a limit. */
+void gw_conn_accepted(struct gw *g, uv_stream_t *s);
+/* Answers gr's request 503/429 (then the connection closes) if its
+ * connection was over a limit when accepted; true if it did. */
+bool gw_conn_refused(struct gw_req *gr);
+
+/* waiters.c */
+int gw_waiters_init(struct gw *g);
+void gw_waiters_close(struct gw *g); /* its timer, at stop */
+void gw_waiters_free(struct gw *g);
+/* Parks gr until its wait_index is applied or its wait_deadline passes,
+ * then runs gr->read; false when [api] max_waiting requests already wait. */
+bool gw_waiters_park(struct gw *g, struct gw_req *gr);
+/* Unparks gr (its HTTP request is gone); safe if it is not parked. */
+void gw_waiters_remove(struct gw *g, struct gw_req *gr);
+/* Runs the reads whose index is now applied or whose deadline passed. */
 void gw_waiters_check(struct gw *g);
-void gw_waiters_timer(uv_timer_t *t);
+/* events.c: the gateway's 25 ms timer, pumping event streams. */
+void gw_events_timer(uv_timer_t *t);
 void gw_pending_detach(struct gw_req *gr);
 /* A bus call to the raft actor tied to gr: the callback's data is a pending
  * handle; gw_pending_call_take gives gr back (NULL if the request is gone). */
@@ -170,7 +231,17 @@ int gw_raft_call(struct gw_req *gr, const struct proto_msg *m, unsigned timeout_
 
 /* ratelimit.c: false (and 429 answered) when over the limit. credential:
  * the presented key, NULL for anonymous requests (limited by address). */
-bool gw_rate_limit(struct gw_req *gr, const char *credential);
+/* ratelimit.c: counts the request against the budget of credential (a
+ * valid key) or, when NULL, of its source address, and sets X-RateLimit-*;
+ * false over budget, with Retry-After set and *retry_s the seconds. */
+bool gw_rate_limit(struct gw_req *gr, const char *credential, unsigned *retry_s);
+/* A caller's identity for limits: a hash of credential (a valid key), or of
+ * the request's source address when credential is NULL. */
+uint64_t gw_caller_key(struct gw_req *gr, const char *credential);
+/* The hash of a source address, as gw_caller_key gives it (port ignored). */
+uint64_t gw_addr_key(const struct sockaddr *sa);
+/* The same, answering 429 RATE_LIMIT_EXCEEDED itself when over budget. */
+bool gw_rate_limit_json(struct gw_req *gr, const char *credential);
 
 /* auth.c */
 struct gw_auth gw_auth_resolve(struct gw *g, struct gw_req *gr);
@@ -216,6 +287,8 @@ void gw_h_health(struct gw_req *gr);
 void gw_h_livez(struct gw_req *gr);
 void gw_h_readyz(struct gw_req *gr);
 void gw_h_badge(struct gw_req *gr);
+/* gw_h_badge behind the rate limit of the key in its path. */
+void gw_h_badge_limited(struct gw_req *gr);
 void gw_h_clusters_list(struct gw_req *gr);
 void gw_h_cluster_get(struct gw_req *gr);
 void gw_h_cluster_health(struct gw_req *gr);

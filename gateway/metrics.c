@@ -6,6 +6,7 @@
 #include "gateway/internal.h"
 
 const int gw_codes[GW_CODES] = {200, 201, 400, 401, 403, 404, 405, 409, 413, 429, 500, 501, 503, 504, 0};
+const char *const gw_limit_names[GW_LIMIT_KINDS_] = {"rate", "connections", "waits", "ws_streams"};
 
 static void render_http(struct gw *g, struct metrics_text *t)
 {
@@ -33,6 +34,13 @@ static void render_http(struct gw *g, struct metrics_text *t)
 	}
 	metrics_header(t, "shiplog_websocket_clients", "gauge", "Open WebSocket event streams");
 	metrics_printf(t, "shiplog_websocket_clients %d\n", g->n_ws);
+	metrics_header(t, "shiplog_limit_refusals_total", "counter", "Requests refused by a configured limit");
+	for (int i = 0; i < GW_LIMIT_KINDS_; i++) {
+		metrics_printf(t, "shiplog_limit_refusals_total{limit=\"%s\"} %llu\n", gw_limit_names[i],
+		               (unsigned long long)g->m.refused[i]);
+	}
+	metrics_header(t, "shiplog_rate_limit_evictions_total", "counter", "Live rate-limit slots taken over");
+	metrics_printf(t, "shiplog_rate_limit_evictions_total %llu\n", (unsigned long long)g->m.rate_evictions);
 }
 
 struct lease_count {

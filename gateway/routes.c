@@ -116,6 +116,9 @@ void gw_route(struct gw_req *gr)
 	bool path_known = false;
 	bool options = h2o_memis(method.base, method.len, H2O_STRLIT("OPTIONS"));
 	cors_headers(gr);
+	if (gw_conn_refused(gr)) {
+		return;
+	}
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		const struct route *r = &routes[i];
 		if (!matches(r, gr)) {
@@ -133,9 +136,13 @@ void gw_route(struct gw_req *gr)
 		gr->route = (int)i;
 		gr->auth = gw_auth_resolve(gr->gw, gr);
 		/* A valid key is limited as a credential; anything else by address.
-		 * Health, metrics and badges (always 200, by the seed) are not limited. */
+		 * Probes and metrics are not limited; badges are, by their key. */
 		bool valid = gr->auth.kind == GW_AUTH_ADMIN || gr->auth.kind == GW_AUTH_CLIENT;
-		if (r->auth && !gw_rate_limit(gr, valid ? gr->auth.key : NULL)) {
+		if (r->handler == gw_h_badge) {
+			gw_h_badge_limited(gr);
+			return;
+		}
+		if (r->auth && !gw_rate_limit_json(gr, valid ? gr->auth.key : NULL)) {
 			return;
 		}
 		if (r->auth) {
@@ -149,6 +156,9 @@ void gw_route(struct gw_req *gr)
 			}
 		}
 		r->handler(gr);
+		return;
+	}
+	if (!gw_rate_limit_json(gr, NULL)) { /* unknown paths and methods spend the address's budget */
 		return;
 	}
 	if (path_known) {

@@ -32,6 +32,8 @@ int gw_init(struct gw **out, const struct gw_config *c)
 
 void gw_free(struct gw *g)
 {
+	gw_waiters_free(g);
+	gw_conns_free(g);
 	free(g->ratelimit);
 	free(g);
 }
@@ -450,17 +452,18 @@ static void on_accept(uv_stream_t *listener, int status)
 	if (status != 0 || g->stopping) {
 		return;
 	}
-	uv_tcp_t *conn = malloc(sizeof(*conn));
+	uv_close_cb on_close;
+	uv_stream_t *conn = gw_conn_new(g, &on_close);
 	if (conn == NULL) {
 		return;
 	}
-	uv_tcp_init(listener->loop, conn);
-	if (uv_accept(listener, (uv_stream_t *)conn) != 0) {
-		uv_close((uv_handle_t *)conn, (uv_close_cb)free);
+	if (uv_accept(listener, conn) != 0) {
+		uv_close((uv_handle_t *)conn, gw_conn_free_unaccepted);
 		return;
 	}
-	uv_tcp_nodelay(conn, 1);
-	h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)conn, (uv_close_cb)free);
+	uv_tcp_nodelay((uv_tcp_t *)conn, 1);
+	gw_conn_accepted(g, conn);
+	h2o_socket_t *sock = h2o_uv_socket_create(conn, on_close);
 	h2o_accept(&g->accept_ctx, sock);
 }
 
@@ -505,7 +508,10 @@ int gw_start(void *self, uv_loop_t *loop)
 	uv_timer_init(loop, &g->wait_timer);
 	g->wait_timer.data = g;
 	g->timer_inited = true;
-	uv_timer_start(&g->wait_timer, gw_waiters_timer, 25, 25);
+	uv_timer_start(&g->wait_timer, gw_events_timer, 25, 25);
+	if (gw_waiters_init(g) != PROTO_OK || gw_conns_init(g) != PROTO_OK) {
+		return PROTO_ENOMEM;
+	}
 	gw_outbox_init(g);
 
 	if (split_host_port(g->self->http, host, sizeof(host), &port) != 0 || uv_ip4_addr(host, port, &addr) != 0) {
@@ -537,6 +543,7 @@ void gw_stop(void *self)
 		uv_close((uv_handle_t *)&g->wait_timer, NULL);
 		g->timer_inited = false;
 	}
+	gw_waiters_close(g);
 	if (g->sub != NULL) {
 		bus_sub_close(g->sub);
 		g->sub = NULL;

@@ -15,10 +15,9 @@
 #include "k8s/imageref.h"
 #include "lib/http.h"
 
-#define K8S_MAX_BODY (256u << 20) /* refuse list answers larger than this */
-
-/* GETs path and parses the JSON answer; NULL with res->error on failure. */
-static json_t *get_json(const struct k8s_target *t, const char *path, struct k8s_result *res)
+/* GETs path and parses the JSON answer; NULL with res->error on failure
+ * (*status the HTTP status, 0 when none came). */
+static json_t *get_json(const struct k8s_target *t, const char *path, struct k8s_result *res, long *status)
 {
 	static const char *const accept[] = {"Accept: application/json", NULL};
 	char url[2048];
@@ -33,12 +32,13 @@ static json_t *get_json(const struct k8s_target *t, const char *path, struct k8s
 		.client_cert_pem = t->client_cert_pem,
 		.client_key_pem = t->client_key_pem,
 		.insecure = t->insecure,
-		.max_response = K8S_MAX_BODY,
+		.max_response = t->max_response ? t->max_response : K8S_MAX_RESPONSE,
 	};
 	struct http_response rs;
+	*status = 0;
 	if (http_perform(&rq, &rs) != 0) {
 		snprintf(res->error, sizeof(res->error), "GET %.200s: %s", path, rs.error);
-	} else if (rs.status != 200) {
+	} else if ((*status = rs.status) != 200) {
 		json_t *st = rs.body != NULL ? json_loads(rs.body, 0, NULL) : NULL;
 		const char *msg = json_string_value(json_object_get(st, "message"));
 		snprintf(res->error, sizeof(res->error), "GET %.200s: HTTP %ld%s%.200s", path, rs.status, msg ? ": " : "",
@@ -54,6 +54,53 @@ static json_t *get_json(const struct k8s_target *t, const char *path, struct k8s
 	return doc;
 }
 
+/* Appends the items of one list, page by page (?limit=, then the answer's
+ * metadata.continue), to items; an expired continue token (410) restarts
+ * the list once, as the API asks. 0, or -1 with res->error. */
+static int list_pages(const struct k8s_target *t, const char *base, json_t *items, struct k8s_result *res)
+{
+	unsigned page = t->page_size ? t->page_size : K8S_PAGE_SIZE;
+	size_t max_items = t->max_items ? t->max_items : K8S_MAX_ITEMS, start = json_array_size(items);
+	char path[2048], token[1024] = "";
+	bool restarted = false;
+	for (;;) {
+		long status;
+		if (token[0] != '\0') {
+			char *esc = http_escape(token);
+			snprintf(path, sizeof(path), "%s?limit=%u&continue=%s", base, page, esc != NULL ? esc : "");
+			free(esc);
+		} else {
+			snprintf(path, sizeof(path), "%s?limit=%u", base, page);
+		}
+		json_t *doc = get_json(t, path, res, &status);
+		if (doc == NULL && status == 410 && token[0] != '\0' && !restarted) {
+			restarted = true; /* the token expired: from the start, as the API asks */
+			token[0] = '\0';
+			while (json_array_size(items) > start) {
+				json_array_remove(items, json_array_size(items) - 1);
+			}
+			continue;
+		}
+		if (doc == NULL) {
+			return -1;
+		}
+		json_array_extend(items, json_object_get(doc, "items"));
+		const char *next = json_string_value(json_object_get(json_object_get(doc, "metadata"), "continue"));
+		bool more = next != NULL && next[0] != '\0' && strlen(next) < sizeof(token);
+		if (more) {
+			snprintf(token, sizeof(token), "%s", next);
+		}
+		json_decref(doc);
+		if (json_array_size(items) - start > max_items) {
+			snprintf(res->error, sizeof(res->error), "GET %.200s: more than %zu items", base, max_items);
+			return -1;
+		}
+		if (!more) {
+			return 0;
+		}
+	}
+}
+
 /* Lists resource (e.g. "apis/apps/v1/deployments") in every namespace asked
  * for, appending items to one array. */
 static json_t *list_all(const struct k8s_target *t, const char *group, const char *resource, struct k8s_result *res)
@@ -67,13 +114,10 @@ static json_t *list_all(const struct k8s_target *t, const char *group, const cha
 		} else {
 			snprintf(path, sizeof(path), "/%s/%s", group, resource);
 		}
-		json_t *doc = get_json(t, path, res);
-		if (doc == NULL) {
+		if (list_pages(t, path, items, res) != 0) {
 			json_decref(items);
 			return NULL;
 		}
-		json_array_extend(items, json_object_get(doc, "items"));
-		json_decref(doc);
 	}
 	return items;
 }

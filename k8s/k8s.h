@@ -7,6 +7,10 @@
 
 #include "protocol/proto.h"
 
+#define K8S_PAGE_SIZE 500              /* the page size kubectl uses */
+#define K8S_MAX_RESPONSE (16u << 20)   /* one page of 500 large pods is well under 4 MiB */
+#define K8S_MAX_ITEMS 200000           /* pods, ReplicaSets or workloads of one kind */
+
 struct k8s_target {
 	const char *server;          /* https://host:port */
 	const char *ca_pem;          /* CA bundle, NULL: system CAs */
@@ -15,6 +19,9 @@ struct k8s_target {
 	const char *client_key_pem;  /* its key or NULL */
 	int insecure;                /* skip TLS verification */
 	unsigned timeout_ms;         /* per request */
+	unsigned page_size;          /* items per list request (?limit=, then ?continue=); 0: K8S_PAGE_SIZE */
+	size_t max_response;         /* bytes of one list answer; 0: K8S_MAX_RESPONSE */
+	size_t max_items;            /* items of one resource across pages; 0: K8S_MAX_ITEMS */
 	const char *const *namespaces; /* to read; none = all */
 	unsigned n_namespaces;
 	const char *client, *env;    /* stamped on every observation */

@@ -1,6 +1,6 @@
 """[rate_limit]: per credential and per source address, 429 with the
-RATE_LIMIT_EXCEEDED body and X-RateLimit-* headers; health and badges are
-never limited."""
+RATE_LIMIT_EXCEEDED body and X-RateLimit-* headers; probes are never
+limited; a badge spends its key's budget and is an SVG when over it."""
 import time
 
 import harness as H
@@ -28,6 +28,10 @@ def test_rate_limits(cluster_factory):
     # Anonymous (no or bad key) callers are limited by address.
     anon = [c.get(n, "/api/config", key=None).status_code for _ in range(5)]
     assert anon[:3] == [401] * 3 and anon[3:] == [429, 429], anon
-    # Never limited: health and badges (a badge always answers 200).
+    # Never limited: the probes.
     assert all(c.health(n)[0] == 200 for _ in range(10))
-    assert all(c.get(n, f"/badges/{H.ADMIN_KEY}/x/y/Deployment/w/c", key=None).status_code == 200 for _ in range(10))
+    # A badge spends the budget of the key in its path (the admin key's is spent).
+    r = c.get(n, f"/badges/{H.ADMIN_KEY}/x/y/Deployment/w/c", key=None)
+    assert r.status_code == 429 and r.headers["content-type"] == "image/svg+xml" and "rate limited" in r.text
+    badges = [c.get(n, f"/badges/{H.DEV_KEY}/{H.DEV_CLIENT}/y/Deployment/w/c", key=None) for _ in range(6)]
+    assert [b.status_code for b in badges] == [200] * 5 + [429], [b.status_code for b in badges]
