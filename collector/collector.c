@@ -17,6 +17,7 @@
 #include "raft/propose.h"
 #include "lib/secret.h"
 #include "lib/log.h"
+#include "lib/workers.h"
 
 struct collector {
 	const struct cfg *cfg;
@@ -28,13 +29,14 @@ struct collector {
 	uv_loop_t *loop;
 	bus_server *server;
 	bus_client *raft;
+	struct workers *workers; /* [collector] threads: runs never take libuv's pool (raft_uv's) */
 	int running; /* runs in flight */
 	bool stopping;
 };
 
 /* One collection run; owns copies of everything it needs off the loop. */
 struct run {
-	uv_work_t work;
+	struct worker_job job; /* first: the job's address is the run's */
 	struct collector *col;
 	bus_request *req;
 	char job_id[PROTO_MAX_STR + 1], cluster_id[PROTO_MAX_STR + 1];
@@ -142,9 +144,9 @@ static void propose_result(struct run *r)
 	}
 }
 
-static void work_run(uv_work_t *w)
+static void work_run(struct worker_job *j)
 {
-	struct run *r = w->data;
+	struct run *r = (struct run *)j;
 	r->rv = k8s_collect(&r->t, r->started_ms, &r->res);
 	if (r->rv != 0) {
 		snprintf(r->error, sizeof(r->error), "%s", r->res.error);
@@ -152,9 +154,9 @@ static void work_run(uv_work_t *w)
 	r->finished_ms = wall_now_ms();
 }
 
-static void work_done(uv_work_t *w, int status)
+static void work_done(struct worker_job *j, int status)
 {
-	struct run *r = w->data;
+	struct run *r = (struct run *)j;
 	if (r->col->stopping) {
 		r->col->running--; /* the bus is closed: nobody to answer or propose to */
 		run_free(r);
@@ -178,8 +180,9 @@ static void started(void *data, int status, const struct proto_result *res)
 		return;
 	}
 	r->started_ms = wall_now_ms();
-	r->work.data = r;
-	if (uv_queue_work(r->col->loop, &r->work, work_run, work_done) != 0) {
+	r->job.run = work_run;
+	r->job.done = work_done;
+	if (workers_submit(r->col->workers, &r->job) != 0) {
 		snprintf(r->error, sizeof(r->error), "cannot queue the collection");
 		r->rv = -1;
 		r->finished_ms = r->started_ms;
@@ -285,6 +288,10 @@ int collector_start(void *self, uv_loop_t *loop)
 	char err[256];
 	const char *urls[] = {col->url};
 	col->loop = loop;
+	if (workers_start(&col->workers, loop, col->cfg->collector_threads, "collect") != 0) {
+		log_error("collector", "cannot start its threads");
+		return PROTO_ENOMEM;
+	}
 	if (bus_client_open(&col->raft, loop, col->raft_url) != PROTO_OK ||
 	    bus_server_open(&col->server, loop, urls, 1, on_request, col, err, sizeof(err)) != PROTO_OK) {
 		log_error("collector", "cannot open the bus");
@@ -300,6 +307,10 @@ void collector_stop(void *self)
 	if (col->server != NULL) {
 		bus_server_close(col->server);
 		col->server = NULL;
+	}
+	if (col->workers != NULL) {
+		workers_stop(col->workers); /* the runs under way end (their done frees them) */
+		col->workers = NULL;
 	}
 	if (col->raft != NULL) {
 		bus_client_close(col->raft);

@@ -83,6 +83,9 @@ struct cfg {
 	unsigned lease_ms;             /* [collector] lease: a duty's lease period (default 10 s) */
 	unsigned k8s_timeout_ms;       /* [collector] timeout: one Kubernetes request (default 10 s) */
 	struct cfg_k8s_lists lists;    /* [collector] list_page_size, max_list_bytes, max_list_items */
+	unsigned collector_threads;    /* [collector] threads: collection runs at once on this node (4) */
+	unsigned webhook_threads;      /* [webhooks] threads: deliveries at once on this node (4) */
+	unsigned webhooks_per_client;  /* [webhooks] max_per_client: webhooks of one client, "" for all-client ones (20) */
 	char secret_key[256];          /* [collector] secret_key: encrypts cluster credentials */
 	unsigned max_voters;           /* [autopilot] max_voters: more joiners become standby (0 = no limit) */
 	unsigned remove_unreachable_ms; /* [autopilot] remove_unreachable_after (0 = off) */

@@ -84,7 +84,9 @@ const std::vector<known_table> cluster_tables = {
 	{"api", {"write_timeout_ms", "max_body_bytes", "max_connections", "max_connections_per_address", "max_waiting",
 	         "max_streams", "max_streams_per_credential", "max_ws_message_bytes"}},
 	{"store", {"map_size_mb"}},
-	{"collector", {"interval", "lease", "timeout", "secret_key", "list_page_size", "max_list_bytes", "max_list_items"}},
+	{"collector", {"interval", "lease", "timeout", "secret_key", "list_page_size", "max_list_bytes", "max_list_items",
+	               "threads"}},
+	{"webhooks", {"threads", "max_per_client"}},
 	{"k8s_cluster", {"name", "server", "client_name", "env_name", "token_file", "ca_file", "kubeconfig",
 	                 "context", "insecure_skip_tls_verify", "interval", "namespaces"}},
 	{"alerts", {"ping_warning", "ping_offline", "collection_failures"}},
@@ -284,12 +286,27 @@ void load(const char *path, struct cfg *c)
 	c->lease_ms = 10000;
 	c->k8s_timeout_ms = 10000;
 	load_lists(toml::value(toml::table{}), &c->lists);
+	c->collector_threads = 4;
+	c->webhook_threads = 4;
+	c->webhooks_per_client = 20;
+	if (root.contains("webhooks")) {
+		const auto &wh = root.at("webhooks");
+		c->webhook_threads = count(wh, "threads", c->webhook_threads);
+		c->webhooks_per_client = count(wh, "max_per_client", c->webhooks_per_client);
+		if (c->webhook_threads == 0 || c->webhook_threads > 64) {
+			throw config_error("[webhooks] threads must be 1-64");
+		}
+	}
 	if (root.contains("collector")) {
 		const auto &col = root.at("collector");
 		c->collector_interval_s = duration_ms(col, "interval", 60000, 1000) / 1000;
 		c->lease_ms = duration_ms(col, "lease", c->lease_ms, 1000);
 		c->k8s_timeout_ms = duration_ms(col, "timeout", c->k8s_timeout_ms, 1000);
 		load_lists(col, &c->lists);
+		c->collector_threads = count(col, "threads", c->collector_threads);
+		if (c->collector_threads == 0 || c->collector_threads > 64) {
+			throw config_error("[collector] threads must be 1-64");
+		}
 		copy(c->secret_key, sizeof(c->secret_key), toml::find_or<std::string>(col, "secret_key", ""), "collector.secret_key");
 		if (c->collector_interval_s == 0 || c->lease_ms < 500) {
 			throw config_error("[collector] interval must be at least 1s and lease at least 500ms");

@@ -89,6 +89,36 @@ static void created(struct gw_req *gr, const struct proto_result *res)
 	gw_respond_json(gr, 201, webhook_json(&w));
 }
 
+struct wh_count {
+	const char *client;
+	unsigned n;
+};
+
+static int count_row(void *data, const struct store_webhook *w)
+{
+	struct wh_count *c = data;
+	c->n += strcmp(w->w->client, c->client) == 0;
+	return 0;
+}
+
+/* Refuses a webhook over [webhooks] max_per_client for its client (checked
+ * here, at the gateway: two creates racing may pass it by one). */
+static bool room_for_one(struct gw_req *gr, const char *client)
+{
+	struct store_read *rd;
+	struct wh_count c = {client, 0};
+	if (store_read_begin(gr->gw->store, &rd) == PROTO_OK) {
+		store_webhooks_each(rd, count_row, &c);
+		store_read_end(rd);
+	}
+	if (c.n >= gr->gw->cfg->webhooks_per_client) {
+		gw_respond_error(gr, 409, "CONFLICT", "%s has %u webhooks, the most [webhooks] max_per_client allows",
+		                 client[0] ? client : "the admin scope", c.n);
+		return false;
+	}
+	return true;
+}
+
 void gw_h_webhook_create(struct gw_req *gr)
 {
 	if (!gr->gw->have_secret_key) {
@@ -126,6 +156,9 @@ void gw_h_webhook_create(struct gw_req *gr)
 			return;
 		}
 		f->events[f->w.n_events++] = json_string_value(v);
+	}
+	if (!room_for_one(gr, gr->auth.kind == GW_AUTH_CLIENT ? gr->auth.client : "")) {
+		return;
 	}
 	if (secret_seal(gr->gw->secret_key, secret, strlen(secret), &f->sealed) != 0) {
 		gw_respond_error(gr, 500, "INTERNAL_ERROR", "cannot seal the secret");

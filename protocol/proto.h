@@ -160,7 +160,7 @@ struct proto_webhook {
 struct proto_delivery {
 	const char *webhook_id;
 	uint64_t event_index, event_seq; /* the event attempted */
-	const char *event_type;
+	const char *event_type; /* "" with ok 1: a skip, the cursor moves past events the webhook does not want */
 	uint64_t ok;          /* 1: delivered, the cursor moves past the event */
 	uint64_t http_status; /* 0 if no answer */
 	const char *error;    /* "" on success */

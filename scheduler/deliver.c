@@ -5,7 +5,10 @@
  * <webhook>:<index>:<order> (the same on a retry, for deduplication), and
  * records the attempt through Raft: a success moves the cursor, a failure is
  * retried with exponential backoff. A new holder resumes at the cursor:
- * at-least-once, in order per webhook. */
+ * at-least-once, in order per webhook. Events the webhook does not want
+ * are passed over by moving its cursor (skip_to), so a scan never rereads
+ * them; one tick looks at DELIVER_SCAN events at most. Deliveries run on the
+ * scheduler's own threads ([webhooks] threads), not libuv's pool. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,16 +18,20 @@
 #include "raft/propose.h"
 #include "scheduler/duty.h"
 #include "lib/secret.h"
+#include "lib/workers.h"
 
 static void deliver_tick(struct tick *t);
 
 const struct duty_kind sched_webhook_duty = {.name = "webhook", .lease_prefix = "webhook:", .tick = deliver_tick};
 
 #define DELIVER_TIMEOUT_MS 5000
+#define DELIVER_SCAN 10000          /* events looked at per tick for one webhook */
+#define DELIVER_SKIP_EVENTS 256     /* the cursor moves past this many events that do not match ... */
+#define DELIVER_SKIP_MS 10000       /* ... or past fewer once they waited this long */
 #define DELIVER_BACKOFF_MAX_MS 60000
 
 struct attempt {
-	uv_work_t work;
+	struct worker_job job; /* first: the job's address is the attempt's */
 	struct scheduler *s;
 	struct duty_ref *ref; /* its duty (owned) */
 	char webhook_id[PROTO_MAX_STR + 1];
@@ -47,9 +54,9 @@ static void attempt_free(struct attempt *a)
 	free(a);
 }
 
-static void post_run(uv_work_t *w)
+static void post_run(struct worker_job *j)
 {
-	struct attempt *a = w->data;
+	struct attempt *a = (struct attempt *)j;
 	char sig[128], id[PROTO_MAX_STR + 96], ev[96];
 	snprintf(sig, sizeof(sig), "X-Webhook-Signature: sha256=%s", a->signature);
 	snprintf(id, sizeof(id), "X-Webhook-Id: %s", a->delivery_id);
@@ -87,9 +94,9 @@ static void recorded(void *data, int status, const struct proto_result *res)
 	}
 }
 
-static void post_done(uv_work_t *w, int status)
+static void post_done(struct worker_job *j, int status)
 {
-	struct attempt *a = w->data;
+	struct attempt *a = (struct attempt *)j;
 	if (a->s->stopping || status == UV_ECANCELED) {
 		attempt_free(a);
 		return;
@@ -110,11 +117,18 @@ struct next_event {
 	char type[64], client[PROTO_MAX_STR + 1];
 	char *data;
 	bool found;
+	unsigned scanned;                  /* events looked at, up to DELIVER_SCAN */
+	uint64_t passed_index, passed_seq; /* the last one that did not match */
 };
 
 static int pick(void *data, const struct store_event *e)
 {
 	struct next_event *n = data;
+	if (n->scanned++ >= DELIVER_SCAN) {
+		return 1; /* the rest at the next tick, once the cursor moved past these */
+	}
+	n->passed_index = e->index;
+	n->passed_seq = e->seq;
 	if (n->w->client[0] != '\0' && strcmp(n->w->client, e->client) != 0) {
 		return 0;
 	}
@@ -135,6 +149,28 @@ static int pick(void *data, const struct store_event *e)
 	return 1;
 }
 
+/* Moves the webhook's cursor past events it does not want (an event type
+ * "" in WEBHOOK_PROGRESS: no attempt recorded), so that the next scans start
+ * after them instead of reading them again at every tick. */
+static void skip_to(struct tick *t, struct duty *d, const struct store_webhook *wh, const struct next_event *n)
+{
+	struct scheduler *s = t->s;
+	struct attempt *a = calloc(1, sizeof(*a));
+	if (a == NULL || (a->ref = duty_ref_new(s, d)) == NULL) {
+		free(a);
+		return;
+	}
+	a->s = s;
+	snprintf(a->idem, sizeof(a->idem), "skip:%s:%" PRIu64 ":%" PRIu64, wh->w->id, n->passed_index, n->passed_seq);
+	struct proto_cmd cmd = {.type = PROTO_CMD_WEBHOOK_PROGRESS, .idem_key = a->idem};
+	cmd.u.delivery = (struct proto_delivery){wh->w->id, n->passed_index, n->passed_seq, "", 1, 0, "", s->self->id, 0};
+	d->running = true;
+	d->last_run_ms = t->now;
+	if (repl_propose(s->raft, &cmd, s->cfg->write_timeout_ms, recorded, a) != PROTO_OK) {
+		recorded(a, PROTO_ENOMEM, NULL);
+	}
+}
+
 static void deliver_next(struct tick *t, struct duty *d, const struct store_webhook *wh)
 {
 	struct scheduler *s = t->s;
@@ -150,6 +186,10 @@ static void deliver_next(struct tick *t, struct duty *d, const struct store_webh
 	struct next_event n = {.w = wh->w};
 	store_events_each(t->rd, wh->after_index, wh->after_seq, pick, &n);
 	if (!n.found) {
+		unsigned passed = n.scanned > DELIVER_SCAN ? DELIVER_SCAN : n.scanned;
+		if (passed >= DELIVER_SKIP_EVENTS || (passed > 0 && t->now - d->last_run_ms >= DELIVER_SKIP_MS)) {
+			skip_to(t, d, wh, &n);
+		}
 		return;
 	}
 	void *secret = NULL;
@@ -187,9 +227,10 @@ static void deliver_next(struct tick *t, struct duty *d, const struct store_webh
 	snprintf(a->delivery_id, sizeof(a->delivery_id), "%s:%" PRIu64 ":%" PRIu64, wh->w->id, n.e.index, n.e.seq);
 	a->index = n.e.index;
 	a->seq = n.e.seq;
-	a->work.data = a;
+	a->job.run = post_run;
+	a->job.done = post_done;
 	d->running = true;
-	if (uv_queue_work(s->loop, &a->work, post_run, post_done) != 0) {
+	if (workers_submit(s->workers, &a->job) != 0) {
 		d->running = false;
 		attempt_free(a);
 	}

@@ -24,6 +24,7 @@ struct scheduler {
 	uv_timer_t timer;
 	bool timer_open;
 	bus_client *raft, *collector;
+	struct workers *workers; /* [webhooks] threads: deliveries never take libuv's pool (raft_uv's) */
 	struct duty *duties; /* the table, n_duties used of SCHED_MAX_DUTIES */
 	size_t n_duties;
 	uint64_t seq;        /* makes idempotency keys and job ids unique */

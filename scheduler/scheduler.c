@@ -11,6 +11,7 @@
 #include "bus/bus.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/workers.h"
 #include "scheduler/duty.h"
 #include "scheduler/internal.h"
 
@@ -106,6 +107,10 @@ int scheduler_start(void *self, uv_loop_t *loop)
 {
 	struct scheduler *s = self;
 	s->loop = loop;
+	if (workers_start(&s->workers, loop, s->cfg->webhook_threads, "deliver") != 0) {
+		log_error("scheduler", "cannot start its threads");
+		return PROTO_ENOMEM;
+	}
 	if (bus_client_open(&s->raft, loop, s->raft_url) != PROTO_OK ||
 	    bus_client_open(&s->collector, loop, s->collector_url) != PROTO_OK) {
 		log_error("scheduler", "cannot open the bus");
@@ -126,6 +131,10 @@ void scheduler_stop(void *self)
 	if (s->timer_open) {
 		uv_close((uv_handle_t *)&s->timer, NULL);
 		s->timer_open = false;
+	}
+	if (s->workers != NULL) {
+		workers_stop(s->workers); /* a POST under way ends within its timeout */
+		s->workers = NULL;
 	}
 	if (s->raft != NULL) {
 		bus_client_close(s->raft);

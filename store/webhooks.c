@@ -115,6 +115,14 @@ int store_apply_webhook_progress(struct apply_ctx *a)
 	}
 	bool ahead = d->event_index > st.after_index || (d->event_index == st.after_index && d->event_seq > st.after_seq &&
 	                                                  st.after_seq != UINT64_MAX);
+	if (d->ok && d->event_type[0] == '\0') { /* a skip past events it does not want: no attempt */
+		if (ahead) {
+			st.after_index = d->event_index;
+			st.after_seq = d->event_seq;
+			return state_put(a, d->webhook_id, &st);
+		}
+		return 0;
+	}
 	if (d->ok && ahead) {
 		st.after_index = d->event_index;
 		st.after_seq = d->event_seq;

@@ -128,3 +128,43 @@ def test_no_loss_when_the_delivering_node_dies(cluster_factory):
         assert holder is not None
     finally:
         rx.close()
+
+
+def test_cursor_moves_past_events_not_wanted_and_webhooks_per_client_are_capped(cluster_factory):
+    c = cluster_factory(start=False)
+    c.extra_tables = {"webhooks": {"max_per_client": 2, "threads": 2}}
+    c.write_config()
+    c.start_all()
+    n = c.names[0]
+    rx = Receiver()
+    try:
+        wid = register(c, n, rx.url, events=("client.ping",))  # wants none of the releases below
+        for i in range(300):
+            put(c, n, f"skip-{i}")
+        top = c.applied_index(n)
+        # The cursor passes the unwanted events without an attempt recorded.
+        def hook():
+            return next(w for w in c.get(n, "/api/v1/webhooks").json()["webhooks"] if w["id"] == wid)
+        H.wait_until(lambda: hook()["delivery"]["cursor_index"] >= top - 5, 30,
+                     what="the cursor moved past 300 events the webhook does not want")
+        doc = hook()
+        assert doc["delivery"]["attempts"] == 0 and doc["delivery"]["delivered"] == 0, doc
+        assert c.get(n, f"/api/v1/webhooks/{wid}/deliveries").json()["deliveries"] == []
+        # A wanted event after them is delivered.
+        r = c.post(n, "/api/ping", json={"client_name": "hook-client", "env_name": "prod", "slave_version": "1"})
+        assert r.status_code in (200, 201), H.show(r)
+        H.wait_until(lambda: any(b["event"] == "client.ping" for _, b in rx.got), 20, what="the ping delivered")
+        assert rx.tags() == [] and rx.bad_signatures == 0
+        # [webhooks] max_per_client: the admin scope has room for one more, then 409.
+        register(c, n, rx.url)
+        r = c.post(n, "/api/v1/webhooks", json={"url": rx.url, "events": [], "secret": SECRET})
+        H.assert_error(r, 409, "CONFLICT")
+        assert "max_per_client" in r.json()["error"]["message"]
+        # A client key has its own two.
+        for _ in range(2):
+            r = c.post(n, "/api/v1/webhooks", key=H.PROD_KEY, json={"url": rx.url, "events": [], "secret": SECRET})
+            assert r.status_code == 201, H.show(r)
+        r = c.post(n, "/api/v1/webhooks", key=H.PROD_KEY, json={"url": rx.url, "events": [], "secret": SECRET})
+        H.assert_error(r, 409, "CONFLICT")
+    finally:
+        rx.close()
