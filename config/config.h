@@ -46,6 +46,16 @@ struct cfg_k8s_cluster {
 
 #define CFG_MAX_K8S 16
 
+/* [retention]: what PRUNE keeps (0 = no bound). */
+struct cfg_retention {
+	unsigned history_per_component; /* history_per_component: entries kept per component (0) */
+	unsigned history_days;          /* history_days: entries last seen longer ago go (0) */
+	unsigned jobs_keep;             /* jobs_keep: newest jobs kept (10000) */
+	unsigned jobs_days;             /* jobs_days: finished jobs older than this go (30) */
+	unsigned interval_ms;           /* interval: how often the lease holder prunes (1m) */
+	unsigned batch;                 /* batch: rows one PRUNE command deletes at most (5000) */
+};
+
 /* How Kubernetes lists are read: pages of page_size items (limit/continue),
  * each answer at most max_bytes, at most max_items per resource. */
 struct cfg_k8s_lists {
@@ -78,6 +88,8 @@ struct cfg {
 	unsigned max_streams;         /* [api] max_streams: WebSocket event streams of this node (1024) */
 	unsigned max_streams_per_key; /* [api] max_streams_per_credential: ... of one credential or address (32) */
 	unsigned max_ws_message;      /* [api] max_ws_message_bytes: a message a client sends on a stream (64 KiB) */
+	unsigned max_page_size;       /* [api] max_page_size: the largest ?limit= of a history page (1000) */
+	unsigned history_unpaged_max; /* [api] history_unpaged_max: entries of a history asked without ?limit= (10000) */
 	size_t map_size_mb;           /* [store] map_size_mb (default 4096) */
 	unsigned collector_interval_s; /* [collector] interval (default 60 s) */
 	unsigned lease_ms;             /* [collector] lease: a duty's lease period (default 10 s) */
@@ -90,6 +102,7 @@ struct cfg {
 	unsigned max_voters;           /* [autopilot] max_voters: more joiners become standby (0 = no limit) */
 	unsigned remove_unreachable_ms; /* [autopilot] remove_unreachable_after (0 = off) */
 	int spread_regions;            /* [autopilot] spread_regions: keep max_voters voters, one per region first (default: max_voters > 0) */
+	struct cfg_retention retention; /* [retention] */
 	unsigned ping_warning_ms;      /* [alerts] ping_warning: no ping for this long raises a warning (10 min) */
 	unsigned ping_offline_ms;      /* [alerts] ping_offline: ... a critical alert (15 min) */
 	unsigned collect_failures;     /* [alerts] collection_failures: consecutive failed runs that alert (3) */

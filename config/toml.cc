@@ -82,7 +82,8 @@ const std::vector<known_table> cluster_tables = {
 	{"raft", {"election_timeout_ms", "heartbeat_ms", "snapshot_threshold", "snapshot_trailing", "snapshot_log_mb",
 	          "trailing_log_mb"}},
 	{"api", {"write_timeout_ms", "max_body_bytes", "max_connections", "max_connections_per_address", "max_waiting",
-	         "max_streams", "max_streams_per_credential", "max_ws_message_bytes"}},
+	         "max_streams", "max_streams_per_credential", "max_ws_message_bytes", "max_page_size",
+	         "history_unpaged_max"}},
 	{"store", {"map_size_mb"}},
 	{"collector", {"interval", "lease", "timeout", "secret_key", "list_page_size", "max_list_bytes", "max_list_items",
 	               "threads"}},
@@ -92,6 +93,7 @@ const std::vector<known_table> cluster_tables = {
 	{"alerts", {"ping_warning", "ping_offline", "collection_failures"}},
 	{"autopilot", {"max_voters", "remove_unreachable_after", "spread_regions"}},
 	{"health", {"leader_silence", "max_apply_lag"}},
+	{"retention", {"history_per_component", "history_days", "jobs_keep", "jobs_days", "interval", "batch"}},
 	{"log", {"level", "format"}},
 	{"rate_limit", {"anonymous_per_minute", "authenticated_per_minute", "slots"}},
 	{"auth", {"admin_keys", "admin_user", "admin_password", "client_keys"}},
@@ -247,6 +249,8 @@ void load(const char *path, struct cfg *c)
 	c->max_streams = 1024;
 	c->max_streams_per_key = 32;
 	c->max_ws_message = 64u << 10;
+	c->max_page_size = 1000;
+	c->history_unpaged_max = 10000;
 	c->rate_slots = 4096;
 	c->map_size_mb = 4096;
 	c->collector_interval_s = 60;
@@ -276,6 +280,11 @@ void load(const char *path, struct cfg *c)
 		c->max_streams = count(a, "max_streams", c->max_streams);
 		c->max_streams_per_key = count(a, "max_streams_per_credential", c->max_streams_per_key);
 		c->max_ws_message = count(a, "max_ws_message_bytes", c->max_ws_message);
+		c->max_page_size = count(a, "max_page_size", c->max_page_size);
+		c->history_unpaged_max = count(a, "history_unpaged_max", c->history_unpaged_max);
+		if (c->max_page_size == 0 || c->history_unpaged_max == 0) {
+			throw config_error("[api] max_page_size and history_unpaged_max must be positive");
+		}
 		if (c->max_connections == 0 || c->max_conns_per_addr == 0 || c->max_ws_message < 256) {
 			throw config_error("[api] max_connections and max_connections_per_address must be positive, "
 			                   "max_ws_message_bytes at least 256");
@@ -363,6 +372,18 @@ void load(const char *path, struct cfg *c)
 				throw config_error(toml::format_error("[error] spread_regions needs max_voters > 0", ap.at("spread_regions"), "here"));
 			}
 		}
+	}
+	struct cfg_retention *rt = &c->retention;
+	const toml::value none = toml::table{};
+	const toml::value &rtv = root.contains("retention") ? root.at("retention") : none;
+	rt->history_per_component = count(rtv, "history_per_component", 0);
+	rt->history_days = count(rtv, "history_days", 0);
+	rt->jobs_keep = count(rtv, "jobs_keep", 10000);
+	rt->jobs_days = count(rtv, "jobs_days", 30);
+	rt->interval_ms = duration_ms(rtv, "interval", 60000, 1000);
+	rt->batch = count(rtv, "batch", 5000);
+	if (rt->batch == 0 || rt->interval_ms < 1000) {
+		throw config_error("[retention] batch must be positive and interval at least 1s");
 	}
 	c->ready_leader_silence_ms = 2 * c->election_timeout_ms;
 	c->ready_max_apply_lag = 1000;

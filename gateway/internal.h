@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "gateway/gw.h"
+#include "gateway/target.h"
 #include "bus/bus.h"
 #include "lib/clock.h"
 #include "lib/timefmt.h"
@@ -17,8 +18,6 @@
 #include "protocol/proto.h"
 #include "protocol/valid.h"
 
-#define GW_MAX_SEGS 12
-#define GW_MAX_QUERY 16
 #define GW_WAIT_MAX_MS 300000 /* longest ?wait= accepted */
 
 /* The raft actor's last published status, as the gateway sees it. */

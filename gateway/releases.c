@@ -420,10 +420,17 @@ static int history_row(void *data, const struct store_release *r)
 	return 0;
 }
 
+/* ?limit=&before= of a history request (gw_h_history checks them). */
+struct history_query {
+	struct store_page page;
+	bool paged; /* limit was given: "next" is always in the answer */
+};
+
 static void read_history(struct gw_req *gr)
 {
 	const char *client = gr->seg[3], *env = gr->seg[4], *ns = gr->seg[5], *workload = gr->seg[6],
 	           *container = gr->seg[7];
+	struct history_query *q = gr->ctx;
 	struct store_read *rd;
 	if (store_read_begin(gr->gw->store, &rd) != PROTO_OK) {
 		gw_respond_status(gr, PROTO_EIO, "cannot read the store");
@@ -433,7 +440,7 @@ static void read_history(struct gw_req *gr)
 	struct history_out h = {0};
 	struct jsonw w = {0};
 	jsonw_lit(&h.rows, "[");
-	int rv = store_history_each(rd, client, env, ns, workload, container, history_row, &h);
+	int rv = store_history_page(rd, client, env, ns, workload, container, &q->page, history_row, &h);
 	store_read_end(rd);
 	jsonw_lit(&h.rows, "]");
 	jsonw_lit(&w, "{\"component\":{\"client_name\":");
@@ -454,7 +461,20 @@ static void read_history(struct gw_req *gr)
 	jsonw_raw(&w, h.rows.p, h.rows.len);
 	jsonw_lit(&w, ",\"total\":");
 	jsonw_int(&w, (int64_t)h.total);
-	jsonw_lit(&w, "},\"timestamp\":");
+	jsonw_lit(&w, "}");
+	if (q->paged || q->page.next_seq != 0) {
+		jsonw_lit(&w, ",\"history_total\":");
+		jsonw_int(&w, (int64_t)q->page.total);
+		jsonw_lit(&w, ",\"next\":");
+		if (q->page.next_seq != 0) {
+			char next[24];
+			snprintf(next, sizeof(next), "%llu", (unsigned long long)q->page.next_seq);
+			jsonw_str(&w, next);
+		} else {
+			jsonw_lit(&w, "null");
+		}
+	}
+	jsonw_lit(&w, ",\"timestamp\":");
 	jsonw_time(&w, wall_now_ms());
 	jsonw_lit(&w, "}");
 	size_t len;
@@ -472,11 +492,40 @@ static void read_history(struct gw_req *gr)
 	gw_respond_owned(gr, 200, "application/json", body, len);
 }
 
+/* Parses a positive integer query value; false if present and not one. */
+static bool query_count(struct gw_req *gr, const char *name, uint64_t max, uint64_t *out)
+{
+	const char *v = gw_query(gr, name);
+	char *end;
+	if (v == NULL) {
+		return true;
+	}
+	unsigned long long n = strtoull(v, &end, 10);
+	if (v[0] < '1' || v[0] > '9' || *end != '\0' || n > max) {
+		gw_respond_error(gr, 400, "VALIDATION_ERROR", "%s must be an integer from 1 to %llu", name,
+		                 (unsigned long long)max);
+		return false;
+	}
+	*out = n;
+	return true;
+}
+
 void gw_h_history(struct gw_req *gr)
 {
 	if (!gw_auth_allows(&gr->auth, gr->seg[3])) {
 		gw_respond_error(gr, 403, "FORBIDDEN", "this API key may not read client %s", gr->seg[3]);
 		return;
 	}
+	struct history_query *q = h2o_mem_alloc_pool(&gr->req->pool, sizeof(*q));
+	uint64_t limit = 0, before = UINT64_MAX;
+	if (!query_count(gr, "limit", gr->gw->cfg->max_page_size, &limit) ||
+	    !query_count(gr, "before", UINT64_MAX - 1, &before)) {
+		return;
+	}
+	/* Without ?limit= the seed's shape, but at most [api] history_unpaged_max
+	 * entries: "next" appears only when it cut the history. */
+	*q = (struct history_query){.page = {.before_seq = before, .limit = limit ? limit : gr->gw->cfg->history_unpaged_max},
+	                            .paged = limit != 0};
+	gr->ctx = q;
 	gw_read(gr, read_history);
 }

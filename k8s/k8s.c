@@ -383,23 +383,16 @@ static int collect_kind(const struct k8s_target *t, struct pods_index *ix, json_
 	return 0;
 }
 
-int k8s_collect(const struct k8s_target *t, int64_t now_ms, struct k8s_result *res)
+static const char *const workload_kinds[K8S_WORKLOAD_KINDS][2] = {
+	{"deployments", "Deployment"}, {"statefulsets", "StatefulSet"}, {"daemonsets", "DaemonSet"}};
+
+int k8s_extract(const struct k8s_target *t, json_t *pods, json_t *rs, json_t *const workloads[K8S_WORKLOAD_KINDS],
+                int64_t now_ms, struct k8s_result *res)
 {
-	static const struct {
-		const char *resource, *kind;
-	} kinds[] = {{"deployments", "Deployment"}, {"statefulsets", "StatefulSet"}, {"daemonsets", "DaemonSet"}};
-	memset(res, 0, sizeof(*res));
-	struct pods_index ix = {0};
-	json_t *workloads[3] = {NULL, NULL, NULL};
-	json_t *rs = NULL;
-	int rv = -1;
-	if ((ix.pods = list_all(t, "api/v1", "pods", res)) == NULL ||
-	    (rs = list_all(t, "apis/apps/v1", "replicasets", res)) == NULL) {
-		goto out;
-	}
-	ix.rs_owner = json_object();
+	struct pods_index ix = {.pods = pods, .rs_owner = json_object()};
 	size_t i;
 	json_t *r;
+	int rv = 0;
 	json_array_foreach(rs, i, r)
 	{
 		char owner[600], key[600];
@@ -411,22 +404,37 @@ int k8s_collect(const struct k8s_target *t, int64_t now_ms, struct k8s_result *r
 		}
 	}
 	index_pods(&ix);
-	for (size_t k = 0; k < 3; k++) {
-		if ((workloads[k] = list_all(t, "apis/apps/v1", kinds[k].resource, res)) == NULL ||
-		    collect_kind(t, &ix, workloads[k], kinds[k].kind, now_ms, res) != 0) {
-			goto out;
-		}
+	for (size_t k = 0; k < K8S_WORKLOAD_KINDS && rv == 0; k++) {
+		rv = collect_kind(t, &ix, workloads[k], workload_kinds[k][1], now_ms, res);
 	}
-	rv = 0;
-out:
-	for (size_t k = 0; k < 3; k++) {
-		json_decref(workloads[k]);
-	}
-	json_decref(rs);
-	json_decref(ix.pods);
 	json_decref(ix.rs_owner);
 	json_decref(ix.by_owner);
 	json_decref(ix.orphans);
+	return rv;
+}
+
+int k8s_collect(const struct k8s_target *t, int64_t now_ms, struct k8s_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	json_t *workloads[K8S_WORKLOAD_KINDS] = {NULL, NULL, NULL};
+	json_t *pods = NULL, *rs = NULL;
+	int rv = -1;
+	if ((pods = list_all(t, "api/v1", "pods", res)) == NULL ||
+	    (rs = list_all(t, "apis/apps/v1", "replicasets", res)) == NULL) {
+		goto out;
+	}
+	for (size_t k = 0; k < K8S_WORKLOAD_KINDS; k++) {
+		if ((workloads[k] = list_all(t, "apis/apps/v1", workload_kinds[k][0], res)) == NULL) {
+			goto out;
+		}
+	}
+	rv = k8s_extract(t, pods, rs, workloads, now_ms, res);
+out:
+	for (size_t k = 0; k < K8S_WORKLOAD_KINDS; k++) {
+		json_decref(workloads[k]);
+	}
+	json_decref(rs);
+	json_decref(pods);
 	return rv;
 }
 

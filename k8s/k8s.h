@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "protocol/proto.h"
 
 #define K8S_PAGE_SIZE 500              /* the page size kubectl uses */
@@ -41,6 +43,15 @@ struct k8s_result {
  * malformed answers). */
 int k8s_collect(const struct k8s_target *t, int64_t now_ms, struct k8s_result *res);
 void k8s_result_free(struct k8s_result *res);
+
+#define K8S_WORKLOAD_KINDS 3 /* Deployments, StatefulSets, DaemonSets, in this order */
+
+/* The observations of lists already read (the "items" arrays of pods,
+ * ReplicaSets and each workload kind), appended to res (zeroed by the
+ * caller): each container of each workload with the digest its pods run.
+ * Takes nothing from the lists. 0, or -1 with res->error (out of memory). */
+int k8s_extract(const struct k8s_target *t, json_t *pods, json_t *rs, json_t *const workloads[K8S_WORKLOAD_KINDS],
+                int64_t now_ms, struct k8s_result *res);
 
 /* Drops the observations no writer may write (protocol/valid.h), so that one
  * bad workload does not refuse a whole run. Returns how many were dropped;

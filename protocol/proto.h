@@ -58,6 +58,7 @@ enum proto_cmd_type {
 	PROTO_CMD_WEBHOOK_PROGRESS = 14, /* one delivery attempt and where the webhook stands */
 	PROTO_CMD_ALERT = 15,         /* raise, resolve or acknowledge an alert */
 	PROTO_CMD_IMPORT = 16,        /* releases and pings from another tracker's database */
+	PROTO_CMD_PRUNE = 17,         /* retention: old history entries and jobs go */
 	PROTO_CMD_TYPE_MAX_
 };
 
@@ -96,6 +97,18 @@ struct proto_import {
 	uint32_t n_rows;
 	struct proto_ping *pings; /* at_ms: the imported last ping */
 	uint32_t n_pings;
+};
+
+/* PRUNE: what retention removes, decided by the proposer ([retention]) and
+ * applied alike everywhere. A component's current entry is never removed;
+ * 0 turns a bound off. At most max_deletes rows go per command (the
+ * proposer repeats while the result says more are left). */
+struct proto_prune {
+	uint64_t history_keep;     /* entries kept per component, newest first */
+	int64_t history_before_ms; /* entries last seen before this go */
+	uint64_t jobs_keep;        /* jobs kept, newest first */
+	int64_t jobs_before_ms;    /* finished jobs that finished before this go */
+	uint64_t max_deletes;
 };
 
 /* A Kubernetes cluster the collector reads; credentials arrive sealed. */
@@ -199,6 +212,7 @@ struct proto_cmd {
 		struct proto_delivery delivery;   /* WEBHOOK_PROGRESS */
 		struct proto_alert alert;         /* ALERT */
 		struct proto_import import;       /* IMPORT */
+		struct proto_prune prune;         /* PRUNE */
 	} u;
 	void *mem_;                    /* owned memory of a decoded command */
 };
@@ -218,8 +232,8 @@ struct proto_result {
 	int32_t code;     /* PROTO_OK or the business error */
 	uint64_t index;   /* Raft index the command was (first) applied at */
 	uint32_t replay;  /* 1 when an idempotency key matched an earlier command */
-	uint32_t created; /* new history entries */
-	uint32_t updated; /* history entries whose last_seen moved */
+	uint32_t created; /* new history entries (PRUNE: 1 when max_deletes stopped it) */
+	uint32_t updated; /* history entries whose last_seen moved (PRUNE: rows deleted) */
 };
 
 int proto_result_encode(const struct proto_result *r, struct proto_buf *out);

@@ -92,6 +92,11 @@ static const struct schema_field import[] = {
 	RECORDS(C, u.import.pings, u.import.n_pings, ping_record_table, false),
 };
 
+static const struct schema_field prune[] = {
+	U64(C, u.prune.history_keep), I64(C, u.prune.history_before_ms), U64(C, u.prune.jobs_keep),
+	I64(C, u.prune.jobs_before_ms), U64(C, u.prune.max_deletes),
+};
+
 #define CMD(body_, fields) {body_, TABLE(fields, C)}
 
 const struct schema_cmd schema_cmds[PROTO_CMD_TYPE_MAX_] = {
@@ -111,6 +116,7 @@ const struct schema_cmd schema_cmds[PROTO_CMD_TYPE_MAX_] = {
 	[PROTO_CMD_WEBHOOK_PROGRESS] = CMD(BODY_FIELDS, webhook_progress),
 	[PROTO_CMD_ALERT] = CMD(BODY_FIELDS, alert),
 	[PROTO_CMD_IMPORT] = CMD(BODY_FIELDS, import),
+	[PROTO_CMD_PRUNE] = CMD(BODY_FIELDS, prune),
 };
 #undef C
 

@@ -69,7 +69,7 @@ static bool zeros_from(const unsigned char *p, size_t from, size_t size)
 /* Walks the batches of an open segment's content; NULL if raft_uv can load
  * it safely (complete batches, then a torn or unwritten tail of zeros, or a
  * format raft_uv refuses cleanly itself), else why not. */
-static const char *open_segment_damage(const unsigned char *p, size_t size)
+const char *repl_open_segment_damage(const unsigned char *p, size_t size)
 {
 	if (size > 0 && size < 8) {
 		return "it ends inside its format header";
@@ -118,7 +118,7 @@ static const char *open_segment_file_damage(int fd, off_t size)
 	const char *why = "it cannot be read";
 	unsigned char *buf = malloc((size_t)size);
 	if (buf != NULL && pread(fd, buf, (size_t)size, 0) == (ssize_t)size) {
-		why = open_segment_damage(buf, (size_t)size);
+		why = repl_open_segment_damage(buf, (size_t)size);
 	}
 	free(buf);
 	return why;

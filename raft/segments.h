@@ -13,6 +13,11 @@
  * followed by more data. */
 int repl_check_open_segments(const char *raft_dir);
 
+/* Walks the batches of an open segment's content p[0..size): NULL if
+ * raft_uv can load it safely (complete batches, then a torn or unwritten
+ * tail of zeros, or a format raft_uv refuses cleanly itself), else why not. */
+const char *repl_open_segment_damage(const unsigned char *p, size_t size);
+
 /* raft_uv's batch checksum (CRC-32, polynomial 0x04C11DB7, MSB first,
  * initial value 0, no final xor); exposed for tests that build segments. */
 uint32_t repl_raft_crc(const unsigned char *p, size_t n);

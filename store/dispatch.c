@@ -21,6 +21,7 @@ static const apply_fn apply_fns[PROTO_CMD_TYPE_MAX_] = {
 	[PROTO_CMD_WEBHOOK_PROGRESS] = store_apply_webhook_progress,
 	[PROTO_CMD_ALERT] = store_apply_alert,
 	[PROTO_CMD_IMPORT] = store_apply_import,
+	[PROTO_CMD_PRUNE] = store_apply_prune,
 };
 
 int store_apply_dispatch(struct apply_ctx *a)

@@ -140,6 +140,7 @@ int store_apply_webhook_delete(struct apply_ctx *a); /* webhooks.c */
 int store_apply_webhook_progress(struct apply_ctx *a); /* webhooks.c */
 int store_apply_alert(struct apply_ctx *a);          /* alerts.c */
 int store_apply_import(struct apply_ctx *a);         /* import.c */
+int store_apply_prune(struct apply_ctx *a);          /* prune.c */
 /* Runs the function of a->cmd's type (none for NOOP). */
 int store_apply_dispatch(struct apply_ctx *a);
 

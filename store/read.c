@@ -159,6 +159,14 @@ static int by_seq_desc(const void *a, const void *b)
 int store_history_each(struct store_read *rd, const char *client, const char *env, const char *ns,
                        const char *workload, const char *container, store_release_cb cb, void *data)
 {
+	struct store_page pg = {.before_seq = UINT64_MAX};
+	return store_history_page(rd, client, env, ns, workload, container, &pg, cb, data);
+}
+
+int store_history_page(struct store_read *rd, const char *client, const char *env, const char *ns,
+                       const char *workload, const char *container, struct store_page *pg, store_release_cb cb,
+                       void *data)
+{
 	struct rec_writer p;
 	struct hist_gather g = {0};
 	rec_init(&p);
@@ -189,15 +197,26 @@ int store_history_each(struct store_read *rd, const char *client, const char *en
 	if (rv == PROTO_OK) {
 		qsort(refs, g.n, sizeof(*refs), by_seq_desc);
 	}
+	pg->total = g.n;
+	pg->next_seq = 0;
+	size_t given = 0;
 	for (size_t j = 0; rv == PROTO_OK && j < g.n; j++) {
 		struct release_scratch sc;
 		struct store_release r;
 		size_t i = refs[j].i;
+		if (refs[j].seq >= pg->before_seq) {
+			continue; /* newer than the page asked for */
+		}
+		if (pg->limit != 0 && given == pg->limit) {
+			pg->next_seq = refs[j - 1].seq; /* more: the next page starts below the last given */
+			break;
+		}
 		if (store_decode_entry(&g.keys[i], &g.vals[i], 0, &sc, &r) != 0) {
 			rv = PROTO_EIO;
 		} else if (cb(data, &r) != 0) {
 			break;
 		}
+		given++;
 	}
 	free(refs);
 	free(g.keys);

@@ -123,6 +123,21 @@ int store_current_each(struct store_read *rd, const char *client, const char *en
 int store_history_each(struct store_read *rd, const char *client, const char *env, const char *ns,
                        const char *workload, const char *container, store_release_cb cb, void *data);
 
+/* A page of a history: entries with seq below before_seq (UINT64_MAX: from
+ * the newest), at most limit of them (0: all). Filled in: total, the
+ * component's entry count, and next_seq, the before_seq of the next page (0
+ * when this page reaches the oldest entry). */
+struct store_page {
+	uint64_t before_seq;
+	size_t limit;
+	size_t total;
+	uint64_t next_seq;
+};
+/* store_history_each, one page. */
+int store_history_page(struct store_read *rd, const char *client, const char *env, const char *ns,
+                       const char *workload, const char *container, struct store_page *pg, store_release_cb cb,
+                       void *data);
+
 /* Current entries of kind/workload/container in client/env, in any namespace. */
 int store_find_workload(struct store_read *rd, const char *client, const char *env, const char *kind,
                         const char *workload, const char *container, store_release_cb cb, void *data);

@@ -159,6 +159,13 @@ static void assert_cmd_eq(const struct proto_cmd *w, const struct proto_cmd *g)
 			assert_int_equal(b->u.import.pings[i].at_ms, a->u.import.pings[i].at_ms);
 		}
 		break;
+	case PROTO_CMD_PRUNE:
+		assert_int_equal(b->u.prune.history_keep, a->u.prune.history_keep);
+		assert_int_equal(b->u.prune.history_before_ms, a->u.prune.history_before_ms);
+		assert_int_equal(b->u.prune.jobs_keep, a->u.prune.jobs_keep);
+		assert_int_equal(b->u.prune.jobs_before_ms, a->u.prune.jobs_before_ms);
+		assert_int_equal(b->u.prune.max_deletes, a->u.prune.max_deletes);
+		break;
 	default:
 		fail_msg("command type %u has no comparison", w->type);
 	}
@@ -362,6 +369,10 @@ static const struct cmd_case cmd_cases[] = {
 	 "696fa56e67696e78a6312e32312e30a97368613235363a6162cf0000018c24ed"
 	 "9840cf0000018c260dfc609194a461636d65a470726f64a676312e302e30cf00"
 	 "00018c2609688000"},
+	{"prune", {.type = PROTO_CMD_PRUNE, .ts_ms = 17, .idem_key = "retention:1",
+	           .u.prune = {100, 1690000000000, 10000, 1699000000000, 5000}},
+	 "95011111ab726574656e74696f6e3a319564cf000001897bd98400cd2710cf00"
+	 "00018b944a9e00cd1388000000000000"},
 };
 
 static void run_cmd_case(void **state)
