@@ -9,6 +9,7 @@ PKGS=(
   libh2o-dev libwslay-dev libssl-dev libjwt-dev libjansson-dev
   libtoml11-dev libsodium-dev libcmocka-dev libcurl4-openssl-dev libyaml-dev libsqlite3-dev openssl
   python3 python3-pytest python3-requests python3-websocket
+  clang libclang-rt-14-dev
   curl procps iproute2 iptables faketime
 )
 

@@ -14,3 +14,5 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export LSAN_OPTIONS="exitcode=0"
 export UBSAN_OPTIONS="print_stacktrace=1"
 timeout 1200 /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/jepsen/test_checkers.py tests/fake_k8s tests/integration tests/regions tests/jepsen/test_smoke.py "$@"
+# A short run of every fuzz target (fuzz/run; long runs are by hand).
+bash fuzz/run "${SHIPLOG_FUZZ_SECONDS:-10}"
