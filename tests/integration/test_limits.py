@@ -198,7 +198,8 @@ def test_rate_limit_holds_when_its_table_is_crowded(cluster_factory):
     assert all(raw_get(c, n, "/readyz", source="127.0.9.9", key=None)[0] == 200 for _ in range(6))
 
 
-def test_kubernetes_lists_are_paged_and_capped(cluster_factory, tmp_path):
+def fake_k8s_with(extra, tmp_path):
+    """The fake Kubernetes API of the basic fixture plus `extra` Deployments."""
     import os
     import sys
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fake_k8s"))
@@ -206,18 +207,58 @@ def test_kubernetes_lists_are_paged_and_capped(cluster_factory, tmp_path):
     fixture = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fake_k8s", "fixtures", "basic.json")
     cluster = F.FakeCluster(token="t0k3n")
     cluster.load_fixture(fixture)
-    for i in range(7):  # more pods than a page
+    for i in range(extra):
         cluster.add_workload("Deployment", "production", f"extra-{i}", containers=(("app", f"nginx:1.{i}"),))
-    srv = F.FakeK8sServer(cluster, pki=F.make_pki(tmp_path / "pki")).start()
+    return cluster, F.FakeK8sServer(cluster, pki=F.make_pki(tmp_path / "pki")).start()
+
+
+def register_fake(c, n, srv, env):
+    r = c.post(n, "/api/v1/clusters", json={"name": env, "server": srv.url, "client_name": H.PROD_CLIENT,
+                                            "env_name": env, "token": "t0k3n", "ca_cert": srv.ca_pem})
+    assert r.status_code == 201, H.show(r)
+    return r.json()["id"]
+
+
+def test_kubernetes_list_caps_fail_the_run_with_the_reason(cluster_factory, tmp_path):
+    cluster, srv = fake_k8s_with(60, tmp_path)  # 60 more pods: one page of them is over 64 KiB
+    try:
+        c = cluster_factory(start=False)
+        c.collector = dict(c.collector, max_list_bytes=65536)
+        c.write_config()
+        c.start_all()
+        n = c.names[1]
+        cid = register_fake(c, n, srv, "big")
+
+        def last_error():
+            return c.get(n, f"/api/v1/clusters/{cid}/health").json().get("last_error") or ""
+        H.wait_until(lambda: "answer too large" in last_error(), 30, what="a page over max_list_bytes fails the run")
+        assert "/api/v1/pods" in last_error()
+        assert c.get(n, "/api/config").status_code == 200
+    finally:
+        srv.close()
+    cluster, srv = fake_k8s_with(0, tmp_path / "b")
+    try:
+        c = cluster_factory(start=False)
+        c.collector = dict(c.collector, max_list_items=3, list_page_size=2)
+        c.write_config()
+        c.start_all()
+        n = c.names[0]
+        cid = register_fake(c, n, srv, "many")
+        H.wait_until(lambda: "more than 3 items" in (c.get(n, f"/api/v1/clusters/{cid}/health").json().get("last_error")
+                                                    or ""), 30, what="a list over max_list_items fails the run")
+    finally:
+        srv.close()
+
+
+def test_kubernetes_lists_are_paged(cluster_factory, tmp_path):
+    cluster, srv = fake_k8s_with(7, tmp_path)  # more pods than a page
     try:
         c = cluster_factory(start=False)
         c.collector = dict(c.collector, list_page_size=2)
         c.write_config()
         c.start_all()
         n = c.names[0]
-        r = c.post(n, "/api/v1/clusters", json={"name": "paged", "server": srv.url, "client_name": H.PROD_CLIENT,
-                                                "env_name": "paged", "token": "t0k3n", "ca_cert": srv.ca_pem})
-        assert r.status_code == 201, H.show(r)
+        register_fake(c, n, srv, "paged")
 
         def extras():
             cur = c.get(n, "/api/releases/current", params={"client_name": H.PROD_CLIENT, "env_name": "paged"}).json()
