@@ -40,9 +40,11 @@ def idle_connections(c, n, count, source="127.0.0.1"):
     return socks
 
 
-def limited_cluster(cluster_factory, **api):
+def limited_cluster(cluster_factory, collector=None, **api):
+    """A started cluster with these [api] (and [collector]) settings."""
     c = cluster_factory(start=False)
     c.api = dict(c.api, **api)
+    c.collector = dict(c.collector, **(collector or {}))
     c.write_config()
     c.start_all()
     return c
@@ -222,10 +224,7 @@ def register_fake(c, n, srv, env):
 def test_kubernetes_list_caps_fail_the_run_with_the_reason(cluster_factory, tmp_path):
     cluster, srv = fake_k8s_with(60, tmp_path)  # 60 more pods: one page of them is over 64 KiB
     try:
-        c = cluster_factory(start=False)
-        c.collector = dict(c.collector, max_list_bytes=65536)
-        c.write_config()
-        c.start_all()
+        c = limited_cluster(cluster_factory, collector=dict(max_list_bytes=65536))
         n = c.names[1]
         cid = register_fake(c, n, srv, "big")
 
@@ -238,10 +237,7 @@ def test_kubernetes_list_caps_fail_the_run_with_the_reason(cluster_factory, tmp_
         srv.close()
     cluster, srv = fake_k8s_with(0, tmp_path / "b")
     try:
-        c = cluster_factory(start=False)
-        c.collector = dict(c.collector, max_list_items=3, list_page_size=2)
-        c.write_config()
-        c.start_all()
+        c = limited_cluster(cluster_factory, collector=dict(max_list_items=3, list_page_size=2))
         n = c.names[0]
         cid = register_fake(c, n, srv, "many")
         H.wait_until(lambda: "more than 3 items" in (c.get(n, f"/api/v1/clusters/{cid}/health").json().get("last_error")
@@ -253,10 +249,7 @@ def test_kubernetes_list_caps_fail_the_run_with_the_reason(cluster_factory, tmp_
 def test_kubernetes_lists_are_paged(cluster_factory, tmp_path):
     cluster, srv = fake_k8s_with(7, tmp_path)  # more pods than a page
     try:
-        c = cluster_factory(start=False)
-        c.collector = dict(c.collector, list_page_size=2)
-        c.write_config()
-        c.start_all()
+        c = limited_cluster(cluster_factory, collector=dict(list_page_size=2))
         n = c.names[0]
         register_fake(c, n, srv, "paged")
 
