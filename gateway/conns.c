@@ -2,7 +2,7 @@
  * source address ([api] max_connections_per_address). A connection over a
  * limit is still accepted, so that its first request gets a clear answer
  * (503 OVERLOADED or 429 RATE_LIMIT_EXCEEDED, then the connection closes)
- * instead of a reset; it is marked by its file descriptor for gw_route. */
+ * instead of a reset; gw_route finds it by its file descriptor. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +13,7 @@ struct gw_conn {
 	struct gw *g;
 	uint64_t addr; /* gw_addr_key of the peer */
 	int fd;
+	uint8_t over;  /* GW_CONN_OVER_*, 0 within the limits */
 };
 
 /* Per-address counts: open addressing keyed by gw_addr_key; a key whose
@@ -71,28 +72,30 @@ int gw_conns_init(struct gw *g)
 void gw_conns_free(struct gw *g)
 {
 	free(g->conns.addrs);
-	free(g->conns.over);
+	free(g->conns.by_fd);
 }
 
-static void mark(struct gw_conns *c, int fd, uint8_t why)
+/* Records conn as the connection on fd (NULL: none); an fd is reused by a
+ * new connection before the old one's close callback, hence the check there. */
+static void set_fd(struct gw_conns *c, int fd, struct gw_conn *conn)
 {
 	if (fd < 0) {
 		return;
 	}
-	if ((size_t)fd >= c->n_over) {
-		size_t n = c->n_over ? c->n_over : 256;
+	if ((size_t)fd >= c->n_fds) {
+		size_t n = c->n_fds ? c->n_fds : 256;
 		while (n <= (size_t)fd) {
 			n *= 2;
 		}
-		uint8_t *p = realloc(c->over, n);
+		struct gw_conn **p = realloc(c->by_fd, n * sizeof(*p));
 		if (p == NULL) {
 			return;
 		}
-		memset(p + c->n_over, 0, n - c->n_over);
-		c->over = p;
-		c->n_over = n;
+		memset(p + c->n_fds, 0, (n - c->n_fds) * sizeof(*p));
+		c->by_fd = p;
+		c->n_fds = n;
 	}
-	c->over[fd] = why;
+	c->by_fd[fd] = conn;
 }
 
 static void on_closed(uv_handle_t *h)
@@ -104,7 +107,9 @@ static void on_closed(uv_handle_t *h)
 		(*n)--;
 	}
 	c->open--;
-	mark(c, conn->fd, 0);
+	if (conn->fd >= 0 && (size_t)conn->fd < c->n_fds && c->by_fd[conn->fd] == conn) {
+		c->by_fd[conn->fd] = NULL;
+	}
 	free(conn);
 }
 
@@ -143,11 +148,10 @@ void gw_conn_accepted(struct gw *g, uv_stream_t *s)
 	if (n != NULL) {
 		(*n)++;
 	}
-	if (c->open > g->cfg->max_connections) {
-		mark(c, conn->fd, GW_CONN_OVER_NODE);
-	} else if (n == NULL || *n > g->cfg->max_conns_per_addr) {
-		mark(c, conn->fd, GW_CONN_OVER_ADDR);
-	}
+	conn->over = c->open > g->cfg->max_connections               ? GW_CONN_OVER_NODE
+	             : n == NULL || *n > g->cfg->max_conns_per_addr ? GW_CONN_OVER_ADDR
+	                                                             : 0;
+	set_fd(c, conn->fd, conn);
 }
 
 bool gw_conn_refused(struct gw_req *gr)
@@ -158,7 +162,8 @@ bool gw_conn_refused(struct gw_req *gr)
 	                         ? gr->req->conn->callbacks->get_socket(gr->req->conn)
 	                         : NULL;
 	int fd = sock != NULL ? h2o_socket_get_fd(sock) : -1;
-	uint8_t why = fd >= 0 && (size_t)fd < c->n_over ? c->over[fd] : 0;
+	const struct gw_conn *conn = fd >= 0 && (size_t)fd < c->n_fds ? c->by_fd[fd] : NULL;
+	uint8_t why = conn != NULL ? conn->over : 0;
 	if (why == 0) {
 		return false;
 	}

@@ -97,6 +97,7 @@ enum gw_limit_kind {
 extern const char *const gw_limit_names[GW_LIMIT_KINDS_];
 
 /* Open connections (conns.c). */
+struct gw_conn;
 struct gw_addr_count {
 	uint64_t key; /* gw_addr_key; 0 = empty */
 	unsigned count;
@@ -106,8 +107,8 @@ struct gw_conns {
 	unsigned open;                /* accepted and not yet closed */
 	struct gw_addr_count *addrs;  /* open connections per source address */
 	size_t cap, used;             /* slots (a power of two) and keys in them */
-	uint8_t *over;                /* by fd: GW_CONN_OVER_*, 0 within the limits */
-	size_t n_over;
+	struct gw_conn **by_fd;       /* the open connection on each fd */
+	size_t n_fds;
 };
 
 /* Requests parked on ?index=&wait= (waiters.c). */
