@@ -72,9 +72,11 @@ def test_connections_per_address_and_per_node(cluster_factory):
     finally:
         for s in socks:
             s.close()
-    H.wait_until(lambda: raw_get(c, n, "/api/config")[0] == 200, 5, what="served again once closed")
+    seen = []  # the node may see the closes a moment after we make them: count what it refused meanwhile
+    H.wait_until(lambda: seen.append(raw_get(c, n, "/api/config")[0]) or seen[-1] == 200, 5,
+                 what="served again once closed")
     m = H.parse_metrics(c.get(n, "/metrics", key=None).text)
-    assert m['shiplog_limit_refusals_total{limit="connections"}'] == 2, m
+    assert m['shiplog_limit_refusals_total{limit="connections"}'] == 2 + len(seen) - 1, (m, seen)
 
 
 def test_parked_waits_are_capped(cluster_factory):
