@@ -265,3 +265,27 @@ def test_kubernetes_lists_are_paged(cluster_factory, tmp_path):
         assert any(e["params"].get("continue") for e in pods), "later pages asked with continue"
     finally:
         srv.close()
+
+
+def test_jobs_are_pruned_by_count(cluster_factory, tmp_path):
+    cluster, srv = fake_k8s_with(0, tmp_path)
+    try:
+        c = cluster_factory(start=False)
+        c.collector = dict(c.collector, interval="1s")
+        c.extra_tables = {"retention": {"jobs_keep": 3, "interval": "1s"}}
+        c.write_config()
+        c.start_all()
+        n = c.names[2]
+        cid = register_fake(c, n, srv, "jobs")
+
+        def jobs():
+            return c.get(n, "/api/v1/jobs", params={"cluster_id": cid, "per_page": 500}).json()["jobs"]
+        # Runs every second; retention keeps the newest 3 (a running one may make it 4 for a moment).
+        H.wait_until(lambda: sum(j["status"] == "success" for j in jobs()) >= 2, 20, what="runs recorded")
+        time.sleep(6)  # six more runs at least
+        for m in c.names:
+            got = c.get(m, "/api/v1/jobs", params={"cluster_id": cid, "per_page": 500}).json()["jobs"]
+            assert 1 <= len(got) <= 4, (m, [(j["id"], j["status"]) for j in got])
+        assert c.get(n, "/api/v1/jobs", params={"per_page": 500}).json()["total"] <= 4
+    finally:
+        srv.close()
