@@ -34,7 +34,8 @@ static int cmd_status(const struct client *c)
 {
 	json_t *health, *config;
 	long st = cli_request(c, "GET", "/health", NULL, NULL, &health);
-	if (cli_report(c, st, health) != 0) {
+	bool unready = st == 503 && json_object_get(health, "raft") != NULL; /* answering, but not ready: show why */
+	if (!unready && cli_report(c, st, health) != 0) {
 		return 1;
 	}
 	st = cli_request(c, "GET", "/api/config", NULL, NULL, &config);
@@ -46,6 +47,8 @@ static int cmd_status(const struct client *c)
 		json_t *raft = json_object_get(health, "raft");
 		printf("node     %s (%s)\n", json_string_value(json_object_get(health, "node")),
 		       json_string_value(json_object_get(raft, "state")));
+		printf("ready    %s%s\n", unready ? "no: " : "yes",
+		       unready ? json_string_value(json_object_get(health, "reason")) : "");
 		printf("cluster  %s\n", json_string_value(json_object_get(config, "cluster")));
 		printf("leader   %s\n", json_string_value(json_object_get(raft, "leader")));
 		printf("term     %lld\n", (long long)json_integer_value(json_object_get(raft, "term")));
@@ -62,7 +65,7 @@ static int cmd_status(const struct client *c)
 	}
 	json_decref(health);
 	json_decref(config);
-	return 0;
+	return unready ? 1 : 0; /* scripts may wait on it */
 }
 
 static int cmd_put(const struct client *c, int argc, char **argv)

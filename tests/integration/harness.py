@@ -44,8 +44,17 @@ from harness_util import (  # noqa: F401
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPLOGD = os.environ.get("SHIPLOGD") or str(REPO_ROOT / "build" / "shiplogd")
+CLI = os.environ.get("SHIPLOG_CLI") or str(Path(SHIPLOGD).parent / "cli" / "shiplog")
 
 ADMIN_KEY = "test-admin-key"
+
+
+def run_cli(node, *args, key=ADMIN_KEY):
+    """The `shiplog` CLI against one node (SHIPLOG_SERVER, SHIPLOG_API_KEY), bounded to 20 s."""
+    env = dict(os.environ, SHIPLOG_SERVER=node.url, SHIPLOG_API_KEY=key)
+    return subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=20)
+
+
 PROD_CLIENT = "production-cluster"
 PROD_KEY = "production-cluster-token"
 DEV_CLIENT = "dev-cluster"

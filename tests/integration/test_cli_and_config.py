@@ -1,19 +1,13 @@
 """The `shiplog` CLI against a real cluster, and `shiplogd`'s handling of bad
 configuration files (clear message, exit 1, nothing started)."""
 import json
-import os
 import re
 import subprocess
-from pathlib import Path
 
 import harness as H
 
-CLI = os.environ.get("SHIPLOG_CLI") or str(Path(H.SHIPLOGD).parent / "cli" / "shiplog")
-
-
-def run_cli(node, *args, key=H.ADMIN_KEY):
-    env = dict(os.environ, SHIPLOG_SERVER=node.url, SHIPLOG_API_KEY=key)
-    return subprocess.run([CLI, *args], env=env, capture_output=True, text=True, timeout=20)
+CLI = H.CLI
+run_cli = H.run_cli
 
 
 def test_cli_release_put_current_history_status(cluster):

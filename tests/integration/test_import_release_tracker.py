@@ -15,14 +15,13 @@ import signal
 import subprocess
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
 import harness as H
 import rt_db
 
-CLI = os.environ.get("SHIPLOG_CLI") or str(Path(H.SHIPLOGD).parent / "cli" / "shiplog")
+CLI = H.CLI
 BASE = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 

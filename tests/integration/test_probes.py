@@ -66,6 +66,8 @@ def test_a_node_alone_is_alive_but_not_ready(cluster_factory):
     assert st == 503 and h["status"] == "unhealthy" and "no leader" in h["reason"], h
     r = c.request(lone, "GET", "/readyz", key=None)
     assert r.status_code == 503 and "no leader" in r.json()["reason"], r.text
+    st = H.run_cli(c.nodes[lone], "status")  # the CLI shows why, and fails for scripts
+    assert st.returncode == 1 and "ready    no: no leader" in st.stdout, (st.stdout, st.stderr)
     for n in c.names[1:]:
         c.start(n)
     c.wait_leader()
