@@ -98,6 +98,8 @@ bool repl_snapshot_is_compressed(const void *buf, size_t len)
 	return len >= 4 && (p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24) == LZ4F_MAGICNUMBER;
 }
 
+#define SNAPZIP_MAX_RATIO 256u /* above LZ4's largest expansion of a byte of input */
+
 int repl_snapshot_decompress(const void *buf, size_t len, void **out, size_t *out_len)
 {
 	LZ4F_dctx *ctx;
@@ -108,7 +110,11 @@ int repl_snapshot_decompress(const void *buf, size_t len, void **out, size_t *ou
 	size_t src = len, dst;
 	void *content = NULL;
 	int rv = -1;
+	/* LZ4 expands a byte at most 255-fold: a frame announcing more content
+	 * than that is malformed, and is not given the memory it announces
+	 * (found by fuzz/fuzz_snapshot: a 64-byte frame asked for 1 TB). */
 	if (LZ4F_isError(LZ4F_getFrameInfo(ctx, &info, buf, &src)) || info.contentSize == 0 ||
+	    info.contentSize > (unsigned long long)len * SNAPZIP_MAX_RATIO + 65536 ||
 	    (content = malloc((size_t)info.contentSize)) == NULL) {
 		goto out;
 	}

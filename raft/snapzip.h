@@ -30,7 +30,8 @@ int repl_snapshot_compress(const void *data, size_t len, void **out, size_t *out
 bool repl_snapshot_is_compressed(const void *buf, size_t len);
 
 /* The content of the frame in buf, malloc'd in *out; 0, or -1 when the
- * frame is malformed or memory is short. */
+ * frame is malformed (also when it announces more content than LZ4 can
+ * expand its bytes to) or memory is short. */
 int repl_snapshot_decompress(const void *buf, size_t len, void **out, size_t *out_len);
 
 #endif

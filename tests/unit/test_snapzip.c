@@ -66,6 +66,38 @@ static void test_damaged_frames_refused(void **state)
 
 /* Streamed in uneven pieces, the frame decodes to the same content; a
  * stream longer or shorter than announced is refused. */
+/* Found by fuzz/fuzz_snapshot: a 64-byte frame whose header announces
+ * 1 TB of content made the decompressor ask for that much memory. A frame
+ * may announce at most what LZ4 can expand its bytes to. */
+static void test_frame_announcing_more_than_lz4_can_expand_is_refused(void **state)
+{
+	(void)state;
+	static const unsigned char frame[] = {
+		0x04, 0x22, 0x4d, 0x18, 0x4c, 0x70, 0x95, 0x50, 0x00, 0x00, 0xf6, 0x00, 0x00, 0x00, 0xf2, 0x15,
+		0x0b, 0x00, 0x00, 0xa2, 0x53, 0x48, 0x49, 0x50, 0x53, 0x00, 0x30, 0x3b, 0x05, 0x01, 0x16, 0x34,
+		0x00, 0x01, 0x32, 0x1f, 0x34, 0x92, 0x01, 0x04, 0x1f, 0x05, 0x25, 0x03, 0x93, 0x1f, 0x35, 0x93,
+		0x01, 0x3d, 0x1d, 0x35, 0x00, 0x00, 0x00, 0xfe, 0x00, 0x00, 0x00, 0x00, 0xe5, 0x28, 0x12, 0x7c,
+	};
+	void *out = NULL;
+	size_t out_len = 0;
+	assert_true(repl_snapshot_is_compressed(frame, sizeof(frame)));
+	assert_int_equal(repl_snapshot_decompress(frame, sizeof(frame), &out, &out_len), -1);
+	assert_null(out);
+	/* The bound leaves room for the most compressible state: 16 MiB of zeros. */
+	size_t n = 16u << 20;
+	unsigned char *zeros = calloc(1, n);
+	void *z;
+	size_t zlen;
+	assert_non_null(zeros);
+	assert_int_equal(repl_snapshot_compress(zeros, n, &z, &zlen), 0);
+	assert_int_equal(repl_snapshot_decompress(z, zlen, &out, &out_len), 0);
+	assert_int_equal(out_len, n);
+	assert_memory_equal(out, zeros, n);
+	free(out);
+	free(z);
+	free(zeros);
+}
+
 static void test_streamed_pieces(void **state)
 {
 	(void)state;
@@ -186,6 +218,7 @@ int main(void)
 		cmocka_unit_test(test_entry_left_as_is),
 		cmocka_unit_test(test_entry_damaged),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_frame_announcing_more_than_lz4_can_expand_is_refused),
 		cmocka_unit_test(test_damaged_frames_refused),
 		cmocka_unit_test(test_streamed_pieces),
 	};
