@@ -124,6 +124,13 @@ int timefmt_parse(const char *s, int64_t *ms)
 	tm.tm_min = mi;
 	tm.tm_sec = sec;
 	time_t t = timegm(&tm);
-	*ms = ((int64_t)t - (int64_t)offset_min * 60) * 1000 + frac_ms;
+	int64_t v = ((int64_t)t - (int64_t)offset_min * 60) * 1000 + frac_ms;
+	/* The instant itself must be one timefmt_format writes: an offset can
+	 * move 1970-01-01 before the epoch, or 9999-12-31 past year 9999
+	 * (found by fuzz/fuzz_time: "1970-01-01T00:37:25+02:00"). */
+	if (v < 0 || v > TIMEFMT_MAX_MS) {
+		return -1;
+	}
+	*ms = v;
 	return 0;
 }
