@@ -178,6 +178,14 @@ void check_known(const toml::value &root, const std::vector<known_table> &known)
 	}
 }
 
+// The table name of root, or an empty one: its settings then read their
+// defaults, each written once, where it is read.
+const toml::value &section(const toml::value &root, const char *name)
+{
+	static const toml::value empty = toml::table{};
+	return root.contains(name) ? root.at(name) : empty;
+}
+
 void load_lists(const toml::value &t, struct cfg_k8s_lists *l)
 {
 	l->page_size = count(t, "list_page_size", 500);
@@ -243,15 +251,6 @@ void load(const char *path, struct cfg *c)
 	c->trailing_log_mb = 4;
 	c->write_timeout_ms = 2000;
 	c->max_body_bytes = 1u << 20;
-	c->max_connections = 4096;
-	c->max_conns_per_addr = 1024;
-	c->max_waiting = 1024;
-	c->max_streams = 1024;
-	c->max_streams_per_key = 32;
-	c->max_ws_message = 64u << 10;
-	c->max_page_size = 1000;
-	c->history_unpaged_max = 10000;
-	c->rate_slots = 4096;
 	c->map_size_mb = 4096;
 	c->collector_interval_s = 60;
 	c->rate_anonymous = 100;
@@ -274,48 +273,39 @@ void load(const char *path, struct cfg *c)
 		const auto &a = root.at("api");
 		c->write_timeout_ms = duration_ms(a, "write_timeout_ms", c->write_timeout_ms, 1);
 		c->max_body_bytes = count(a, "max_body_bytes", static_cast<unsigned>(c->max_body_bytes));
-		c->max_connections = count(a, "max_connections", c->max_connections);
-		c->max_conns_per_addr = count(a, "max_connections_per_address", c->max_conns_per_addr);
-		c->max_waiting = count(a, "max_waiting", c->max_waiting);
-		c->max_streams = count(a, "max_streams", c->max_streams);
-		c->max_streams_per_key = count(a, "max_streams_per_credential", c->max_streams_per_key);
-		c->max_ws_message = count(a, "max_ws_message_bytes", c->max_ws_message);
-		c->max_page_size = count(a, "max_page_size", c->max_page_size);
-		c->history_unpaged_max = count(a, "history_unpaged_max", c->history_unpaged_max);
-		if (c->max_page_size == 0 || c->history_unpaged_max == 0) {
-			throw config_error("[api] max_page_size and history_unpaged_max must be positive");
-		}
-		if (c->max_connections == 0 || c->max_conns_per_addr == 0 || c->max_ws_message < 256) {
-			throw config_error("[api] max_connections and max_connections_per_address must be positive, "
-			                   "max_ws_message_bytes at least 256");
-		}	}
+	}
+	const toml::value &api = section(root, "api");
+	c->max_connections = count(api, "max_connections", 4096);
+	c->max_conns_per_addr = count(api, "max_connections_per_address", 1024);
+	c->max_waiting = count(api, "max_waiting", 1024);
+	c->max_streams = count(api, "max_streams", 1024);
+	c->max_streams_per_key = count(api, "max_streams_per_credential", 32);
+	c->max_ws_message = count(api, "max_ws_message_bytes", 64u << 10);
+	c->max_page_size = count(api, "max_page_size", 1000);
+	c->history_unpaged_max = count(api, "history_unpaged_max", 10000);
+	if (c->max_connections == 0 || c->max_conns_per_addr == 0 || c->max_ws_message < 256 || c->max_page_size == 0 ||
+	    c->history_unpaged_max == 0) {
+		throw config_error("[api] max_connections, max_connections_per_address, max_page_size and "
+		                   "history_unpaged_max must be positive, max_ws_message_bytes at least 256");
+	}
 	if (root.contains("store")) {
 		c->map_size_mb = count(root.at("store"), "map_size_mb", static_cast<unsigned>(c->map_size_mb));
 	}
 	c->lease_ms = 10000;
 	c->k8s_timeout_ms = 10000;
-	load_lists(toml::value(toml::table{}), &c->lists);
-	c->collector_threads = 4;
-	c->webhook_threads = 4;
-	c->webhooks_per_client = 20;
-	if (root.contains("webhooks")) {
-		const auto &wh = root.at("webhooks");
-		c->webhook_threads = count(wh, "threads", c->webhook_threads);
-		c->webhooks_per_client = count(wh, "max_per_client", c->webhooks_per_client);
-		if (c->webhook_threads == 0 || c->webhook_threads > 64) {
-			throw config_error("[webhooks] threads must be 1-64");
-		}
+	const toml::value &wh = section(root, "webhooks"), &collector = section(root, "collector");
+	c->webhook_threads = count(wh, "threads", 4);
+	c->webhooks_per_client = count(wh, "max_per_client", 20);
+	c->collector_threads = count(collector, "threads", 4);
+	load_lists(collector, &c->lists);
+	if (c->webhook_threads == 0 || c->webhook_threads > 64 || c->collector_threads == 0 || c->collector_threads > 64) {
+		throw config_error("[webhooks] threads and [collector] threads must be 1-64");
 	}
 	if (root.contains("collector")) {
 		const auto &col = root.at("collector");
 		c->collector_interval_s = duration_ms(col, "interval", 60000, 1000) / 1000;
 		c->lease_ms = duration_ms(col, "lease", c->lease_ms, 1000);
 		c->k8s_timeout_ms = duration_ms(col, "timeout", c->k8s_timeout_ms, 1000);
-		load_lists(col, &c->lists);
-		c->collector_threads = count(col, "threads", c->collector_threads);
-		if (c->collector_threads == 0 || c->collector_threads > 64) {
-			throw config_error("[collector] threads must be 1-64");
-		}
 		copy(c->secret_key, sizeof(c->secret_key), toml::find_or<std::string>(col, "secret_key", ""), "collector.secret_key");
 		if (c->collector_interval_s == 0 || c->lease_ms < 500) {
 			throw config_error("[collector] interval must be at least 1s and lease at least 500ms");
@@ -374,8 +364,7 @@ void load(const char *path, struct cfg *c)
 		}
 	}
 	struct cfg_retention *rt = &c->retention;
-	const toml::value none = toml::table{};
-	const toml::value &rtv = root.contains("retention") ? root.at("retention") : none;
+	const toml::value &rtv = section(root, "retention");
 	rt->history_per_component = count(rtv, "history_per_component", 0);
 	rt->history_days = count(rtv, "history_days", 0);
 	rt->jobs_keep = count(rtv, "jobs_keep", 10000);
@@ -385,22 +374,18 @@ void load(const char *path, struct cfg *c)
 	if (rt->batch == 0 || rt->interval_ms < 1000) {
 		throw config_error("[retention] batch must be positive and interval at least 1s");
 	}
-	c->ready_leader_silence_ms = 2 * c->election_timeout_ms;
-	c->ready_max_apply_lag = 1000;
-	if (root.contains("health")) {
-		const auto &h = root.at("health");
-		c->ready_leader_silence_ms = duration_ms(h, "leader_silence", c->ready_leader_silence_ms, 1);
-		c->ready_max_apply_lag = count(h, "max_apply_lag", c->ready_max_apply_lag);
-	}
+	const toml::value &health = section(root, "health");
+	c->ready_leader_silence_ms = duration_ms(health, "leader_silence", 2 * c->election_timeout_ms, 1);
+	c->ready_max_apply_lag = count(health, "max_apply_lag", 1000);
 	load_log(root, &c->log_level, &c->log_format);
 	if (root.contains("rate_limit")) {
 		const auto &rl = root.at("rate_limit");
 		c->rate_anonymous = count(rl, "anonymous_per_minute", c->rate_anonymous);
 		c->rate_authenticated = count(rl, "authenticated_per_minute", c->rate_authenticated);
-		c->rate_slots = count(rl, "slots", c->rate_slots);
-		if (c->rate_slots < 64) {
-			throw config_error("[rate_limit] slots must be at least 64");
-		}
+	}
+	c->rate_slots = count(section(root, "rate_limit"), "slots", 4096);
+	if (c->rate_slots < 64) {
+		throw config_error("[rate_limit] slots must be at least 64");
 	}
 	if (root.contains("auth")) {
 		const auto &auth = root.at("auth");

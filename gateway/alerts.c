@@ -84,13 +84,13 @@ static int ack_find(void *data, const struct store_alert *a)
 static void acked(struct gw_req *gr, const struct proto_result *res)
 {
 	(void)res;
-	gw_respond_json(gr, 200, json_pack("{s:s,s:s}", "id", gr->seg[3], "status", "acknowledged"));
+	gw_respond_json(gr, 200, json_pack("{s:s,s:s}", "id", gr->target.seg[3], "status", "acknowledged"));
 }
 
 void gw_h_alert_ack(struct gw_req *gr)
 {
 	struct store_read *rd;
-	struct ack_check c = {.id = gr->seg[3]};
+	struct ack_check c = {.id = gr->target.seg[3]};
 	if (store_read_begin(gr->gw->store, &rd) != PROTO_OK) {
 		gw_respond_status(gr, PROTO_EIO, NULL);
 		return;
@@ -107,6 +107,6 @@ void gw_h_alert_ack(struct gw_req *gr)
 	}
 	const char *by = gr->auth.kind == GW_AUTH_ADMIN ? "admin" : gr->auth.client;
 	struct proto_cmd cmd = {.type = PROTO_CMD_ALERT};
-	cmd.u.alert = (struct proto_alert){gr->seg[3], "acknowledge", "", "", "", "", by};
+	cmd.u.alert = (struct proto_alert){gr->target.seg[3], "acknowledge", "", "", "", "", by};
 	gw_propose(gr, &cmd, acked);
 }

@@ -17,7 +17,7 @@ static bool key_equal(const char *a, const char *b)
 
 struct gw_auth gw_auth_key(struct gw *g, const char *key)
 {
-	struct gw_auth a = {.kind = GW_AUTH_INVALID};
+	struct gw_auth a = {.kind = GW_AUTH_INVALID, .key = key};
 	if (key == NULL || key[0] == '\0') {
 		a.kind = GW_AUTH_NONE;
 		return a;
@@ -85,4 +85,9 @@ struct gw_auth gw_auth_resolve(struct gw *g, struct gw_req *gr)
 bool gw_auth_allows(const struct gw_auth *a, const char *client)
 {
 	return a->kind == GW_AUTH_ADMIN || (a->kind == GW_AUTH_CLIENT && strcmp(a->client, client) == 0);
+}
+
+const char *gw_auth_credential(const struct gw_auth *a)
+{
+	return a->kind == GW_AUTH_ADMIN || a->kind == GW_AUTH_CLIENT ? a->key : NULL;
 }

@@ -78,18 +78,25 @@ static int badge_row(void *data, const struct store_release *r)
 void gw_h_badge(struct gw_req *gr)
 {
 	/* /badges/{key}/{client}/{env}/{kind}/{workload}/{container} */
-	const char *env = gr->n_seg > 3 ? gr->seg[3] : "";
-	bool complete = gr->n_seg == 7;
-	for (int i = 1; i < gr->n_seg && complete; i++) {
-		complete = gr->seg[i][0] != '\0';
+	const char *env = gr->target.n_seg > 3 ? gr->target.seg[3] : "";
+	/* The key in the path is the credential the rate limit counts by; a
+	 * missing or unknown one spends the address's budget. */
+	struct gw_auth a = gr->target.n_seg > 1 ? gw_auth_key(gr->gw, gr->target.seg[1]) : (struct gw_auth){.kind = GW_AUTH_NONE};
+	unsigned retry_s;
+	if (!gw_rate_limit(gr, gw_auth_credential(&a), &retry_s)) {
+		badge_status(gr, 429, env, "rate limited", BADGE_RED);
+		return;
+	}
+	bool complete = gr->target.n_seg == 7;
+	for (int i = 1; i < gr->target.n_seg && complete; i++) {
+		complete = gr->target.seg[i][0] != '\0';
 	}
 	if (!complete) {
 		badge(gr, env, "invalid request", BADGE_RED);
 		return;
 	}
-	const char *client = gr->seg[2], *kind = gr->seg[4], *workload = gr->seg[5], *container = gr->seg[6];
-	struct gw_auth a = gw_auth_key(gr->gw, gr->seg[1]);
-	if (a.kind != GW_AUTH_ADMIN && a.kind != GW_AUTH_CLIENT) {
+	const char *client = gr->target.seg[2], *kind = gr->target.seg[4], *workload = gr->target.seg[5], *container = gr->target.seg[6];
+	if (gw_auth_credential(&a) == NULL) {
 		badge(gr, env, "unauthorized", BADGE_RED);
 		return;
 	}
@@ -115,18 +122,4 @@ void gw_h_badge(struct gw_req *gr)
 	} else {
 		badge(gr, env, acc.tag, BADGE_GREEN);
 	}
-}
-
-void gw_h_badge_limited(struct gw_req *gr)
-{
-	/* The key in the path is the credential; a missing or unknown one spends
-	 * the address's budget, as any anonymous request. */
-	struct gw_auth a = gr->n_seg > 1 ? gw_auth_key(gr->gw, gr->seg[1]) : (struct gw_auth){0};
-	bool valid = a.kind == GW_AUTH_ADMIN || a.kind == GW_AUTH_CLIENT;
-	unsigned retry_s;
-	if (!gw_rate_limit(gr, valid ? gr->seg[1] : NULL, &retry_s)) {
-		badge_status(gr, 429, gr->n_seg > 3 ? gr->seg[3] : "", "rate limited", BADGE_RED);
-		return;
-	}
-	gw_h_badge(gr);
 }

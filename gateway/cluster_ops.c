@@ -225,7 +225,7 @@ void gw_h_cluster_remove(struct gw_req *gr)
 	if (!admin_only(gr)) {
 		return;
 	}
-	if (!parse_id(gr->seg[4], &m.u.member.m.id) || m.u.member.m.id == 0) {
+	if (!parse_id(gr->target.seg[4], &m.u.member.m.id) || m.u.member.m.id == 0) {
 		gw_respond_error(gr, 400, "VALIDATION_ERROR", "the node id is the numeric id of GET /api/v1/cluster");
 		return;
 	}

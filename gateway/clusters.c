@@ -136,7 +136,7 @@ static int one_row(void *data, const struct store_cluster *sc)
 
 static void read_one(struct gw_req *gr, bool health)
 {
-	const char *id = gr->seg[3];
+	const char *id = gr->target.seg[3];
 	struct store_read *rd;
 	struct one_acc acc = {.gr = gr, .health = health};
 	if (store_read_begin(gr->gw->store, &rd) != PROTO_OK) {
@@ -492,7 +492,7 @@ void gw_h_cluster_update(struct gw_req *gr)
 	if (f == NULL) {
 		return;
 	}
-	f->c.id = gr->seg[3];
+	f->c.id = gr->target.seg[3];
 	if (store_read_begin(gr->gw->store, &rd) != PROTO_OK) {
 		gw_respond_status(gr, PROTO_EIO, NULL);
 		return;
@@ -528,7 +528,7 @@ void gw_h_cluster_update(struct gw_req *gr)
 static void cluster_deleted(struct gw_req *gr, const struct proto_result *res)
 {
 	(void)res;
-	gw_respond_json(gr, 200, json_pack("{s:s,s:s}", "status", "deleted", "id", gr->seg[3]));
+	gw_respond_json(gr, 200, json_pack("{s:s,s:s}", "status", "deleted", "id", gr->target.seg[3]));
 }
 
 void gw_h_cluster_delete(struct gw_req *gr)
@@ -538,6 +538,6 @@ void gw_h_cluster_delete(struct gw_req *gr)
 		return;
 	}
 	struct proto_cmd cmd = {.type = PROTO_CMD_CLUSTER_DELETE};
-	cmd.u.cluster_id = gr->seg[3];
+	cmd.u.cluster_id = gr->target.seg[3];
 	gw_propose(gr, &cmd, cluster_deleted);
 }

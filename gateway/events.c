@@ -198,8 +198,7 @@ void gw_h_events(struct gw_req *gr)
 		gw_respond_error(gr, 400, "VALIDATION_ERROR", "GET /api/v1/events is a WebSocket (Upgrade: websocket)");
 		return;
 	}
-	bool valid = gr->auth.kind == GW_AUTH_ADMIN || gr->auth.kind == GW_AUTH_CLIENT;
-	uint64_t owner = gw_caller_key(gr, valid ? gr->auth.key : NULL);
+	uint64_t owner = gw_caller_key(gr, gw_auth_credential(&gr->auth));
 	if (!streams_allowed(gr, owner)) {
 		return;
 	}

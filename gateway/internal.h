@@ -52,10 +52,7 @@ struct gw_req {
 	char request_id[192];
 	uint64_t index;               /* X-Shiplog-Index of the answer */
 	struct gw_auth auth;
-	char *seg[GW_MAX_SEGS];       /* decoded path segments */
-	int n_seg;
-	char *qk[GW_MAX_QUERY], *qv[GW_MAX_QUERY]; /* decoded query */
-	int n_query;
+	struct gw_target target;      /* decoded path segments and query */
 	struct gw_pending *pending;   /* outstanding bus call or wait */
 	gw_read_fn read;              /* the read to run once consistent */
 	uint64_t wait_index;          /* ?index= */
@@ -229,8 +226,6 @@ struct gw_pending_call *gw_pending_call_new(struct gw_req *gr);
 struct gw_req *gw_pending_call_take(struct gw_pending_call *pc);
 int gw_raft_call(struct gw_req *gr, const struct proto_msg *m, unsigned timeout_ms, bus_reply_cb cb);
 
-/* ratelimit.c: false (and 429 answered) when over the limit. credential:
- * the presented key, NULL for anonymous requests (limited by address). */
 /* ratelimit.c: counts the request against the budget of credential (a
  * valid key) or, when NULL, of its source address, and sets X-RateLimit-*;
  * false over budget, with Retry-After set and *retry_s the seconds. */
@@ -248,6 +243,8 @@ struct gw_auth gw_auth_resolve(struct gw *g, struct gw_req *gr);
 struct gw_auth gw_auth_key(struct gw *g, const char *key);
 /* true if the credential may see client's data */
 bool gw_auth_allows(const struct gw_auth *a, const char *client);
+/* The key a valid credential presented (what limits count by), else NULL. */
+const char *gw_auth_credential(const struct gw_auth *a);
 
 /* jsonw.c: a time as a JSON string (lib/timefmt.h's format) */
 json_t *gw_json_time(int64_t ms);
@@ -287,8 +284,6 @@ void gw_h_health(struct gw_req *gr);
 void gw_h_livez(struct gw_req *gr);
 void gw_h_readyz(struct gw_req *gr);
 void gw_h_badge(struct gw_req *gr);
-/* gw_h_badge behind the rate limit of the key in its path. */
-void gw_h_badge_limited(struct gw_req *gr);
 void gw_h_clusters_list(struct gw_req *gr);
 void gw_h_cluster_get(struct gw_req *gr);
 void gw_h_cluster_health(struct gw_req *gr);

@@ -150,7 +150,7 @@ static void read_job(struct gw_req *gr)
 		return;
 	}
 	gr->index = gw_state_index(gr->gw, rd);
-	int rv = store_job_get(rd, gr->seg[3], j);
+	int rv = store_job_get(rd, gr->target.seg[3], j);
 	bool allowed = gr->auth.kind == GW_AUTH_ADMIN;
 	if (rv == PROTO_OK && !allowed) {
 		struct jobs_acc acc = {.gr = gr, .clients = json_object()};

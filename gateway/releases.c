@@ -107,7 +107,7 @@ static bool split_image_name(struct gw_req *gr, struct proto_observation *o)
 
 void gw_h_collect_put(struct gw_req *gr)
 {
-	const char *ns = gr->seg[2], *kind = gr->seg[3], *workload = gr->seg[4], *container = gr->seg[5];
+	const char *ns = gr->target.seg[2], *kind = gr->target.seg[3], *workload = gr->target.seg[4], *container = gr->target.seg[5];
 	if (!proto_valid_name(ns) || !proto_valid_name(kind) || !proto_valid_name(workload) || !proto_valid_name(container)) {
 		gw_respond_error(gr, 400, "VALIDATION_ERROR",
 		                 "namespace, kind, workload and container must be names of letters, digits, '-', '_', '.'");
@@ -428,8 +428,8 @@ struct history_query {
 
 static void read_history(struct gw_req *gr)
 {
-	const char *client = gr->seg[3], *env = gr->seg[4], *ns = gr->seg[5], *workload = gr->seg[6],
-	           *container = gr->seg[7];
+	const char *client = gr->target.seg[3], *env = gr->target.seg[4], *ns = gr->target.seg[5], *workload = gr->target.seg[6],
+	           *container = gr->target.seg[7];
 	struct history_query *q = gr->ctx;
 	struct store_read *rd;
 	if (store_read_begin(gr->gw->store, &rd) != PROTO_OK) {
@@ -512,8 +512,8 @@ static bool query_count(struct gw_req *gr, const char *name, uint64_t max, uint6
 
 void gw_h_history(struct gw_req *gr)
 {
-	if (!gw_auth_allows(&gr->auth, gr->seg[3])) {
-		gw_respond_error(gr, 403, "FORBIDDEN", "this API key may not read client %s", gr->seg[3]);
+	if (!gw_auth_allows(&gr->auth, gr->target.seg[3])) {
+		gw_respond_error(gr, 403, "FORBIDDEN", "this API key may not read client %s", gr->target.seg[3]);
 		return;
 	}
 	struct history_query *q = h2o_mem_alloc_pool(&gr->req->pool, sizeof(*q));

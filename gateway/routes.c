@@ -56,11 +56,11 @@ static bool matches(const struct route *r, struct gw_req *gr)
 {
 	bool rest = r->n > 0 && strcmp(r->pattern[r->n - 1], "**") == 0;
 	int fixed = rest ? r->n - 1 : r->n;
-	if (rest ? gr->n_seg < fixed : r->n != gr->n_seg) {
+	if (rest ? gr->target.n_seg < fixed : r->n != gr->target.n_seg) {
 		return false;
 	}
 	for (int i = 0; i < fixed; i++) {
-		if (strcmp(r->pattern[i], "*") == 0 ? gr->seg[i][0] == '\0' : strcmp(r->pattern[i], gr->seg[i]) != 0) {
+		if (strcmp(r->pattern[i], "*") == 0 ? gr->target.seg[i][0] == '\0' : strcmp(r->pattern[i], gr->target.seg[i]) != 0) {
 			return false;
 		}
 	}
@@ -87,7 +87,7 @@ const char *gw_route_label(int i, char *buf, size_t cap)
 static void cors_headers(struct gw_req *gr)
 {
 	if (h2o_find_header_by_str(&gr->req->headers, H2O_STRLIT("origin"), -1) < 0 ||
-	    (gr->n_seg > 0 && strcmp(gr->seg[0], "badges") == 0)) {
+	    (gr->target.n_seg > 0 && strcmp(gr->target.seg[0], "badges") == 0)) {
 		return; /* badges carry their own, always */
 	}
 	gw_add_header(gr, "access-control-allow-origin", "*");
@@ -136,13 +136,9 @@ void gw_route(struct gw_req *gr)
 		gr->route = (int)i;
 		gr->auth = gw_auth_resolve(gr->gw, gr);
 		/* A valid key is limited as a credential; anything else by address.
-		 * Probes and metrics are not limited; badges are, by their key. */
-		bool valid = gr->auth.kind == GW_AUTH_ADMIN || gr->auth.kind == GW_AUTH_CLIENT;
-		if (r->handler == gw_h_badge) {
-			gw_h_badge_limited(gr);
-			return;
-		}
-		if (r->auth && !gw_rate_limit_json(gr, valid ? gr->auth.key : NULL)) {
+		 * Probes and metrics are not limited; a badge limits itself by the
+		 * key in its path (badge.c). */
+		if (r->auth && !gw_rate_limit_json(gr, gw_auth_credential(&gr->auth))) {
 			return;
 		}
 		if (r->auth) {

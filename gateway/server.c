@@ -271,9 +271,9 @@ uint64_t gw_state_index(struct gw *g, struct store_read *rd)
 
 const char *gw_query(struct gw_req *gr, const char *key)
 {
-	for (int i = 0; i < gr->n_query; i++) {
-		if (strcmp(gr->qk[i], key) == 0) {
-			return gr->qv[i];
+	for (int i = 0; i < gr->target.n_query; i++) {
+		if (strcmp(gr->target.qk[i], key) == 0) {
+			return gr->target.qv[i];
 		}
 	}
 	return NULL;
@@ -283,16 +283,7 @@ const char *gw_query(struct gw_req *gr, const char *key)
 static bool parse_target(struct gw_req *gr)
 {
 	h2o_req_t *req = gr->req;
-	struct gw_target t;
-	if (!gw_parse_target(&req->pool, req->path.base, req->path.len, req->query_at, &t)) {
-		return false;
-	}
-	memcpy(gr->seg, t.seg, sizeof(t.seg));
-	memcpy(gr->qk, t.qk, sizeof(t.qk));
-	memcpy(gr->qv, t.qv, sizeof(t.qv));
-	gr->n_seg = t.n_seg;
-	gr->n_query = t.n_query;
-	return true;
+	return gw_parse_target(&req->pool, req->path.base, req->path.len, req->query_at, &gr->target);
 }
 
 static void on_req_dispose(void *p)

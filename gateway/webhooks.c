@@ -202,7 +202,7 @@ static bool may_see(struct gw_req *gr, struct store_read *rd, const char *id)
 static void deleted(struct gw_req *gr, const struct proto_result *res)
 {
 	(void)res;
-	gw_respond_json(gr, 200, json_pack("{s:s,s:s}", "status", "deleted", "id", gr->seg[3]));
+	gw_respond_json(gr, 200, json_pack("{s:s,s:s}", "status", "deleted", "id", gr->target.seg[3]));
 }
 
 void gw_h_webhook_delete(struct gw_req *gr)
@@ -212,10 +212,10 @@ void gw_h_webhook_delete(struct gw_req *gr)
 		gw_respond_status(gr, PROTO_EIO, NULL);
 		return;
 	}
-	bool ok = may_see(gr, rd, gr->seg[3]);
+	bool ok = may_see(gr, rd, gr->target.seg[3]);
 	store_read_end(rd);
 	if (ok) {
-		struct proto_cmd cmd = {.type = PROTO_CMD_WEBHOOK_DELETE, .u.webhook_id = gr->seg[3]};
+		struct proto_cmd cmd = {.type = PROTO_CMD_WEBHOOK_DELETE, .u.webhook_id = gr->target.seg[3]};
 		gw_propose(gr, &cmd, deleted);
 	}
 }
@@ -239,15 +239,15 @@ static void read_deliveries(struct gw_req *gr)
 		return;
 	}
 	gr->index = gw_state_index(gr->gw, rd);
-	if (!may_see(gr, rd, gr->seg[3])) {
+	if (!may_see(gr, rd, gr->target.seg[3])) {
 		store_read_end(rd);
 		return;
 	}
 	json_t *list = json_array();
-	store_deliveries_each(rd, gr->seg[3], delivery_row, list);
+	store_deliveries_each(rd, gr->target.seg[3], delivery_row, list);
 	store_read_end(rd);
 	size_t n = json_array_size(list);
-	gw_respond_json(gr, 200, json_pack("{s:s,s:o,s:I}", "webhook_id", gr->seg[3], "deliveries", list, "total",
+	gw_respond_json(gr, 200, json_pack("{s:s,s:o,s:I}", "webhook_id", gr->target.seg[3], "deliveries", list, "total",
 	                                   (json_int_t)n));
 }
 

@@ -88,18 +88,18 @@ void repl_contact_poll(struct repl *r)
 	if (!r->raft_started || raft_state(&r->raft) != RAFT_LEADER || r->stopping) {
 		return;
 	}
-	struct proto_msg q = {.type = PROTO_MSG_STATUS_QUERY, .u.query_hops = 1};
-	struct proto_buf b;
-	if (proto_msg_encode(&q, &b) != PROTO_OK) {
-		return;
-	}
+	struct proto_buf b = {0}; /* encoded once a member is due */
 	for (unsigned i = 0; i < r->raft.configuration.n; i++) {
 		uint64_t id = r->raft.configuration.servers[i].id;
 		struct repl_contact *s = id != r->self->id ? slot(r, id, true) : NULL;
-		bus_client *peer = s != NULL && !s->asking && now - s->asked_ms >= REPL_CONTACT_POLL_MS ? repl_peer(r, id)
-		                                                                                        : NULL;
+		if (s == NULL || s->asking || now - s->asked_ms < REPL_CONTACT_POLL_MS) {
+			continue;
+		}
+		struct proto_msg q = {.type = PROTO_MSG_STATUS_QUERY, .u.query_hops = 1};
+		bus_client *peer = repl_peer(r, id);
 		struct poll *p = peer != NULL ? malloc(sizeof(*p)) : NULL;
-		if (p == NULL) {
+		if (p == NULL || (b.data == NULL && proto_msg_encode(&q, &b) != PROTO_OK)) {
+			free(p);
 			continue;
 		}
 		*p = (struct poll){r, id};
@@ -110,5 +110,7 @@ void repl_contact_poll(struct repl *r)
 			free(p);
 		}
 	}
-	proto_buf_free(&b);
+	if (b.data != NULL) {
+		proto_buf_free(&b);
+	}
 }

@@ -24,15 +24,12 @@ static bool room(struct prune_run *r)
 	return true;
 }
 
-/* The client of a component key (its first key part). */
-static void key_client(const MDB_val *ck, struct rec_writer *cl)
+/* The row after the one just deleted under c (LMDB leaves the cursor on
+ * it; at the end, NEXT says MDB_NOTFOUND). */
+static int next_after_delete(MDB_cursor *c, MDB_val *k, MDB_val *v)
 {
-	rec_init(cl);
-	const char *k = ck->mv_data;
-	size_t n = strnlen(k, ck->mv_size);
-	memcpy(cl->buf, k, n);
-	cl->buf[n] = '\0';
-	cl->len = n + 1;
+	int rc = mdb_cursor_get(c, k, v, MDB_GET_CURRENT);
+	return rc == MDB_NOTFOUND || rc == EINVAL ? mdb_cursor_get(c, k, v, MDB_NEXT) : rc;
 }
 
 /* Removes the entries of one component beyond the bounds, oldest first.
@@ -59,10 +56,7 @@ static int prune_component(struct prune_run *r, const MDB_val *ck, MDB_val *cur)
 	uint64_t removed = 0;
 	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
 	while (rc == 0 && k.mv_size == ck->mv_size + 8 && memcmp(k.mv_data, ck->mv_data, ck->mv_size) == 0) {
-		uint64_t seq = 0;
-		for (int i = 0; i < 8; i++) {
-			seq = seq << 8 | ((const unsigned char *)k.mv_data)[ck->mv_size + i];
-		}
+		uint64_t seq = rec_be64((const char *)k.mv_data + ck->mv_size);
 		struct release_scratch sc;
 		struct store_release e;
 		if (store_decode_entry(&k, &v, 0, &sc, &e) != 0) {
@@ -74,18 +68,12 @@ static int prune_component(struct prune_run *r, const MDB_val *ck, MDB_val *cur)
 		if (seq == cur_seq || (!over && !old)) {
 			break; /* newer entries are within the bounds too (last seen grows with seq) */
 		}
-		if (!room(r)) {
-			break;
-		}
-		if ((rc = mdb_cursor_del(c, 0)) != 0) {
+		if (!room(r) || (rc = mdb_cursor_del(c, 0)) != 0) {
 			break;
 		}
 		removed++;
 		r->deleted++;
-		rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT);
-		if (rc == MDB_NOTFOUND || rc == EINVAL) {
-			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-		}
+		rc = next_after_delete(c, &k, &v);
 	}
 	mdb_cursor_close(c);
 	if (rc == MDB_NOTFOUND) {
@@ -101,8 +89,9 @@ static int prune_component(struct prune_run *r, const MDB_val *ck, MDB_val *cur)
 	if ((rc = store_put(a, DB_COMP, ck->mv_data, ck->mv_size, cur->mv_data, cur->mv_size)) != 0) {
 		return rc;
 	}
-	struct rec_writer cl;
-	key_client(ck, &cl);
+	struct rec_writer cl; /* the client, the key's first part */
+	rec_init(&cl);
+	rec_put_keypart(&cl, (const char *)ck->mv_data);
 	if ((rc = store_counter_add(a, DB_META, "releases", strlen("releases"), -removed)) != 0) {
 		return rc;
 	}
@@ -174,29 +163,19 @@ static int prune_jobs(struct prune_run *r)
 		                strcmp(j.status, "cancelled") == 0;
 		bool over = r->p->jobs_keep != 0 && left > r->p->jobs_keep;
 		bool old = r->p->jobs_before_ms != 0 && finished && j.finished_ms < r->p->jobs_before_ms;
-		if (!over && !old) {
-			if (r->p->jobs_before_ms == 0) {
-				break; /* within the count from here on */
-			}
+		if (!over && !old && r->p->jobs_before_ms == 0) {
+			break; /* within the count from here on */
+		}
+		if ((!over && !old) || !finished) { /* kept; queued and running jobs stay, whatever their number */
 			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 			continue;
 		}
-		if (!finished) { /* queued and running jobs stay, whatever their number */
-			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-			continue;
-		}
-		if (!room(r)) {
-			break;
-		}
-		if ((rc = mdb_cursor_del(c, 0)) != 0) {
+		if (!room(r) || (rc = mdb_cursor_del(c, 0)) != 0) {
 			break;
 		}
 		left--;
 		r->deleted++;
-		rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT);
-		if (rc == MDB_NOTFOUND || rc == EINVAL) {
-			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-		}
+		rc = next_after_delete(c, &k, &v);
 	}
 	mdb_cursor_close(c);
 	return rc == MDB_NOTFOUND ? 0 : rc;
