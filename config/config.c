@@ -42,6 +42,8 @@ long long cfg_parse_duration_ms(const char *s, long long default_unit_ms)
 		unit = 60000;
 	} else if (strcmp(end, "h") == 0) {
 		unit = 3600000;
+	} else if (strcmp(end, "d") == 0) {
+		unit = 86400000;
 	} else {
 		return -1;
 	}

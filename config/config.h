@@ -64,6 +64,18 @@ struct cfg_k8s_lists {
 	unsigned max_items;  /* default 200000 */
 };
 
+/* [auth]: users, tokens and managed keys (DESIGN.md "Authentication"). */
+struct cfg_identity {
+	unsigned access_ttl_ms;       /* access_token_ttl: a JWT access token's life (30m) */
+	unsigned refresh_ttl_ms;      /* refresh_token_ttl: a refresh token's (7d) */
+	unsigned key_overlap_ms;      /* key_rotation_overlap: a replaced signing key still verifies this long (1h) */
+	unsigned password_ops;        /* password_ops: Argon2id passes (2) */
+	unsigned password_memory_kib; /* password_memory_kib: Argon2id memory per hash (65536) */
+	unsigned password_threads;    /* password_threads: hashes computed at once on a node (2) */
+	unsigned min_password;        /* min_password_length (8) */
+	unsigned key_use_flush_ms;    /* last_used_flush: how often a node records when keys were last used (30s) */
+};
+
 struct cfg {
 	char cluster_name[CFG_NAME_MAX];
 	struct cfg_node nodes[CFG_MAX_NODES]; /* the initial voters */
@@ -74,6 +86,7 @@ struct cfg {
 	size_t n_client_keys;
 	char admin_user[CFG_NAME_MAX];
 	char admin_password[CFG_NAME_MAX];
+	struct cfg_identity identity;  /* [auth] */
 	unsigned election_timeout_ms; /* [raft] election_timeout_ms (default 300) */
 	unsigned heartbeat_ms;        /* [raft] heartbeat_ms (default 60) */
 	unsigned snapshot_threshold;  /* [raft] snapshot_threshold (default 65536) */
@@ -90,6 +103,8 @@ struct cfg {
 	unsigned max_ws_message;      /* [api] max_ws_message_bytes: a message a client sends on a stream (64 KiB) */
 	unsigned max_page_size;       /* [api] max_page_size: the largest ?limit= of a history page (1000) */
 	unsigned history_unpaged_max; /* [api] history_unpaged_max: entries of a history asked without ?limit= (10000) */
+	char **cors_origins;          /* [api] cors_origins: origins a browser page may call from (["*"]) */
+	size_t n_cors_origins;
 	size_t map_size_mb;           /* [store] map_size_mb (default 4096) */
 	unsigned collector_interval_s; /* [collector] interval (default 60 s) */
 	unsigned lease_ms;             /* [collector] lease: a duty's lease period (default 10 s) */
@@ -152,7 +167,7 @@ const struct cfg_node *cfg_find_node(const struct cfg *c, const char *name);
 /* The node with Raft id, or NULL. */
 const struct cfg_node *cfg_find_node_id(const struct cfg *c, uint64_t id);
 
-/* Parses "500ms", "2s", "1m", "1h" or a bare number of default_unit_ms
+/* Parses "500ms", "2s", "1m", "1h", "7d" or a bare number of default_unit_ms
  * multiples into milliseconds; -1 if malformed. */
 long long cfg_parse_duration_ms(const char *s, long long default_unit_ms);
 

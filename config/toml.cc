@@ -83,7 +83,7 @@ const std::vector<known_table> cluster_tables = {
 	          "trailing_log_mb"}},
 	{"api", {"write_timeout_ms", "max_body_bytes", "max_connections", "max_connections_per_address", "max_waiting",
 	         "max_streams", "max_streams_per_credential", "max_ws_message_bytes", "max_page_size",
-	         "history_unpaged_max"}},
+	         "history_unpaged_max", "cors_origins"}},
 	{"store", {"map_size_mb"}},
 	{"collector", {"interval", "lease", "timeout", "secret_key", "list_page_size", "max_list_bytes", "max_list_items",
 	               "threads"}},
@@ -96,7 +96,9 @@ const std::vector<known_table> cluster_tables = {
 	{"retention", {"history_per_component", "history_days", "jobs_keep", "jobs_days", "interval", "batch"}},
 	{"log", {"level", "format"}},
 	{"rate_limit", {"anonymous_per_minute", "authenticated_per_minute", "slots"}},
-	{"auth", {"admin_keys", "admin_user", "admin_password", "client_keys"}},
+	{"auth", {"admin_keys", "admin_user", "admin_password", "client_keys", "access_token_ttl", "refresh_token_ttl",
+	          "key_rotation_overlap", "password_ops", "password_memory_kib", "password_threads", "min_password_length",
+	          "last_used_flush"}},
 	{"auth.client_keys", {"*"}},
 };
 
@@ -283,6 +285,14 @@ void load(const char *path, struct cfg *c)
 	c->max_ws_message = count(api, "max_ws_message_bytes", 64u << 10);
 	c->max_page_size = count(api, "max_page_size", 1000);
 	c->history_unpaged_max = count(api, "history_unpaged_max", 10000);
+	auto origins = toml::find_or<std::vector<std::string>>(api, "cors_origins", {"*"});
+	c->cors_origins = static_cast<char **>(std::calloc(origins.size() + 1, sizeof(char *)));
+	for (const auto &o : origins) {
+		if (o.empty() || o.size() >= CFG_ADDR_MAX || (o != "*" && o.find("://") == std::string::npos)) {
+			throw config_error("[api] cors_origins: each is \"*\" or an origin such as \"https://dash.example.com\"");
+		}
+		c->cors_origins[c->n_cors_origins++] = dup(o);
+	}
 	if (c->max_connections == 0 || c->max_conns_per_addr == 0 || c->max_ws_message < 256 || c->max_page_size == 0 ||
 	    c->history_unpaged_max == 0) {
 		throw config_error("[api] max_connections, max_connections_per_address, max_page_size and "
@@ -386,6 +396,19 @@ void load(const char *path, struct cfg *c)
 	c->rate_slots = count(section(root, "rate_limit"), "slots", 4096);
 	if (c->rate_slots < 64) {
 		throw config_error("[rate_limit] slots must be at least 64");
+	}
+	const toml::value &au = section(root, "auth");
+	struct cfg_identity *id = &c->identity;
+	id->access_ttl_ms = duration_ms(au, "access_token_ttl", 30 * 60000, 1000);
+	id->refresh_ttl_ms = duration_ms(au, "refresh_token_ttl", 7 * 86400000u, 1000);
+	id->key_overlap_ms = duration_ms(au, "key_rotation_overlap", 3600000, 1000);
+	id->password_ops = count(au, "password_ops", 2);
+	id->password_memory_kib = count(au, "password_memory_kib", 65536);
+	id->password_threads = count(au, "password_threads", 2);
+	id->min_password = count(au, "min_password_length", 8);
+	id->key_use_flush_ms = duration_ms(au, "last_used_flush", 30000, 1000);
+	if (id->password_ops < 1 || id->password_memory_kib < 8 || id->password_threads < 1) {
+		throw config_error("[auth] password_ops, password_memory_kib (at least 8) and password_threads must be positive");
 	}
 	if (root.contains("auth")) {
 		const auto &auth = root.at("auth");
@@ -493,6 +516,12 @@ extern "C" void cfg_free(struct cfg *c)
 		std::free(c->client_keys[i].key);
 	}
 	std::free(c->client_keys);
+	for (size_t i = 0; i < c->n_cors_origins; i++) {
+		std::free(c->cors_origins[i]);
+	}
+	std::free(c->cors_origins);
+	c->cors_origins = nullptr;
+	c->n_cors_origins = 0;
 	c->admin_keys = nullptr;
 	c->client_keys = nullptr;
 	c->n_admin_keys = c->n_client_keys = 0;

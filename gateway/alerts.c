@@ -12,7 +12,7 @@ struct alert_list {
 
 static bool visible(const struct gw_req *gr, const char *client)
 {
-	return gr->auth.kind == GW_AUTH_ADMIN || (gr->auth.kind == GW_AUTH_CLIENT && strcmp(client, gr->auth.client) == 0);
+	return gw_auth_allows(&gr->auth, client);
 }
 
 static json_t *opt_time(int64_t ms)
@@ -102,10 +102,10 @@ void gw_h_alert_ack(struct gw_req *gr)
 		return;
 	}
 	if (!visible(gr, c.client)) {
-		gw_respond_error(gr, 403, "FORBIDDEN", "this API key may not acknowledge alert %s", c.id);
+		gw_respond_error(gr, 404, "NOT_FOUND", "no such alert"); /* another client's ids do not leak */
 		return;
 	}
-	const char *by = gr->auth.kind == GW_AUTH_ADMIN ? "admin" : gr->auth.client;
+	const char *by = gr->auth.actor;
 	struct proto_cmd cmd = {.type = PROTO_CMD_ALERT};
 	cmd.u.alert = (struct proto_alert){gr->target.seg[3], "acknowledge", "", "", "", "", by};
 	gw_propose(gr, &cmd, acked);

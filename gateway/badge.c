@@ -81,7 +81,7 @@ void gw_h_badge(struct gw_req *gr)
 	const char *env = gr->target.n_seg > 3 ? gr->target.seg[3] : "";
 	/* The key in the path is the credential the rate limit counts by; a
 	 * missing or unknown one spends the address's budget. */
-	struct gw_auth a = gr->target.n_seg > 1 ? gw_auth_key(gr->gw, gr->target.seg[1]) : (struct gw_auth){.kind = GW_AUTH_NONE};
+	struct gw_auth a = gr->target.n_seg > 1 ? gw_auth_key(gr->gw, gr, gr->target.seg[1]) : (struct gw_auth){.kind = GW_AUTH_NONE};
 	unsigned retry_s;
 	if (!gw_rate_limit(gr, gw_auth_credential(&a), &retry_s)) {
 		badge_status(gr, 429, env, "rate limited", BADGE_RED);
@@ -96,12 +96,10 @@ void gw_h_badge(struct gw_req *gr)
 		return;
 	}
 	const char *client = gr->target.seg[2], *kind = gr->target.seg[4], *workload = gr->target.seg[5], *container = gr->target.seg[6];
-	if (gw_auth_credential(&a) == NULL) {
-		badge(gr, env, "unauthorized", BADGE_RED);
-		return;
-	}
-	if (!gw_auth_allows(&a, client)) {
-		badge(gr, env, "access denied", BADGE_RED);
+	/* A wrong, unknown, expired or forbidden key: one answer, so the badge
+	 * tells nothing about which keys exist (no key oracle). */
+	if (gw_auth_credential(&a) == NULL || !gw_auth_allows(&a, client)) {
+		badge(gr, env, "invalid", BADGE_RED);
 		return;
 	}
 	struct store_read *rd;

@@ -50,7 +50,7 @@ static void read_clients(struct gw_req *gr)
 {
 	struct store_read *rd;
 	struct clients_acc acc = {json_object(), json_object(), wall_now_ms(), 0};
-	const char *only = gr->auth.kind == GW_AUTH_CLIENT ? gr->auth.client : NULL;
+	const char *only = gr->auth.client;
 	if (store_read_begin(gr->gw->store, &rd) != PROTO_OK) {
 		json_decref(acc.envs);
 		json_decref(acc.statuses);
@@ -147,10 +147,10 @@ static json_t *members_json(struct gw *g)
 void gw_h_config(struct gw_req *gr)
 {
 	struct gw *g = gr->gw;
-	bool admin = gr->auth.kind == GW_AUTH_ADMIN;
-	const char *client = admin ? "" : gr->auth.client;
+	bool admin = gr->auth.role == GW_ROLE_ADMIN && gr->auth.client == NULL;
+	const char *client = gr->auth.client != NULL ? gr->auth.client : "";
 	gw_respond_json(gr, 200, json_pack("{s:s,s:s,s:s,s:{s:b,s:s},s:s,s:s,s:s,s:o}", "mode", "master", "env_name",
-	                                   "unknown", "client_name", admin ? "unknown" : client, "api_key_type",
+	                                   "unknown", "client_name", client[0] ? client : "unknown", "api_key_type",
 	                                   "is_admin", admin, "authenticated_client", client, "cluster",
 	                                   g->cfg->cluster_name, "node", g->self->name, "leader", g->status.leader,
 	                                   "members", members_json(g)));

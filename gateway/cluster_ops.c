@@ -160,14 +160,6 @@ static void change_done(struct gw_req *gr, int status, const struct proto_msg *m
 	gw_respond_json(gr, 200, json_pack("{s:s,s:s}", "status", "ok", "leader", m->u.reply.leader));
 }
 
-static bool admin_only(struct gw_req *gr)
-{
-	if (gr->auth.kind != GW_AUTH_ADMIN) {
-		gw_respond_error(gr, 403, "FORBIDDEN", "only admin keys may change the cluster");
-		return false;
-	}
-	return true;
-}
 
 static bool parse_id(const char *s, uint64_t *out)
 {
@@ -181,9 +173,6 @@ static bool parse_id(const char *s, uint64_t *out)
 
 void gw_h_cluster_add(struct gw_req *gr)
 {
-	if (!admin_only(gr)) {
-		return;
-	}
 	json_t *body = gw_body_object(gr);
 	if (body == NULL) {
 		return;
@@ -222,9 +211,6 @@ void gw_h_cluster_add(struct gw_req *gr)
 void gw_h_cluster_remove(struct gw_req *gr)
 {
 	struct proto_msg m = {.type = PROTO_MSG_MEMBER_CHANGE};
-	if (!admin_only(gr)) {
-		return;
-	}
 	if (!parse_id(gr->target.seg[4], &m.u.member.m.id) || m.u.member.m.id == 0) {
 		gw_respond_error(gr, 400, "VALIDATION_ERROR", "the node id is the numeric id of GET /api/v1/cluster");
 		return;
@@ -239,9 +225,6 @@ void gw_h_cluster_remove(struct gw_req *gr)
 void gw_h_cluster_transfer(struct gw_req *gr)
 {
 	struct proto_msg m = {.type = PROTO_MSG_MEMBER_CHANGE};
-	if (!admin_only(gr)) {
-		return;
-	}
 	json_t *body = gr->req->entity.len > 0 ? gw_body_object(gr) : json_object();
 	if (body == NULL) {
 		return;
@@ -309,9 +292,6 @@ static void backup_done(uv_work_t *w, int status)
 
 void gw_h_cluster_snapshot(struct gw_req *gr)
 {
-	if (!admin_only(gr)) {
-		return;
-	}
 	struct backup *b = calloc(1, sizeof(*b));
 	if (b == NULL) {
 		gw_respond_status(gr, PROTO_ENOMEM, "out of memory");

@@ -7,10 +7,12 @@
 #include <string.h>
 
 #include "gateway/internal.h"
+#include "lib/secret.h"
 
 struct gw_pending {
 	struct gw_req *gr; /* NULL once the HTTP request is gone */
 	gw_write_cb done;  /* writes */
+	bool any;          /* done answers refusals too (gw_propose_any) */
 	bool barrier;      /* linearizable read */
 };
 
@@ -75,11 +77,22 @@ void gw_pending_detach(struct gw_req *gr)
 	gw_waiters_remove(gr->gw, gr);
 }
 
+/* Runs the read; a user's session is checked again first, since the wait
+ * may have let its logout apply here. */
+void gw_read_run(struct gw_req *gr)
+{
+	if (gr->auth.cred == GW_CRED_JWT && gr->wait_index > 0 && gw_auth_session_check(gr->gw, gr, &gr->auth) != 0) {
+		gw_respond_error(gr, 401, "UNAUTHORIZED", "%s", gr->auth.why);
+		return;
+	}
+	gr->read(gr);
+}
+
 static void run_or_wait(struct gw_req *gr)
 {
 	struct gw *g = gr->gw;
 	if (gr->wait_index <= g->status.applied || uv_now(g->loop) >= gr->wait_deadline) {
-		gr->read(gr);
+		gw_read_run(gr);
 		return;
 	}
 	/* The status may lag the store by an apply: check the store itself. */
@@ -88,7 +101,7 @@ static void run_or_wait(struct gw_req *gr)
 		uint64_t applied = store_read_index(rd);
 		store_read_end(rd);
 		if (applied >= gr->wait_index) {
-			gr->read(gr);
+			gw_read_run(gr);
 			return;
 		}
 	}
@@ -176,6 +189,7 @@ void gw_read(struct gw_req *gr, gw_read_fn fn)
 static void on_propose_reply(void *data, int status, const struct proto_reply *rep, const struct proto_result *res)
 {
 	gw_write_cb done = ((struct gw_pending *)data)->done;
+	bool any = ((struct gw_pending *)data)->any;
 	struct gw_req *gr = pending_take(data);
 	if (gr == NULL || gr->req == NULL) {
 		return;
@@ -186,7 +200,7 @@ static void on_propose_reply(void *data, int status, const struct proto_reply *r
 		gw_respond_status(gr, rep->status, rep->message);
 	} else {
 		gr->index = rep->index;
-		if (res->code != PROTO_OK) {
+		if (res->code != PROTO_OK && !any) {
 			gw_respond_status(gr, res->code, "the command was refused by the state machine");
 		} else {
 			if (res->replay) {
@@ -197,10 +211,55 @@ static void on_propose_reply(void *data, int status, const struct proto_reply *r
 	}
 }
 
-void gw_propose(struct gw_req *gr, struct proto_cmd *cmd, gw_write_cb done)
+/* A client's Idempotency-Key v as the store keeps it: scoped to the
+ * credential ("k:" + a hash of its actor) and bound to the request (a hash
+ * of method, path and body after "#"). The same key with another request
+ * of the same credential is answered 422 (as far as this node has applied:
+ * two such requests racing through two nodes both apply). */
+static bool idem_key(struct gw_req *gr, h2o_iovec_t v, char *key, size_t cap)
+{
+	h2o_req_t *req = gr->req;
+	char who[65], what[65];
+	secret_sha256_hex(gr->auth.actor, strlen(gr->auth.actor), who);
+	size_t n = req->method.len + 1 + req->path.len + 1 + req->entity.len;
+	char *buf = malloc(n + 1);
+	if (buf == NULL) {
+		gw_respond_status(gr, PROTO_ENOMEM, NULL);
+		return false;
+	}
+	snprintf(buf, n + 1, "%.*s %.*s\n", (int)req->method.len, req->method.base, (int)req->path.len, req->path.base);
+	size_t head = strlen(buf);
+	if (req->entity.len > 0) {
+		memcpy(buf + head, req->entity.base, req->entity.len);
+	}
+	secret_sha256_hex(buf, head + req->entity.len, what);
+	free(buf);
+	int prefix = snprintf(key, cap, "k:%.16s:%.*s#", who, (int)v.len, v.base);
+	snprintf(key + prefix, cap - (size_t)prefix, "%.16s", what);
+	if (!proto_valid_text(key, cap)) {
+		gw_respond_error(gr, 400, "VALIDATION_ERROR", "Idempotency-Key must be printable");
+		return false;
+	}
+	struct store_read *rd;
+	bool other = false;
+	char pre[256];
+	snprintf(pre, sizeof(pre), "%.*s", prefix, key);
+	if (store_read_begin(gr->gw->store, &rd) == PROTO_OK) {
+		store_idem_other(rd, pre, key, &other);
+		store_read_end(rd);
+	}
+	if (other) {
+		gw_respond_error(gr, 422, "IDEMPOTENCY_KEY_REUSED",
+		                 "this Idempotency-Key was used for a different request (method, path or body)");
+		return false;
+	}
+	return true;
+}
+
+static void propose(struct gw_req *gr, struct proto_cmd *cmd, gw_write_cb done, bool any)
 {
 	struct gw *g = gr->gw;
-	char key[160];
+	char key[256];
 	ssize_t i = h2o_find_header_by_str(&gr->req->headers, H2O_STRLIT("idempotency-key"), -1);
 	if (i >= 0) {
 		h2o_iovec_t v = gr->req->headers.entries[i].value;
@@ -208,9 +267,7 @@ void gw_propose(struct gw_req *gr, struct proto_cmd *cmd, gw_write_cb done)
 			gw_respond_error(gr, 400, "VALIDATION_ERROR", "Idempotency-Key must be 1 to 128 characters");
 			return;
 		}
-		snprintf(key, sizeof(key), "k:%.*s", (int)v.len, v.base);
-		if (!proto_valid_text(key, sizeof(key))) {
-			gw_respond_error(gr, 400, "VALIDATION_ERROR", "Idempotency-Key must be printable");
+		if (!idem_key(gr, v, key, sizeof(key))) {
 			return;
 		}
 	} else {
@@ -220,6 +277,9 @@ void gw_propose(struct gw_req *gr, struct proto_cmd *cmd, gw_write_cb done)
 	}
 	cmd->idem_key = key;
 	cmd->ts_ms = wall_now_ms();
+	if (cmd->origin.actor == NULL) {
+		gw_origin(gr, &cmd->origin);
+	}
 	struct proto_buf cb;
 	int rv = proto_cmd_encode(cmd, &cb);
 	if (rv != PROTO_OK) {
@@ -229,6 +289,7 @@ void gw_propose(struct gw_req *gr, struct proto_cmd *cmd, gw_write_cb done)
 	struct gw_pending *p = pending_new(gr);
 	if (p != NULL) {
 		p->done = done;
+		p->any = any;
 	}
 	rv = p != NULL ? gw_outbox_propose(g, &cb, on_propose_reply, p) : PROTO_ENOMEM;
 	if (rv != PROTO_OK) {
@@ -238,4 +299,14 @@ void gw_propose(struct gw_req *gr, struct proto_cmd *cmd, gw_write_cb done)
 		gw_respond_status(gr, rv, NULL);
 	}
 	proto_buf_free(&cb);
+}
+
+void gw_propose(struct gw_req *gr, struct proto_cmd *cmd, gw_write_cb done)
+{
+	propose(gr, cmd, done, false);
+}
+
+void gw_propose_any(struct gw_req *gr, struct proto_cmd *cmd, gw_write_cb done)
+{
+	propose(gr, cmd, done, true);
 }

@@ -225,7 +225,7 @@ void gw_h_events(struct gw_req *gr)
 	if (types != NULL && strlen(types) + 3 < sizeof(w->types)) {
 		snprintf(w->types, sizeof(w->types), ",%s,", types);
 	}
-	if (gr->auth.kind == GW_AUTH_CLIENT) {
+	if (gr->auth.client != NULL) {
 		snprintf(w->client, sizeof(w->client), "%s", gr->auth.client);
 	}
 	w->last_ping_ms = uv_now(gr->gw->loop);

@@ -33,12 +33,28 @@ struct gw_status {
 	uint64_t applied_seen;   /* applied index the event streams were last pumped at */
 };
 
-enum gw_auth_kind { GW_AUTH_NONE, GW_AUTH_INVALID, GW_AUTH_ADMIN, GW_AUTH_CLIENT };
+enum gw_auth_kind { GW_AUTH_NONE, GW_AUTH_INVALID, GW_AUTH_OK };
 
+/* What a credential may do, lowest first (access.c has the rules). */
+enum gw_role { GW_ROLE_NONE = 0, GW_ROLE_BADGE, GW_ROLE_VIEWER, GW_ROLE_OPERATOR, GW_ROLE_ADMIN };
+enum gw_cred { GW_CRED_CONFIG = 1, GW_CRED_APIKEY, GW_CRED_JWT };
+
+#define GW_ID_MAX 128
+
+/* The caller, as its credential says (auth.c). */
 struct gw_auth {
 	enum gw_auth_kind kind;
-	const char *client; /* GW_AUTH_CLIENT: the client the key is limited to */
-	const char *key;    /* the key presented, NULL if none */
+	enum gw_role role;
+	enum gw_cred cred;
+	const char *client;  /* NULL: every client; else the only one it may see (request pool) */
+	const char *key;     /* the credential presented, NULL if none */
+	const char *why;     /* GW_AUTH_INVALID: why, for the 401 */
+	char actor[GW_ID_MAX + 16]; /* audit: user:<id>, key:<id>, config:admin, config:client:<c> */
+	char user_id[GW_ID_MAX];    /* GW_CRED_JWT: its user */
+	char session[GW_ID_MAX];    /* GW_CRED_JWT: its session (refresh-token family) */
+	char key_id[GW_ID_MAX];     /* GW_CRED_APIKEY: the managed key */
+	const char *scope;   /* GW_CRED_APIKEY: its scope (request pool) */
+	uint64_t wait_index; /* GW_CRED_JWT: its session is not here yet, but will be at this index */
 };
 
 struct gw_req;
@@ -65,7 +81,7 @@ struct gw_req {
 	bool large_body;              /* its body's memory is worth giving back (memtrim) */
 };
 
-#define GW_ROUTES 40 /* room in the per-route metrics */
+#define GW_ROUTES 64 /* room in the per-route metrics */
 #define GW_CODES 15
 
 /* Per-route request counts by status code and latency. */
@@ -144,6 +160,8 @@ struct gw {
 	void *ratelimit;                            /* ratelimit.c's table, allocated on first use */
 	struct queue ws;                            /* struct gw_ws: WebSocket event streams (events.c) */
 	int n_ws;                                   /* in ws */
+	struct workers *pw_workers;   /* passwords.c: [auth] password_threads */
+	struct gw_keyuse *keyuse;     /* keyuse.c */
 	unsigned char secret_key[32]; /* seals cluster credentials */
 	bool have_secret_key;
 	struct {
@@ -189,9 +207,15 @@ void gw_outbox_close(struct gw *g);
 
 /* consistency.c: reads at the requested consistency; writes through raft */
 void gw_read(struct gw_req *gr, gw_read_fn fn);
+/* Runs gr->read now that its index is here (a user's session checked again). */
+void gw_read_run(struct gw_req *gr);
 typedef void (*gw_write_cb)(struct gw_req *gr, const struct proto_result *res);
-/* Encodes cmd, proposes it and calls done on success (errors are answered). */
+/* Encodes cmd (with gr's origin, for the audit log), proposes it and calls
+ * done on success (errors are answered). */
 void gw_propose(struct gw_req *gr, struct proto_cmd *cmd, gw_write_cb done);
+/* As gw_propose, but done also gets the state machine's refusals
+ * (res->code != PROTO_OK) and answers them itself. */
+void gw_propose_any(struct gw_req *gr, struct proto_cmd *cmd, gw_write_cb done);
 /* conns.c */
 int gw_conns_init(struct gw *g);
 void gw_conns_free(struct gw *g);
@@ -240,11 +264,58 @@ bool gw_rate_limit_json(struct gw_req *gr, const char *credential);
 
 /* auth.c */
 struct gw_auth gw_auth_resolve(struct gw *g, struct gw_req *gr);
-struct gw_auth gw_auth_key(struct gw *g, const char *key);
+/* An API key (of cluster.toml or managed), as badges present it in their path. */
+struct gw_auth gw_auth_key(struct gw *g, struct gw_req *gr, const char *key);
+/* Checks again that a's session is live and its user active (after a read
+ * waited for an index: a logout applied meanwhile counts); 0, or -1 with a
+ * made invalid, -2 when the session is unknown here but a->wait_index is
+ * not applied yet (a login through another node). */
+int gw_auth_session_check(struct gw *g, struct gw_req *gr, struct gw_auth *a);
 /* true if the credential may see client's data */
 bool gw_auth_allows(const struct gw_auth *a, const char *client);
 /* The key a valid credential presented (what limits count by), else NULL. */
 const char *gw_auth_credential(const struct gw_auth *a);
+
+/* access.c: the rules */
+#define GW_ACCESS_UNSCOPED 1u /* not for client-scoped credentials (cluster topology, users, audit) */
+#define GW_ACCESS_USER 2u     /* only a signed-in user (a JWT), not an API key */
+/* Answers 401/403 and returns false unless gr->auth has at least role least
+ * (GW_ROLE_NONE: anyone) and passes flags. */
+bool gw_access_check(struct gw_req *gr, enum gw_role least, unsigned flags);
+const char *gw_role_name(enum gw_role r);
+/* admin, operator, viewer; GW_ROLE_NONE for anything else. */
+enum gw_role gw_role_parse(const char *name);
+/* An API key scope (admin, operator, read, client:<c>, read:<c>, badge:<c>)
+ * as a role and client (a pointer into scope, NULL for all); 0 or -1. */
+int gw_scope_parse(const char *scope, enum gw_role *role, const char **client);
+/* True if a may hand out a credential of role for client (NULL: all):
+ * never more than itself, never beyond its client. */
+bool gw_may_grant(const struct gw_auth *a, enum gw_role role, const char *client);
+
+/* keyuse.c: "last used" of managed keys, proposed in batches */
+void gw_keyuse_note(struct gw *g, const char *key_id);
+int gw_keyuse_init(struct gw *g);
+void gw_keyuse_close(struct gw *g); /* its timer, at stop */
+void gw_keyuse_free(struct gw *g);
+
+/* passwords.c: Argon2id on the gateway's own threads, never on its loop */
+enum gw_pw_op {
+	GW_PW_HASH,   /* hash password (a new one) */
+	GW_PW_VERIFY, /* check password against hash (NULL: a stand-in, so unknown users cost the same) */
+	GW_PW_CHANGE, /* check password against hash, then hash new_password */
+};
+/* Called on the loop: status 0 (a match; the new hash in hash for HASH and
+ * CHANGE), -1 no match, -2 could not run. Not called if gr went away. */
+typedef void (*gw_pw_cb)(struct gw_req *gr, int status, const char *hash);
+/* Queues the work; false (answered 503) when [auth] password_threads are
+ * busy with a full queue or the node stops. */
+bool gw_pw_run(struct gw_req *gr, enum gw_pw_op op, const char *hash, const char *password, const char *new_password,
+               gw_pw_cb cb);
+int gw_pw_init(struct gw *g);
+void gw_pw_stop(struct gw *g);
+
+/* origin.c: who asked, for the audit log */
+void gw_origin(struct gw_req *gr, struct proto_origin *o);
 
 /* jsonw.c: a time as a JSON string (lib/timefmt.h's format) */
 json_t *gw_json_time(int64_t ms);
@@ -253,6 +324,9 @@ json_t *gw_json_time(int64_t ms);
 /* Names and text: proto_valid_name, proto_valid_text (protocol/valid.h). */
 /* Parses the JSON body as an object; answers 400 and returns NULL if not. */
 json_t *gw_body_object(struct gw_req *gr);
+/* form.c: the body as an object, from JSON or from a form-encoded body
+ * (all values strings); answers 400 and returns NULL if it is neither. */
+json_t *gw_body_fields(struct gw_req *gr);
 /* Reads an optional string member; answers 400 and returns false on a wrong type. */
 bool gw_opt_string(struct gw_req *gr, json_t *obj, const char *key, const char **out);
 /* As gw_opt_string, and a string over max bytes is answered with
@@ -310,6 +384,22 @@ void gw_h_webhook_deliveries(struct gw_req *gr);
 void gw_h_alerts(struct gw_req *gr);
 void gw_h_alert_ack(struct gw_req *gr);
 void gw_h_import_rt(struct gw_req *gr); /* import.c */
+void gw_h_login(struct gw_req *gr);      /* login.c */
+void gw_h_refresh(struct gw_req *gr);
+void gw_h_logout(struct gw_req *gr);
+void gw_h_me(struct gw_req *gr);
+void gw_h_rotate_key(struct gw_req *gr); /* signing.c */
+void gw_h_users_list(struct gw_req *gr); /* users.c */
+void gw_h_user_create(struct gw_req *gr);
+void gw_h_user_update(struct gw_req *gr);
+void gw_h_user_delete(struct gw_req *gr);
+void gw_h_user_me_update(struct gw_req *gr);
+void gw_h_user_me_password(struct gw_req *gr);
+void gw_h_apikeys_list(struct gw_req *gr); /* apikeys.c */
+void gw_h_apikey_create(struct gw_req *gr);
+void gw_h_apikey_delete(struct gw_req *gr);
+void gw_h_audit(struct gw_req *gr);      /* audit.c */
+void gw_h_routes(struct gw_req *gr);     /* routes.c */
 /* Sends new events to every WebSocket client (after applies, on the timer). */
 void gw_events_pump_all(struct gw *g);
 void gw_events_close_all(struct gw *g);

@@ -98,7 +98,7 @@ static void read_jobs(struct gw_req *gr)
 	}
 	gr->index = gw_state_index(gr->gw, rd);
 	int rv = PROTO_OK;
-	if (gr->auth.kind != GW_AUTH_ADMIN) {
+	if (gr->auth.client != NULL) {
 		acc.clients = json_object();
 		rv = store_clusters_each(rd, own_cluster, &acc);
 	}
@@ -151,7 +151,7 @@ static void read_job(struct gw_req *gr)
 	}
 	gr->index = gw_state_index(gr->gw, rd);
 	int rv = store_job_get(rd, gr->target.seg[3], j);
-	bool allowed = gr->auth.kind == GW_AUTH_ADMIN;
+	bool allowed = gr->auth.client == NULL;
 	if (rv == PROTO_OK && !allowed) {
 		struct jobs_acc acc = {.gr = gr, .clients = json_object()};
 		store_clusters_each(rd, own_cluster, &acc);
@@ -162,7 +162,7 @@ static void read_job(struct gw_req *gr)
 	if (rv != PROTO_OK) {
 		gw_respond_status(gr, rv, rv == PROTO_ENOTFOUND ? "no such job" : NULL);
 	} else if (!allowed) {
-		gw_respond_error(gr, 403, "FORBIDDEN", "this API key may not see job %s", j->id);
+		gw_respond_error(gr, 404, "NOT_FOUND", "no such job"); /* another client's ids do not leak */
 	} else {
 		gw_respond_json(gr, 200, job_json(gr->gw, j));
 	}

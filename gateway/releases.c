@@ -123,7 +123,7 @@ void gw_h_collect_put(struct gw_req *gr)
 	gr->ctx = c;
 	struct proto_observation *o = &c->obs;
 	const char *released_at;
-	const char *own = gr->auth.kind == GW_AUTH_CLIENT ? gr->auth.client : GW_DEFAULT_NAME;
+	const char *own = gr->auth.client != NULL ? gr->auth.client : GW_DEFAULT_NAME;
 	if (!required_text(gr, body, "image_tag", &o->image_tag) || !required_text(gr, body, "image_sha", &o->image_sha) ||
 	    !optional_text(gr, body, "image_repo", &o->image_repo) || !optional_text(gr, body, "image_name", &o->image_name) ||
 	    !optional_name(gr, body, "client_name", own, &o->client) ||

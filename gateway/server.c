@@ -34,6 +34,7 @@ void gw_free(struct gw *g)
 {
 	gw_waiters_free(g);
 	gw_conns_free(g);
+	gw_keyuse_free(g);
 	free(g->ratelimit);
 	free(g);
 }
@@ -415,6 +416,9 @@ int gw_start(void *self, uv_loop_t *loop)
 		return PROTO_ENOMEM;
 	}
 	gw_outbox_init(g);
+	if (gw_keyuse_init(g) != PROTO_OK || gw_pw_init(g) != 0) {
+		return PROTO_ENOMEM;
+	}
 
 	if (split_host_port(g->self->http, host, sizeof(host), &port) != 0 || uv_ip4_addr(host, port, &addr) != 0) {
 		log_error("gateway", "bad http address %s", g->self->http);
@@ -446,6 +450,8 @@ void gw_stop(void *self)
 		g->timer_inited = false;
 	}
 	gw_waiters_close(g);
+	gw_keyuse_close(g);
+	gw_pw_stop(g);
 	if (g->sub != NULL) {
 		bus_sub_close(g->sub);
 		g->sub = NULL;

@@ -148,7 +148,7 @@ static void release_top(struct gw *g, int h)
 {
 	struct gw_req *gr = g->waiters.heap[h][0];
 	gw_waiters_remove(g, gr);
-	gr->read(gr);
+	gw_read_run(gr);
 }
 
 void gw_waiters_check(struct gw *g)

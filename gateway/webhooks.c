@@ -32,7 +32,7 @@ struct wh_list {
 
 static bool visible(const struct gw_req *gr, const struct proto_webhook *w)
 {
-	return gr->auth.kind == GW_AUTH_ADMIN || (gr->auth.kind == GW_AUTH_CLIENT && strcmp(w->client, gr->auth.client) == 0);
+	return gw_auth_allows(&gr->auth, w->client);
 }
 
 static int list_row(void *data, const struct store_webhook *w)
@@ -157,7 +157,7 @@ void gw_h_webhook_create(struct gw_req *gr)
 		}
 		f->events[f->w.n_events++] = json_string_value(v);
 	}
-	if (!room_for_one(gr, gr->auth.kind == GW_AUTH_CLIENT ? gr->auth.client : "")) {
+	if (!room_for_one(gr, gr->auth.client != NULL ? gr->auth.client : "")) {
 		return;
 	}
 	if (secret_seal(gr->gw->secret_key, secret, strlen(secret), &f->sealed) != 0) {
@@ -166,7 +166,7 @@ void gw_h_webhook_create(struct gw_req *gr)
 	}
 	snprintf(f->id, sizeof(f->id), "w%011" PRIx64 "%04x", (uint64_t)wall_now_ms(), (unsigned)rand() & 0xffff);
 	f->w = (struct proto_webhook){f->id, url, f->events, f->w.n_events, f->sealed,
-	                              gr->auth.kind == GW_AUTH_CLIENT ? gr->auth.client : ""};
+	                              gr->auth.client != NULL ? gr->auth.client : ""};
 	struct proto_cmd cmd = {.type = PROTO_CMD_WEBHOOK_PUT, .u.webhook = f->w};
 	gw_propose(gr, &cmd, created);
 }
@@ -193,7 +193,7 @@ static bool may_see(struct gw_req *gr, struct store_read *rd, const char *id)
 		return false;
 	}
 	if (!o.allowed) {
-		gw_respond_error(gr, 403, "FORBIDDEN", "this API key may not see webhook %s", id);
+		gw_respond_error(gr, 404, "NOT_FOUND", "no such webhook"); /* another client's ids do not leak */
 		return false;
 	}
 	return true;

@@ -167,3 +167,44 @@ void secret_wipe(void *p, size_t n)
 {
 	sodium_memzero(p, n);
 }
+
+void secret_random(void *buf, size_t n)
+{
+	secret_init();
+	randombytes_buf(buf, n);
+}
+
+int secret_base64url(const void *p, size_t n, char *out, size_t cap)
+{
+	if (secret_init() != 0 || cap < sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_URLSAFE_NO_PADDING)) {
+		return -1;
+	}
+	sodium_bin2base64(out, cap, p, n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	return 0;
+}
+
+void secret_random_text(char *out, size_t cap, size_t n_bytes)
+{
+	unsigned char buf[64];
+	if (n_bytes > sizeof(buf)) {
+		n_bytes = sizeof(buf);
+	}
+	secret_random(buf, n_bytes);
+	if (secret_base64url(buf, n_bytes, out, cap) != 0 && cap > 0) {
+		out[0] = '\0';
+	}
+	secret_wipe(buf, sizeof(buf));
+}
+
+void secret_sha256_hex(const void *p, size_t n, char out[65])
+{
+	unsigned char h[crypto_hash_sha256_BYTES];
+	secret_init();
+	crypto_hash_sha256(h, p, n);
+	sodium_bin2hex(out, 65, h, sizeof(h));
+}
+
+int secret_equal(const void *a, const void *b, size_t n)
+{
+	return sodium_memcmp(a, b, n) == 0;
+}

@@ -41,6 +41,17 @@ int secret_base64_decode(const char *b64, void **out, size_t *len);
 /* HMAC-SHA256 of msg under key, as 64 lowercase hex characters + NUL. */
 void secret_hmac_sha256_hex(const void *key, size_t key_len, const void *msg, size_t len, char out[65]);
 
+/* n random bytes from the system's generator (libsodium's randombytes). */
+void secret_random(void *buf, size_t n);
+/* n_bytes random bytes as unpadded base64url into out (cap bytes, at least
+ * 4 * n_bytes / 3 + 2): tokens, ids, API keys. */
+void secret_random_text(char *out, size_t cap, size_t n_bytes);
+/* SHA-256 of p[0..n) as 64 lowercase hex characters + NUL. */
+void secret_sha256_hex(const void *p, size_t n, char out[65]);
+/* Bytes encoded as unpadded base64url into out (cap bytes); -1 if too small. */
+int secret_base64url(const void *p, size_t n, char *out, size_t cap);
+/* 1 if a[0..n) equals b[0..n), in time that does not depend on where they differ. */
+int secret_equal(const void *a, const void *b, size_t n);
 /* Overwrites n bytes at p with zeros in a way the compiler keeps (secrets
  * leaving memory). */
 void secret_wipe(void *p, size_t n);

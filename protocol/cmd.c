@@ -20,17 +20,35 @@ static const struct schema_cmd *schema_of(uint32_t type)
 	return &schema_cmds[type];
 }
 
+/* The origin's strings, in wire order. */
+static const char *const *origin_strs(const struct proto_origin *o, const char *out[4])
+{
+	out[0] = o->actor;
+	out[1] = o->node != NULL ? o->node : "";
+	out[2] = o->addr != NULL ? o->addr : "";
+	out[3] = o->request_id != NULL ? o->request_id : "";
+	return out;
+}
+
 int proto_cmd_encode(const struct proto_cmd *c, struct proto_buf *out)
 {
 	const struct schema_cmd *sc = schema_of(c->type);
 	if (sc == NULL || !str_ok(c->idem_key) || schema_validate(&sc->t, c) != PROTO_OK) {
 		return PROTO_EINVAL;
 	}
+	bool origin = c->origin.actor != NULL && c->origin.actor[0] != '\0';
+	const char *os[4];
+	origin_strs(&c->origin, os);
+	for (int i = 0; origin && i < 4; i++) {
+		if (!str_ok(os[i])) {
+			return PROTO_EINVAL;
+		}
+	}
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_array(&pk, 5);
+	msgpack_pack_array(&pk, origin ? 6 : 5);
 	msgpack_pack_uint32(&pk, PROTO_VERSION);
 	msgpack_pack_uint32(&pk, c->type);
 	msgpack_pack_int64(&pk, c->ts_ms);
@@ -46,6 +64,12 @@ int proto_cmd_encode(const struct proto_cmd *c, struct proto_buf *out)
 	case BODY_BARE:
 		schema_pack(&pk, &sc->t, c);
 		break;
+	}
+	if (origin) {
+		msgpack_pack_array(&pk, 4);
+		for (int i = 0; i < 4; i++) {
+			codec_pack_str(&pk, os[i]);
+		}
 	}
 	return codec_finish(&sb, out);
 }
@@ -67,6 +91,21 @@ static int decode_body(const msgpack_object *body, struct codec_arena *a, struct
 	return PROTO_EINVAL;
 }
 
+static int decode_origin(const msgpack_object *o, struct codec_arena *a, struct proto_origin *out)
+{
+	const char **dst[4] = {&out->actor, &out->node, &out->addr, &out->request_id};
+	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 4) {
+		return PROTO_EINVAL;
+	}
+	for (int i = 0; i < 4; i++) {
+		int rv = codec_str(&o->via.array.ptr[i], a, PROTO_MAX_STR, dst[i]);
+		if (rv != PROTO_OK) {
+			return rv;
+		}
+	}
+	return out->actor[0] != '\0' ? PROTO_OK : PROTO_EINVAL; /* an empty actor is written as no origin */
+}
+
 int proto_cmd_decode(const void *buf, size_t len, struct proto_cmd *c)
 {
 	msgpack_unpacked up;
@@ -80,7 +119,7 @@ int proto_cmd_decode(const void *buf, size_t len, struct proto_cmd *c)
 	}
 	c->mem_ = a.base;
 	rv = codec_envelope(&up.data, PROTO_CMD_TYPE_MAX_, &c->type, &f, &n);
-	if (rv == PROTO_OK && n != 3) {
+	if (rv == PROTO_OK && n != 3 && n != 4) { /* the fourth: its origin */
 		rv = PROTO_EINVAL;
 	}
 	if (rv == PROTO_OK) {
@@ -91,6 +130,9 @@ int proto_cmd_decode(const void *buf, size_t len, struct proto_cmd *c)
 	}
 	if (rv == PROTO_OK) {
 		rv = decode_body(&f[2], &a, c);
+	}
+	if (rv == PROTO_OK && n == 4) {
+		rv = decode_origin(&f[3], &a, &c->origin);
 	}
 	msgpack_unpacked_destroy(&up);
 	if (rv != PROTO_OK) {

@@ -59,6 +59,13 @@ enum proto_cmd_type {
 	PROTO_CMD_ALERT = 15,         /* raise, resolve or acknowledge an alert */
 	PROTO_CMD_IMPORT = 16,        /* releases and pings from another tracker's database */
 	PROTO_CMD_PRUNE = 17,         /* retention: old history entries and jobs go */
+	PROTO_CMD_USER_PUT = 18,      /* create or update a user */
+	PROTO_CMD_USER_DELETE = 19,
+	PROTO_CMD_APIKEY_PUT = 20,    /* a managed API key (its hash, never the key) */
+	PROTO_CMD_APIKEY_DELETE = 21,
+	PROTO_CMD_SIGNING_KEY = 22,   /* a new JWT signing key, sealed; the ones before retire after an overlap */
+	PROTO_CMD_SESSION = 23,       /* a login session: start, refresh-token rotation, revoke */
+	PROTO_CMD_KEYS_USED = 24,     /* when API keys were last used, batched by a gateway */
 	PROTO_CMD_TYPE_MAX_
 };
 
@@ -109,6 +116,62 @@ struct proto_prune {
 	uint64_t jobs_keep;        /* jobs kept, newest first */
 	int64_t jobs_before_ms;    /* finished jobs that finished before this go */
 	uint64_t max_deletes;
+};
+
+/* A user. Roles: admin, operator, viewer (DESIGN.md "Authentication"). */
+struct proto_user {
+	const char *id, *username, *email, *full_name;
+	const char *role;
+	const char *client;  /* "": every client; else the only one it may see */
+	const char *pw_hash; /* crypto_pwhash_str; "" keeps the stored one; "!" none (single sign-on only) */
+	uint64_t active;     /* 0: disabled, its tokens are refused */
+	uint64_t create;     /* 1: refused (ECONFLICT) if id, username or email exist; 0: id must exist */
+};
+
+/* A managed API key: only its hash enters the log. */
+struct proto_apikey {
+	const char *id, *name, *description;
+	const char *scope;  /* admin, operator, read, client:<c>, read:<c>, badge:<c> */
+	const char *hash;   /* SHA-256 of the key, 64 hex characters */
+	const char *prefix; /* its first characters, shown in lists */
+	const char *owner;  /* who created it, as an audit actor (user:<id>, key:<id>, config) */
+	int64_t expires_ms; /* 0: never */
+};
+
+/* A JWT signing key. Applying it makes it the one that signs; every key
+ * before it keeps verifying for overlap_ms (by the cluster clock), then goes. */
+struct proto_signing_key {
+	const char *kid;
+	const char *sealed; /* secret_seal'd key bytes */
+	int64_t overlap_ms;
+};
+
+enum proto_session_op { PROTO_SESSION_START = 1, PROTO_SESSION_ROTATE, PROTO_SESSION_REVOKE };
+
+/* A login session (a refresh-token family). ROTATE succeeds only when jti is
+ * the family's current refresh token; any other (an old one, reused) revokes
+ * the whole family and is refused with ECONFLICT. */
+struct proto_session {
+	uint32_t op;        /* enum proto_session_op */
+	const char *family; /* the session's id (its tokens' "sid" claim) */
+	const char *user_id;
+	const char *jti;     /* START: its refresh token's id; ROTATE: the one presented */
+	const char *new_jti; /* ROTATE: the new refresh token's id */
+	int64_t expires_ms;  /* START, ROTATE: when the (new) refresh token expires */
+};
+
+struct proto_key_use {
+	const char *id;
+	int64_t at_ms;
+};
+
+/* Who asked for a command, kept in the audit log (encoded only when actor is
+ * set: commands without one keep their bytes). */
+struct proto_origin {
+	const char *actor;      /* user:<id>, key:<id>, config:admin, config:client:<c>, node:<name> */
+	const char *node;       /* the node the request came through */
+	const char *addr;       /* the caller's address */
+	const char *request_id; /* its X-Request-Id */
 };
 
 /* A Kubernetes cluster the collector reads; credentials arrive sealed. */
@@ -198,6 +261,7 @@ struct proto_cmd {
 	uint32_t n_obs;       /* OBSERVE: number of observations */
 	struct proto_observation *obs; /* OBSERVE: the observations */
 	struct proto_ping ping;        /* PING */
+	struct proto_origin origin;    /* who asked (audit); all NULL for none */
 	union {
 		struct proto_cluster cluster;     /* CLUSTER_PUT */
 		const char *cluster_id;           /* CLUSTER_DELETE */
@@ -213,6 +277,16 @@ struct proto_cmd {
 		struct proto_alert alert;         /* ALERT */
 		struct proto_import import;       /* IMPORT */
 		struct proto_prune prune;         /* PRUNE */
+		struct proto_user user;           /* USER_PUT */
+		const char *user_id;              /* USER_DELETE */
+		struct proto_apikey apikey;       /* APIKEY_PUT */
+		const char *apikey_id;            /* APIKEY_DELETE */
+		struct proto_signing_key signing; /* SIGNING_KEY */
+		struct proto_session session;     /* SESSION */
+		struct {
+			struct proto_key_use *uses;
+			uint32_t n;
+		} keys_used;                      /* KEYS_USED */
 	} u;
 	void *mem_;                    /* owned memory of a decoded command */
 };

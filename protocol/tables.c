@@ -97,6 +97,27 @@ static const struct schema_field prune[] = {
 	I64(C, u.prune.jobs_before_ms), U64(C, u.prune.max_deletes),
 };
 
+static const struct schema_field user_put[] = {
+	STR(C, u.user.id), STR(C, u.user.username), STR(C, u.user.email), STR(C, u.user.full_name),
+	STR(C, u.user.role), STR(C, u.user.client), STR(C, u.user.pw_hash), U64(C, u.user.active), U64(C, u.user.create),
+};
+static const struct schema_field user_delete[] = {STR(C, u.user_id)};
+static const struct schema_field apikey_put[] = {
+	STR(C, u.apikey.id), STR(C, u.apikey.name), STR(C, u.apikey.description), STR(C, u.apikey.scope),
+	STR(C, u.apikey.hash), STR(C, u.apikey.prefix), STR(C, u.apikey.owner), I64(C, u.apikey.expires_ms),
+};
+static const struct schema_field apikey_delete[] = {STR(C, u.apikey_id)};
+static const struct schema_field signing_key[] = {
+	STR(C, u.signing.kid), STR(C, u.signing.sealed), I64(C, u.signing.overlap_ms),
+};
+static const struct schema_field session[] = {
+	U32_IN(C, u.session.op, PROTO_SESSION_START, PROTO_SESSION_REVOKE), STR(C, u.session.family),
+	STR(C, u.session.user_id), STR(C, u.session.jti), STR(C, u.session.new_jti), I64(C, u.session.expires_ms),
+};
+static const struct schema_field key_use[] = {STR(struct proto_key_use, id), I64(struct proto_key_use, at_ms)};
+static const struct schema_table key_use_table = TABLE(key_use, struct proto_key_use);
+static const struct schema_field keys_used[] = {RECORDS(C, u.keys_used.uses, u.keys_used.n, key_use_table, true)};
+
 #define CMD(body_, fields) {body_, TABLE(fields, C)}
 
 const struct schema_cmd schema_cmds[PROTO_CMD_TYPE_MAX_] = {
@@ -117,6 +138,13 @@ const struct schema_cmd schema_cmds[PROTO_CMD_TYPE_MAX_] = {
 	[PROTO_CMD_ALERT] = CMD(BODY_FIELDS, alert),
 	[PROTO_CMD_IMPORT] = CMD(BODY_FIELDS, import),
 	[PROTO_CMD_PRUNE] = CMD(BODY_FIELDS, prune),
+	[PROTO_CMD_USER_PUT] = CMD(BODY_FIELDS, user_put),
+	[PROTO_CMD_USER_DELETE] = CMD(BODY_FIELDS, user_delete),
+	[PROTO_CMD_APIKEY_PUT] = CMD(BODY_FIELDS, apikey_put),
+	[PROTO_CMD_APIKEY_DELETE] = CMD(BODY_FIELDS, apikey_delete),
+	[PROTO_CMD_SIGNING_KEY] = CMD(BODY_FIELDS, signing_key),
+	[PROTO_CMD_SESSION] = CMD(BODY_FIELDS, session),
+	[PROTO_CMD_KEYS_USED] = CMD(BODY_FIELDS, keys_used),
 };
 #undef C
 

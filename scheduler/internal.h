@@ -32,6 +32,7 @@ struct scheduler {
 	unsigned char key[32]; /* [collector] secret_key, when have_key */
 	bool have_key;
 	int cfg_pending;     /* [[k8s_cluster]] proposals in flight */
+	unsigned identity_pending; /* identity.c: bootstrap proposals in flight */
 	bool cfg_registered; /* all of them applied */
 };
 

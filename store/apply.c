@@ -397,6 +397,9 @@ static int apply_one(struct apply_ctx *a, const struct proto_slice *c, struct ap
 			rc = APPLY_REDO;
 		}
 	}
+	if (rc == 0) {
+		rc = store_audit_record(a); /* refused commands too: on the pass that skips them */
+	}
 	proto_cmd_free(&cmd);
 	a->cmd = NULL;
 	if (rc == 0) {

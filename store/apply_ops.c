@@ -296,11 +296,8 @@ int store_apply_collect_result(struct apply_ctx *a)
 /* Re-encodes the command to keep it as the cluster's stored form. */
 int store_apply_cluster_put(struct apply_ctx *a)
 {
-	struct proto_cmd c = *a->cmd;
 	struct proto_buf b;
-	c.idem_key = "";
-	c.ts_ms = 0;
-	if (proto_cmd_encode(&c, &b) != PROTO_OK) {
+	if (store_cmd_stored(a->cmd, &b) != PROTO_OK) {
 		a->res->code = PROTO_EINVAL;
 		return 0;
 	}

@@ -22,6 +22,13 @@ static const apply_fn apply_fns[PROTO_CMD_TYPE_MAX_] = {
 	[PROTO_CMD_ALERT] = store_apply_alert,
 	[PROTO_CMD_IMPORT] = store_apply_import,
 	[PROTO_CMD_PRUNE] = store_apply_prune,
+	[PROTO_CMD_USER_PUT] = store_apply_user_put,
+	[PROTO_CMD_USER_DELETE] = store_apply_user_delete,
+	[PROTO_CMD_APIKEY_PUT] = store_apply_apikey_put,
+	[PROTO_CMD_APIKEY_DELETE] = store_apply_apikey_delete,
+	[PROTO_CMD_SIGNING_KEY] = store_apply_signing_key,
+	[PROTO_CMD_SESSION] = store_apply_session,
+	[PROTO_CMD_KEYS_USED] = store_apply_keys_used,
 };
 
 int store_apply_dispatch(struct apply_ctx *a)

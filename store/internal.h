@@ -28,6 +28,14 @@ enum store_db {
 	DB_WHSTATE,  /* id -> delivery cursor, failures, counts */
 	DB_DELIVERIES, /* id\0 + be64 attempt -> one delivery attempt */
 	DB_ALERTS,   /* alert id -> kind, severity, status, message, times */
+	DB_USERS,    /* user id -> created, updated, encoded USER_PUT */
+	DB_USERIDX,  /* "u:" + username or "e:" + email (lower case) -> user id */
+	DB_APIKEYS,  /* key id -> created, encoded APIKEY_PUT */
+	DB_KEYHASH,  /* SHA-256 hex of a key -> key id */
+	DB_KEYUSED,  /* key id -> when it was last used */
+	DB_SIGNKEYS, /* kid -> created, retires (0: signs now), sealed key */
+	DB_SESSIONS, /* family -> user id, current refresh jti, expiry, revoked, created */
+	DB_AUDIT,    /* be64 index + be64 order -> who did what, through which node */
 	DB_COUNT_
 };
 
@@ -87,6 +95,7 @@ struct apply_ctx {
 	const struct proto_cmd *cmd;
 	struct proto_result *res;
 	uint64_t n_events; /* events this entry has produced so far */
+	uint64_t n_audit;  /* audit rows this entry has written so far */
 	int64_t clock_ms;  /* the cluster clock at this entry (expiries use it) */
 };
 
@@ -141,6 +150,25 @@ int store_apply_webhook_progress(struct apply_ctx *a); /* webhooks.c */
 int store_apply_alert(struct apply_ctx *a);          /* alerts.c */
 int store_apply_import(struct apply_ctx *a);         /* import.c */
 int store_apply_prune(struct apply_ctx *a);          /* prune.c */
+int store_apply_user_put(struct apply_ctx *a);       /* users.c */
+int store_apply_user_delete(struct apply_ctx *a);    /* users.c */
+int store_apply_apikey_put(struct apply_ctx *a);     /* apikeys.c */
+int store_apply_apikey_delete(struct apply_ctx *a);  /* apikeys.c */
+int store_apply_keys_used(struct apply_ctx *a);      /* apikeys.c */
+int store_apply_signing_key(struct apply_ctx *a);    /* sessions.c */
+int store_apply_session(struct apply_ctx *a);        /* sessions.c */
+/* Writes a->cmd's audit row (with its result code) when it has an origin. */
+int store_audit_record(struct apply_ctx *a);         /* audit.c */
+
+/* cmdrec.c: cmd as records keep it (no time stamp, idempotency key or origin). */
+int store_cmd_stored(const struct proto_cmd *cmd, struct proto_buf *out);
+/* A record holding n_head i64 fields, then a->cmd as stored
+ * (no time stamp, idempotency key or origin). */
+int store_put_cmd(struct apply_ctx *a, enum store_db db, const void *k, size_t klen, const int64_t *head, size_t n_head);
+/* Decodes such a value into its head and *out (of the given command type;
+ * free it with proto_cmd_free); PROTO_EIO if it is not one. */
+int store_get_cmd(const MDB_val *v, uint32_t type, int64_t *head, size_t n_head, struct proto_cmd *out);
+
 /* Runs the function of a->cmd's type (none for NOOP). */
 int store_apply_dispatch(struct apply_ctx *a);
 

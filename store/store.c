@@ -25,6 +25,8 @@ const char *const store_db_names[DB_COUNT_] = {
 	[DB_CLIREL] = "clirel", [DB_IDEM] = "idem", [DB_IDEMT] = "idemt",
 	[DB_CLUSTERS] = "clusters", [DB_CHEALTH] = "chealth", [DB_JOBS] = "jobs", [DB_LEASES] = "leases", [DB_MEMBERS] = "members", [DB_EVENTS] = "events", [DB_WEBHOOKS] = "webhooks",
 	[DB_WHSTATE] = "whstate", [DB_DELIVERIES] = "deliveries", [DB_ALERTS] = "alerts",
+	[DB_USERS] = "users", [DB_USERIDX] = "useridx", [DB_APIKEYS] = "apikeys", [DB_KEYHASH] = "keyhash",
+	[DB_KEYUSED] = "keyused", [DB_SIGNKEYS] = "signkeys", [DB_SESSIONS] = "sessions", [DB_AUDIT] = "audit",
 };
 
 static void boot_id(char *out, size_t cap)

@@ -7,6 +7,7 @@
 #ifndef SHIPLOG_STORE_STORE_H
 #define SHIPLOG_STORE_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -200,6 +201,10 @@ typedef int (*store_job_cb)(void *data, const struct store_job *j);
 /* Jobs newest first (ids are time-ordered). */
 int store_jobs_each(struct store_read *rd, store_job_cb cb, void *data);
 int store_job_get(struct store_read *rd, const char *id, struct store_job *out);
+
+/* Whether an idempotency key other than key, starting with prefix, is
+ * remembered (the same client key used for a different request). */
+int store_idem_other(struct store_read *rd, const char *prefix, const char *key, bool *other);
 
 /* ---- Members ---- */
 

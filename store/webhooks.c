@@ -51,26 +51,13 @@ static int state_put(struct apply_ctx *a, const char *id, const struct wh_state 
 int store_apply_webhook_put(struct apply_ctx *a)
 {
 	const struct proto_webhook *wh = &a->cmd->u.webhook;
-	struct proto_cmd c = *a->cmd;
-	struct proto_buf b;
-	c.idem_key = "";
-	c.ts_ms = 0;
-	if (proto_cmd_encode(&c, &b) != PROTO_OK) {
-		a->res->code = PROTO_EINVAL;
-		return 0;
+	int64_t head[1] = {a->cmd->ts_ms};
+	int rc = store_put_cmd(a, DB_WEBHOOKS, wh->id, strlen(wh->id), head, 1);
+	if (rc != 0 || a->res->code != PROTO_OK) {
+		return rc;
 	}
-	char *v = malloc(8 + b.len);
-	if (v == NULL) {
-		proto_buf_free(&b);
-		return ENOMEM;
-	}
-	memcpy(v, &a->cmd->ts_ms, 8);
-	memcpy(v + 8, b.data, b.len);
-	int rc = store_put(a, DB_WEBHOOKS, wh->id, strlen(wh->id), v, 8 + b.len);
-	free(v);
-	proto_buf_free(&b);
 	struct wh_state st;
-	if (rc == 0 && state_get(a->txn, a->s, wh->id, &st) == MDB_NOTFOUND) {
+	if (state_get(a->txn, a->s, wh->id, &st) == MDB_NOTFOUND) {
 		st.after_index = a->index; /* deliver what happens from now on */
 		st.after_seq = UINT64_MAX;
 		rc = state_put(a, wh->id, &st);

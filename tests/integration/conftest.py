@@ -89,16 +89,24 @@ def fail_on_leaks(clusters):
         pytest.fail("memory leaked (LeakSanitizer, at node exit):\n" + "\n".join(leaks))
 
 
-@pytest.fixture(scope="module")
-def cluster(request, tmp_path_factory):
-    mod = request.module.__name__.rsplit(".", 1)[-1]
-    c = H.Cluster(tmp_path_factory.mktemp(mod), label=mod)
+def module_cluster(tmp_path_factory, label, configure=None):
+    """A generator for module fixtures: a started 3-node cluster (configure(c)
+    may change its settings first), torn down and checked for leaks after."""
+    c = H.Cluster(tmp_path_factory.mktemp(label), label=label)
+    if configure is not None:
+        configure(c)
+        c.write_config()
     try:
         c.start_all()
         yield c
     finally:
         c.teardown()
     fail_on_leaks([c])
+
+
+@pytest.fixture(scope="module")
+def cluster(request, tmp_path_factory):
+    yield from module_cluster(tmp_path_factory, request.module.__name__.rsplit(".", 1)[-1])
 
 
 @pytest.fixture

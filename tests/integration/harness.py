@@ -47,6 +47,7 @@ SHIPLOGD = os.environ.get("SHIPLOGD") or str(REPO_ROOT / "build" / "shiplogd")
 CLI = os.environ.get("SHIPLOG_CLI") or str(Path(SHIPLOGD).parent / "cli" / "shiplog")
 
 ADMIN_KEY = "test-admin-key"
+ADMIN_PASSWORD = "test-admin-password"
 
 
 def run_cli(node, *args, key=ADMIN_KEY):
@@ -90,7 +91,7 @@ DEFAULT_RATE_LIMIT = {
 ERROR_CODES = {
     "VALIDATION_ERROR", "UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND",
     "PAYLOAD_TOO_LARGE", "NO_LEADER", "UNKNOWN_OUTCOME",
-    "METHOD_NOT_ALLOWED", "INTERNAL_ERROR",
+    "METHOD_NOT_ALLOWED", "INTERNAL_ERROR", "IDEMPOTENCY_KEY_REUSED",
 }
 PING_STATUSES = {"online", "warning", "offline", "never"}
 RAFT_STATES = {"leader", "follower", "candidate"}
@@ -228,14 +229,14 @@ class Cluster:
                 f"http = {_toml_value(node.http_addr)}",
                 f"data = {_toml_value(str(node.data_dir))}",
             ]
-        lines += [
-            "", "[auth]",
-            f"admin_keys = {_toml_value([ADMIN_KEY])}",
-            'admin_user = "admin"',
-            'admin_password = "test-admin-password"',
-            "", "[auth.client_keys]",
-        ]
-        for client, keys in CLIENT_KEYS.items():
+        # [auth]: c.auth overrides or adds keys (Argon2id kept cheap here: tests
+        # log in often; the bench measures the default cost)
+        auth = {"admin_keys": [ADMIN_KEY], "admin_user": "admin", "admin_password": ADMIN_PASSWORD,
+                "password_ops": 1, "password_memory_kib": 8192}
+        auth.update(getattr(self, "auth", {}))
+        lines += ["", "[auth]"] + [f"{k} = {_toml_value(v)}" for k, v in auth.items() if v is not None]
+        lines += ["", "[auth.client_keys]"]
+        for client, keys in getattr(self, "client_keys", CLIENT_KEYS).items():
             lines.append(f"{_toml_value(client)} = {_toml_value(keys)}")
         for table, values in getattr(self, "extra_tables", {}).items():
             lines += ["", f"[{table}]"] + [f"{k} = {_toml_value(v)}" for k, v in values.items()]
@@ -274,6 +275,22 @@ class Cluster:
             self.wait_ready(name)
         if wait_leader:
             self.wait_leader()
+            self.wait_bootstrapped()
+
+    def wait_bootstrapped(self, timeout=15):
+        """Once per cluster: until every node has the bootstrap admin user (its
+        writes would otherwise land amid a test's first ones)."""
+        if getattr(self, "_bootstrapped", False) or "admin_keys" in getattr(self, "auth", {}) or \
+                getattr(self, "rate_limit", None):  # its requests would spend a test's budget
+            return
+        def made():
+            for n in self.nodes:
+                r = self.get(n, "/api/v1/users")
+                if r.status_code != 200 or r.json()["total"] < 1:
+                    return False
+            return True
+        wait_until(made, timeout, what="the bootstrap admin user on every node")
+        self._bootstrapped = True
 
     def _note_exit(self, node, how):
         if node.proc is not None and node.proc.poll() is not None:

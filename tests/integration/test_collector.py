@@ -172,7 +172,7 @@ def test_cluster_registry_validation_and_access(cluster, k8s):
     r = cluster.post(n, "/api/v1/clusters", json={"name": "from-kubeconfig", "server": k8s.url,
                                                   "client_name": H.DEV_CLIENT, "env_name": "dev"})
     H.assert_error(r, 409, "CONFLICT")
-    assert cluster.get(n, f"/api/v1/clusters/{doc['id']}", key=H.PROD_KEY).status_code == 403
+    assert cluster.get(n, f"/api/v1/clusters/{doc['id']}", key=H.PROD_KEY).status_code == 404  # ids of other clients do not leak
     listed = cluster.get(n, "/api/v1/clusters", key=H.PROD_KEY).json()["clusters"]
     assert all(x["client_name"] == CLIENT for x in listed)
     # PUT keeps sealed credentials when none are given; DELETE removes it everywhere.
