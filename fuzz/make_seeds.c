@@ -93,6 +93,23 @@ int main(int argc, char **argv)
 	c = (struct proto_cmd){.type = PROTO_CMD_PRUNE, .ts_ms = 1700000004000};
 	c.u.prune = (struct proto_prune){3, 0, 100, 0, 1000};
 	apply(s, &c, dir, "prune");
+	/* identity: a user, a key, a signing key and a session, with an origin (audit) */
+	c = (struct proto_cmd){.type = PROTO_CMD_USER_PUT, .ts_ms = 1700000005000,
+	                       .origin = {"config:admin", "n1", "127.0.0.1", "n1-1"}};
+	c.u.user = (struct proto_user){"u1", "alice", "alice@acme.io", "Alice", "operator", "acme-prod",
+	                               "$argon2id$v=19$m=8192,t=1,p=1$c2FsdA$aGFzaA", 1, 1};
+	apply(s, &c, dir, "user");
+	c = (struct proto_cmd){.type = PROTO_CMD_APIKEY_PUT, .ts_ms = 1700000006000};
+	c.u.apikey = (struct proto_apikey){"k1", "ci", "", "client:acme-prod",
+	                                   "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae",
+	                                   "shp_abcdefgh", "user:u1", 0};
+	apply(s, &c, dir, "apikey");
+	c = (struct proto_cmd){.type = PROTO_CMD_SIGNING_KEY, .ts_ms = 1700000007000};
+	c.u.signing = (struct proto_signing_key){"kid1", "v1:c2VhbGVk", 0};
+	apply(s, &c, dir, "signing");
+	c = (struct proto_cmd){.type = PROTO_CMD_SESSION, .ts_ms = 1700000008000};
+	c.u.session = (struct proto_session){PROTO_SESSION_START, "fam1", "u1", "jti1", "", 1700604800000};
+	apply(s, &c, dir, "session");
 
 	struct store_snapshot *snap;
 	void *data, *z;
