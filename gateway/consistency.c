@@ -200,7 +200,10 @@ static void on_propose_reply(void *data, int status, const struct proto_reply *r
 		gw_respond_status(gr, rep->status, rep->message);
 	} else {
 		gr->index = rep->index;
-		if (res->code != PROTO_OK && !any) {
+		if (res->code == PROTO_ECONFLICT && res->replay == 2) {
+			gw_respond_error(gr, 422, "IDEMPOTENCY_KEY_REUSED",
+			                 "this Idempotency-Key was used for a different request (method, path or body)");
+		} else if (res->code != PROTO_OK && !any) {
 			gw_respond_status(gr, res->code, "the command was refused by the state machine");
 		} else {
 			if (res->replay) {
@@ -211,11 +214,11 @@ static void on_propose_reply(void *data, int status, const struct proto_reply *r
 	}
 }
 
-/* A client's Idempotency-Key v as the store keeps it: scoped to the
+/* A client's Idempotency-Key v as commands carry it: scoped to the
  * credential ("k:" + a hash of its actor) and bound to the request (a hash
- * of method, path and body after "#"). The same key with another request
- * of the same credential is answered 422 (as far as this node has applied:
- * two such requests racing through two nodes both apply). */
+ * of method, path and body after "#"). The state machine answers the same
+ * key with another request of the same credential with ECONFLICT, replay 2
+ * (store/apply.c), which is a 422 here. */
 static bool idem_key(struct gw_req *gr, h2o_iovec_t v, char *key, size_t cap)
 {
 	h2o_req_t *req = gr->req;
@@ -234,23 +237,9 @@ static bool idem_key(struct gw_req *gr, h2o_iovec_t v, char *key, size_t cap)
 	}
 	secret_sha256_hex(buf, head + req->entity.len, what);
 	free(buf);
-	int prefix = snprintf(key, cap, "k:%.16s:%.*s#", who, (int)v.len, v.base);
-	snprintf(key + prefix, cap - (size_t)prefix, "%.16s", what);
+	snprintf(key, cap, "k:%.16s:%.*s#%.16s", who, (int)v.len, v.base, what);
 	if (!proto_valid_text(key, cap)) {
 		gw_respond_error(gr, 400, "VALIDATION_ERROR", "Idempotency-Key must be printable");
-		return false;
-	}
-	struct store_read *rd;
-	bool other = false;
-	char pre[256];
-	snprintf(pre, sizeof(pre), "%.*s", prefix, key);
-	if (store_read_begin(gr->gw->store, &rd) == PROTO_OK) {
-		store_idem_other(rd, pre, key, &other);
-		store_read_end(rd);
-	}
-	if (other) {
-		gw_respond_error(gr, 422, "IDEMPOTENCY_KEY_REUSED",
-		                 "this Idempotency-Key was used for a different request (method, path or body)");
 		return false;
 	}
 	return true;

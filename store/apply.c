@@ -223,38 +223,70 @@ int store_ping(struct apply_ctx *a, const struct proto_ping *p, bool emit)
 	return store_event(a, "client.ping", p->client, &j);
 }
 
-/* Idempotency: returns 1 (and fills res) when key was seen within the TTL. */
+/* A client's key bound to its request, "k:<credential>:<key>#<request
+ * hash>" (the gateway's), is kept as "...<key>\0<request hash>": *base is
+ * the length before the hash (the whole key for any other). */
+static void idem_stored_key(const char *key, char *out, size_t *len, size_t *base)
+{
+	const char *hash = strncmp(key, "k:", 2) == 0 ? strrchr(key, '#') : NULL;
+	*len = strlen(key);
+	memcpy(out, key, *len);
+	*base = hash != NULL ? (size_t)(hash - key) : *len;
+	if (hash != NULL) {
+		out[*base] = '\0';
+	}
+}
+
+/* Idempotency: sets *found (and fills res) when the key was seen within the
+ * TTL: a replay of the first result, or, for the same key with another
+ * request, ECONFLICT with replay 2 (nothing applied: answered 422). */
 static int idem_lookup(struct apply_ctx *a, int *found)
 {
-	const char *key = a->cmd->idem_key;
-	MDB_val k = {strlen(key), (void *)key}, v;
+	char key[PROTO_MAX_STR + 1];
+	size_t len, base;
+	idem_stored_key(a->cmd->idem_key, key, &len, &base);
+	MDB_cursor *cur;
+	MDB_val k = {base < len ? base + 1 : len, key}, v;
 	*found = 0;
-	int rc = mdb_get(a->txn, a->s->dbi[DB_IDEM], &k, &v);
-	if (rc == MDB_NOTFOUND) {
-		return 0;
-	}
+	int rc = mdb_cursor_open(a->txn, a->s->dbi[DB_IDEM], &cur);
 	if (rc != 0) {
 		return rc;
 	}
-	int64_t ts;
-	if (v.mv_size < sizeof(ts)) {
-		return MDB_CORRUPTED;
+	for (rc = mdb_cursor_get(cur, &k, &v, base < len ? MDB_SET_RANGE : MDB_SET_KEY); rc == 0;
+	     rc = base < len ? mdb_cursor_get(cur, &k, &v, MDB_NEXT) : MDB_NOTFOUND) {
+		if (base < len && (k.mv_size <= base || memcmp(k.mv_data, key, base + 1) != 0)) {
+			rc = MDB_NOTFOUND; /* past the keys of this base */
+			break;
+		}
+		int64_t ts;
+		if (v.mv_size < sizeof(ts)) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		memcpy(&ts, v.mv_data, sizeof(ts));
+		if (a->clock_ms - ts > STORE_IDEM_TTL_MS) {
+			continue; /* expired but not yet purged: as if absent */
+		}
+		if (k.mv_size != len || memcmp(k.mv_data, key, len) != 0) {
+			*a->res = (struct proto_result){.code = PROTO_ECONFLICT, .index = a->index, .replay = 2};
+		} else if (proto_result_decode((const char *)v.mv_data + sizeof(ts), v.mv_size - sizeof(ts), a->res) != 0) {
+			rc = MDB_CORRUPTED;
+			break;
+		} else {
+			a->res->replay = 1;
+		}
+		*found = 1;
+		break;
 	}
-	memcpy(&ts, v.mv_data, sizeof(ts));
-	if (a->clock_ms - ts > STORE_IDEM_TTL_MS) {
-		return 0; /* expired but not yet purged: treat as new */
-	}
-	if (proto_result_decode((const char *)v.mv_data + sizeof(ts), v.mv_size - sizeof(ts), a->res) != 0) {
-		return MDB_CORRUPTED;
-	}
-	a->res->replay = 1;
-	*found = 1;
-	return 0;
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 static int idem_record(struct apply_ctx *a)
 {
-	const char *key = a->cmd->idem_key;
+	char key[PROTO_MAX_STR + 1];
+	size_t len, base;
+	idem_stored_key(a->cmd->idem_key, key, &len, &base);
 	struct proto_buf rb;
 	unsigned char v[256];
 	int64_t ts = a->clock_ms;
@@ -264,7 +296,7 @@ static int idem_record(struct apply_ctx *a)
 	}
 	memcpy(v, &ts, sizeof(ts));
 	memcpy(v + sizeof(ts), rb.data, rb.len);
-	int rc = store_put(a, DB_IDEM, key, strlen(key), v, sizeof(ts) + rb.len);
+	int rc = store_put(a, DB_IDEM, key, len, v, sizeof(ts) + rb.len);
 	proto_buf_free(&rb);
 	if (rc != 0) {
 		return rc;
@@ -272,7 +304,7 @@ static int idem_record(struct apply_ctx *a)
 	struct rec_writer tk;
 	rec_init(&tk);
 	rec_put_be64(&tk, (uint64_t)ts);
-	rec_put_keypart(&tk, key);
+	rec_put_keypart_n(&tk, key, len);
 	return store_put(a, DB_IDEMT, tk.buf, tk.len, "", 0);
 }
 

@@ -175,23 +175,3 @@ int store_members_each(struct store_read *rd, store_member_cb cb, void *data)
 	return rv;
 }
 
-int store_idem_other(struct store_read *rd, const char *prefix, const char *key, bool *other)
-{
-	MDB_cursor *cur;
-	size_t n = strlen(prefix);
-	MDB_val k = {n, (void *)prefix}, v;
-	*other = false;
-	if (mdb_cursor_open(rd->txn, rd->s->dbi[DB_IDEM], &cur) != 0) {
-		return PROTO_EIO;
-	}
-	for (int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && k.mv_size >= n &&
-	                                                         memcmp(k.mv_data, prefix, n) == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != strlen(key) || memcmp(k.mv_data, key, k.mv_size) != 0) {
-			*other = true;
-			break;
-		}
-	}
-	mdb_cursor_close(cur);
-	return PROTO_OK;
-}

@@ -45,6 +45,12 @@ void rec_put_keypart(struct rec_writer *w, const char *s)
 	put(w, s, strlen(s) + 1);
 }
 
+void rec_put_keypart_n(struct rec_writer *w, const void *p, size_t n)
+{
+	put(w, p, n);
+	put(w, "", 1);
+}
+
 void rec_put_be64(struct rec_writer *w, uint64_t v)
 {
 	unsigned char b[8];

@@ -23,6 +23,8 @@ void rec_put_str(struct rec_writer *w, const char *s);
 void rec_put_bytes(struct rec_writer *w, const void *p, size_t n);
 /* Key part: the bytes of s followed by a NUL separator. */
 void rec_put_keypart(struct rec_writer *w, const char *s);
+/* The same for n bytes that may hold a NUL themselves. */
+void rec_put_keypart_n(struct rec_writer *w, const void *p, size_t n);
 /* Big-endian u64 so keys sort numerically. */
 void rec_put_be64(struct rec_writer *w, uint64_t v);
 

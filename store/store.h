@@ -202,10 +202,6 @@ typedef int (*store_job_cb)(void *data, const struct store_job *j);
 int store_jobs_each(struct store_read *rd, store_job_cb cb, void *data);
 int store_job_get(struct store_read *rd, const char *id, struct store_job *out);
 
-/* Whether an idempotency key other than key, starting with prefix, is
- * remembered (the same client key used for a different request). */
-int store_idem_other(struct store_read *rd, const char *prefix, const char *key, bool *other);
-
 /* ---- Members ---- */
 
 typedef int (*store_member_cb)(void *data, const struct proto_member *m);

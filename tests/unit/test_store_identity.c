@@ -268,6 +268,36 @@ static void test_audit_rows_for_commands_with_an_origin(void **state)
 	assert_string_equal(a.target[1], "u1 (alice)");
 }
 
+static struct proto_result idem_ping(struct fixture *f, const char *key, const char *version)
+{
+	struct proto_cmd c = {.type = PROTO_CMD_PING, .ts_ms = 1000, .idem_key = key};
+	c.ping = (struct proto_ping){"prod", "p", version, 1000};
+	return store_fixture_apply(f, &c);
+}
+
+/* store/apply.c: a client key bound to its request ("k:<who>:<key>#<hash>"):
+ * the same request replays, another request with the key is refused
+ * (ECONFLICT, replay 2) and applies nothing, another credential's key is its own. */
+static void test_idempotency_key_bound_to_its_request(void **state)
+{
+	struct fixture *f = *state;
+	struct proto_result first = idem_ping(f, "k:aaaa:deploy-1#h1", "1.0");
+	assert_int_equal(first.code, PROTO_OK);
+	assert_int_equal(first.replay, 0);
+	struct proto_result again = idem_ping(f, "k:aaaa:deploy-1#h1", "1.0");
+	assert_int_equal(again.replay, 1);
+	assert_int_equal(again.index, first.index);
+	struct proto_result other = idem_ping(f, "k:aaaa:deploy-1#h2", "2.0");
+	assert_int_equal(other.code, PROTO_ECONFLICT);
+	assert_int_equal(other.replay, 2);
+	struct proto_result theirs = idem_ping(f, "k:bbbb:deploy-1#h2", "2.0");
+	assert_int_equal(theirs.code, PROTO_OK);
+	assert_int_equal(theirs.replay, 0);
+	assert_int_equal(idem_ping(f, "k:aaaa:deploy-1#h1", "1.0").replay, 1); /* still the first */
+	assert_int_equal(idem_ping(f, "auto:n1:1", "3.0").replay, 0);          /* other keys as before */
+	assert_int_equal(idem_ping(f, "auto:n1:1", "3.0").replay, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -279,6 +309,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_signing_keys_retire_after_overlap, store_fixture_setup,
 		                                store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_audit_rows_for_commands_with_an_origin, store_fixture_setup,
+		                                store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_idempotency_key_bound_to_its_request, store_fixture_setup,
 		                                store_fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
