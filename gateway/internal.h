@@ -162,6 +162,7 @@ struct gw {
 	int n_ws;                                   /* in ws */
 	struct workers *pw_workers;   /* passwords.c: [auth] password_threads */
 	struct gw_keyuse *keyuse;     /* keyuse.c */
+	void *token_cache;            /* tokens.c: access tokens verified lately */
 	unsigned char secret_key[32]; /* seals cluster credentials */
 	bool have_secret_key;
 	struct {

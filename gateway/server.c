@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gateway/internal.h"
+#include "gateway/tokens.h"
 #include "lib/log.h"
 
 int gw_init(struct gw **out, const struct gw_config *c)
@@ -35,6 +36,7 @@ void gw_free(struct gw *g)
 	gw_waiters_free(g);
 	gw_conns_free(g);
 	gw_keyuse_free(g);
+	gw_tokens_free(g);
 	free(g->ratelimit);
 	free(g);
 }

@@ -16,6 +16,7 @@ struct key_find {
 	int64_t now_ms;
 	char kid_out[GW_ID_MAX];
 	char sealed[PROTO_MAX_STR + 1];
+	int64_t retire_ms;
 	bool found;
 };
 
@@ -27,13 +28,16 @@ static int key_row(void *data, const struct store_signing_key *k)
 	if (want) {
 		snprintf(f->kid_out, sizeof(f->kid_out), "%s", k->kid);
 		snprintf(f->sealed, sizeof(f->sealed), "%s", k->sealed);
+		f->retire_ms = k->retire_ms;
 		f->found = true;
 	}
 	return want;
 }
 
-/* The key kid (NULL: the signing one) unsealed into key; 0 or -1. */
-static int signing_key(struct gw *g, const char *kid, char kid_out[GW_ID_MAX], unsigned char key[GW_TOKEN_KEY_BYTES])
+/* The key kid (NULL: the signing one) unsealed into key, and when it
+ * retires (0: never yet) into *retire if not NULL; 0 or -1. */
+static int signing_key(struct gw *g, const char *kid, char kid_out[GW_ID_MAX], unsigned char key[GW_TOKEN_KEY_BYTES],
+                       int64_t *retire)
 {
 	struct store_read *rd;
 	struct key_find f = {.kid = kid, .now_ms = wall_now_ms()};
@@ -53,6 +57,9 @@ static int signing_key(struct gw *g, const char *kid, char kid_out[GW_ID_MAX], u
 		if (kid_out != NULL) {
 			snprintf(kid_out, GW_ID_MAX, "%s", f.kid_out);
 		}
+		if (retire != NULL) {
+			*retire = f.retire_ms;
+		}
 	}
 	secret_wipe(plain, len);
 	free(plain);
@@ -62,7 +69,7 @@ static int signing_key(struct gw *g, const char *kid, char kid_out[GW_ID_MAX], u
 bool gw_tokens_ready(struct gw *g)
 {
 	unsigned char key[GW_TOKEN_KEY_BYTES];
-	int rv = signing_key(g, NULL, NULL, key);
+	int rv = signing_key(g, NULL, NULL, key, NULL);
 	secret_wipe(key, sizeof(key));
 	return rv == 0;
 }
@@ -73,7 +80,7 @@ char *gw_token_sign(struct gw *g, const struct gw_claims *c)
 	char kid[GW_ID_MAX];
 	jwt_t *jwt = NULL;
 	char *out = NULL;
-	if (signing_key(g, NULL, kid, key) != 0 || jwt_new(&jwt) != 0) {
+	if (signing_key(g, NULL, kid, key, NULL) != 0 || jwt_new(&jwt) != 0) {
 		secret_wipe(key, sizeof(key));
 		return NULL;
 	}
@@ -107,7 +114,85 @@ static bool copy_grant(jwt_t *jwt, const char *name, char *out, size_t cap)
 	return true;
 }
 
+/* Access tokens verified lately: a request with one skips the two decodes
+ * and the HMAC (most of a JWT's cost). An entry is used for at most
+ * TOKEN_CACHE_MS, so a key retired by a rotation stops being honoured within
+ * that; sessions and users are still checked on every request (auth.c). */
+#define TOKEN_CACHE 1024
+#define TOKEN_CACHE_MS 5000
+
+struct token_cache {
+	struct {
+		char *token;
+		struct gw_claims c;
+		int64_t until_ms;
+	} e[TOKEN_CACHE];
+};
+
+static size_t token_slot(const char *token)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (const char *p = token; *p != '\0'; p++) {
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	}
+	return (size_t)(h & (TOKEN_CACHE - 1));
+}
+
+static bool cached(struct gw *g, const char *token, struct gw_claims *out)
+{
+	struct token_cache *tc = g->token_cache;
+	size_t i = token_slot(token);
+	int64_t now = wall_now_ms();
+	if (tc == NULL || tc->e[i].token == NULL || strcmp(tc->e[i].token, token) != 0 || now >= tc->e[i].until_ms ||
+	    now >= tc->e[i].c.exp_ms) {
+		return false;
+	}
+	*out = tc->e[i].c;
+	return true;
+}
+
+static void remember(struct gw *g, const char *token, const struct gw_claims *c)
+{
+	if (g->token_cache == NULL && (g->token_cache = calloc(1, sizeof(struct token_cache))) == NULL) {
+		return;
+	}
+	struct token_cache *tc = g->token_cache;
+	size_t i = token_slot(token);
+	free(tc->e[i].token);
+	tc->e[i].token = strdup(token);
+	tc->e[i].c = *c;
+	tc->e[i].until_ms = wall_now_ms() + TOKEN_CACHE_MS;
+	if (c->key_retire_ms != 0 && c->key_retire_ms < tc->e[i].until_ms) {
+		tc->e[i].until_ms = c->key_retire_ms;
+	}
+}
+
+void gw_tokens_free(struct gw *g)
+{
+	struct token_cache *tc = g->token_cache;
+	for (size_t i = 0; tc != NULL && i < TOKEN_CACHE; i++) {
+		free(tc->e[i].token);
+	}
+	free(tc);
+	g->token_cache = NULL;
+}
+
+static int verify(struct gw *g, const char *token, const char *typ, struct gw_claims *out, const char **why);
+
 int gw_token_verify(struct gw *g, const char *token, const char *typ, struct gw_claims *out, const char **why)
+{
+	bool access = strcmp(typ, "access") == 0;
+	if (access && cached(g, token, out)) {
+		return 0;
+	}
+	int rv = verify(g, token, typ, out, why);
+	if (rv == 0 && access) {
+		remember(g, token, out);
+	}
+	return rv;
+}
+
+static int verify(struct gw *g, const char *token, const char *typ, struct gw_claims *out, const char **why)
 {
 	jwt_t *jwt = NULL;
 	unsigned char key[GW_TOKEN_KEY_BYTES];
@@ -121,7 +206,7 @@ int gw_token_verify(struct gw *g, const char *token, const char *typ, struct gw_
 	snprintf(kid_copy, sizeof(kid_copy), "%s", kid != NULL ? kid : "");
 	jwt_free(jwt);
 	jwt = NULL;
-	if (kid_copy[0] == '\0' || signing_key(g, kid_copy, NULL, key) != 0) {
+	if (kid_copy[0] == '\0' || signing_key(g, kid_copy, NULL, key, &out->key_retire_ms) != 0) {
 		*why = "token signed by an unknown or retired key";
 		return -1;
 	}

@@ -15,12 +15,15 @@ struct gw_claims {
 	char typ[16];        /* "access" or "refresh" */
 	int64_t iat_ms, exp_ms;
 	uint64_t idx;        /* Raft index that started or last rotated its session */
+	int64_t key_retire_ms; /* verify: when the key that signed it retires (0: not yet set) */
 };
 
 /* True if the cluster has a signing key this node can unseal. */
 bool gw_tokens_ready(struct gw *g);
 /* A signed token for c (malloc'd, free()), NULL if no key can sign. */
 char *gw_token_sign(struct gw *g, const struct gw_claims *c);
+/* Frees the cache of verified access tokens (at gw_free). */
+void gw_tokens_free(struct gw *g);
 /* True if s looks like a JWT rather than an API key. */
 bool gw_token_shaped(const char *s);
 /* Checks token's signature (by its kid, a key not yet retired), issuer
