@@ -54,6 +54,8 @@ struct cfg_retention {
 	unsigned jobs_days;             /* jobs_days: finished jobs older than this go (30) */
 	unsigned interval_ms;           /* interval: how often the lease holder prunes (1m) */
 	unsigned batch;                 /* batch: rows one PRUNE command deletes at most (5000) */
+	unsigned audit_keep;            /* audit_keep: newest audit rows kept (1000000) */
+	unsigned audit_days;            /* audit_days: audit rows older than this go (365) */
 };
 
 /* How Kubernetes lists are read: pages of page_size items (limit/continue),

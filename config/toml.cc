@@ -93,7 +93,8 @@ const std::vector<known_table> cluster_tables = {
 	{"alerts", {"ping_warning", "ping_offline", "collection_failures"}},
 	{"autopilot", {"max_voters", "remove_unreachable_after", "spread_regions"}},
 	{"health", {"leader_silence", "max_apply_lag"}},
-	{"retention", {"history_per_component", "history_days", "jobs_keep", "jobs_days", "interval", "batch"}},
+	{"retention", {"history_per_component", "history_days", "jobs_keep", "jobs_days", "interval", "batch",
+	               "audit_keep", "audit_days"}},
 	{"log", {"level", "format"}},
 	{"rate_limit", {"anonymous_per_minute", "authenticated_per_minute", "slots"}},
 	{"auth", {"admin_keys", "admin_user", "admin_password", "client_keys", "access_token_ttl", "refresh_token_ttl",
@@ -381,6 +382,8 @@ void load(const char *path, struct cfg *c)
 	rt->jobs_days = count(rtv, "jobs_days", 30);
 	rt->interval_ms = duration_ms(rtv, "interval", 60000, 1000);
 	rt->batch = count(rtv, "batch", 5000);
+	rt->audit_keep = count(rtv, "audit_keep", 1000000);
+	rt->audit_days = count(rtv, "audit_days", 365);
 	if (rt->batch == 0 || rt->interval_ms < 1000) {
 		throw config_error("[retention] batch must be positive and interval at least 1s");
 	}

@@ -66,6 +66,7 @@ enum proto_cmd_type {
 	PROTO_CMD_SIGNING_KEY = 22,   /* a new JWT signing key, sealed; the ones before retire after an overlap */
 	PROTO_CMD_SESSION = 23,       /* a login session: start, refresh-token rotation, revoke */
 	PROTO_CMD_KEYS_USED = 24,     /* when API keys were last used, batched by a gateway */
+	PROTO_CMD_PRUNE_IDENTITY = 25, /* retention: expired sessions and old audit rows go */
 	PROTO_CMD_TYPE_MAX_
 };
 
@@ -158,6 +159,16 @@ struct proto_session {
 	const char *jti;     /* START: its refresh token's id; ROTATE: the one presented */
 	const char *new_jti; /* ROTATE: the new refresh token's id */
 	int64_t expires_ms;  /* START, ROTATE: when the (new) refresh token expires */
+};
+
+/* PRUNE_IDENTITY: as PRUNE, for sessions whose refresh token expired
+ * before sessions_before_ms and audit rows beyond audit_keep (newest kept)
+ * or older than audit_before_ms; 0 turns a bound off. */
+struct proto_prune_identity {
+	int64_t sessions_before_ms;
+	uint64_t audit_keep;
+	int64_t audit_before_ms;
+	uint64_t max_deletes;
 };
 
 struct proto_key_use {
@@ -287,6 +298,7 @@ struct proto_cmd {
 			struct proto_key_use *uses;
 			uint32_t n;
 		} keys_used;                      /* KEYS_USED */
+		struct proto_prune_identity prune_identity; /* PRUNE_IDENTITY */
 	} u;
 	void *mem_;                    /* owned memory of a decoded command */
 };

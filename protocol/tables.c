@@ -118,6 +118,11 @@ static const struct schema_field key_use[] = {STR(struct proto_key_use, id), I64
 static const struct schema_table key_use_table = TABLE(key_use, struct proto_key_use);
 static const struct schema_field keys_used[] = {RECORDS(C, u.keys_used.uses, u.keys_used.n, key_use_table, true)};
 
+static const struct schema_field prune_identity[] = {
+	I64(C, u.prune_identity.sessions_before_ms), U64(C, u.prune_identity.audit_keep),
+	I64(C, u.prune_identity.audit_before_ms), U64(C, u.prune_identity.max_deletes),
+};
+
 #define CMD(body_, fields) {body_, TABLE(fields, C)}
 
 const struct schema_cmd schema_cmds[PROTO_CMD_TYPE_MAX_] = {
@@ -145,6 +150,7 @@ const struct schema_cmd schema_cmds[PROTO_CMD_TYPE_MAX_] = {
 	[PROTO_CMD_SIGNING_KEY] = CMD(BODY_FIELDS, signing_key),
 	[PROTO_CMD_SESSION] = CMD(BODY_FIELDS, session),
 	[PROTO_CMD_KEYS_USED] = CMD(BODY_FIELDS, keys_used),
+	[PROTO_CMD_PRUNE_IDENTITY] = CMD(BODY_FIELDS, prune_identity),
 };
 #undef C
 

@@ -31,6 +31,7 @@ static const char *const cmd_names[PROTO_CMD_TYPE_MAX_] = {
 	[PROTO_CMD_SIGNING_KEY] = "auth.signing_key",
 	[PROTO_CMD_SESSION] = "auth.session",
 	[PROTO_CMD_KEYS_USED] = "api_key.used",
+	[PROTO_CMD_PRUNE_IDENTITY] = "prune.identity",
 };
 
 const char *store_cmd_name(uint32_t type)

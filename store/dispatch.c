@@ -29,6 +29,7 @@ static const apply_fn apply_fns[PROTO_CMD_TYPE_MAX_] = {
 	[PROTO_CMD_SIGNING_KEY] = store_apply_signing_key,
 	[PROTO_CMD_SESSION] = store_apply_session,
 	[PROTO_CMD_KEYS_USED] = store_apply_keys_used,
+	[PROTO_CMD_PRUNE_IDENTITY] = store_apply_prune_identity,
 };
 
 int store_apply_dispatch(struct apply_ctx *a)

@@ -70,6 +70,9 @@ typedef int (*store_audit_cb)(void *data, const struct store_audit *e);
 /* Audit rows newest first, strictly before (before_index, before_seq)
  * (UINT64_MAX, 0 for the newest). */
 int store_audit_each(struct store_read *rd, uint64_t before_index, uint64_t before_seq, store_audit_cb cb, void *data);
+/* True if PRUNE_IDENTITY with these bounds would delete something (so the
+ * retention duty proposes it only then). */
+bool store_identity_prunable(struct store_read *rd, const struct proto_prune_identity *p);
 /* The name audit rows give a command type ("" if none). */
 const char *store_cmd_name(uint32_t type);
 

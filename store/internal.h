@@ -36,6 +36,7 @@ enum store_db {
 	DB_SIGNKEYS, /* kid -> created, retires (0: signs now), sealed key */
 	DB_SESSIONS, /* family -> user id, current refresh jti, expiry, revoked, created */
 	DB_AUDIT,    /* be64 index + be64 order -> who did what, through which node */
+	DB_SESSEXP,  /* be64 refresh expiry + family -> "" (expiry order, for retention) */
 	DB_COUNT_
 };
 
@@ -157,6 +158,7 @@ int store_apply_apikey_delete(struct apply_ctx *a);  /* apikeys.c */
 int store_apply_keys_used(struct apply_ctx *a);      /* apikeys.c */
 int store_apply_signing_key(struct apply_ctx *a);    /* sessions.c */
 int store_apply_session(struct apply_ctx *a);        /* sessions.c */
+int store_apply_prune_identity(struct apply_ctx *a); /* prune_identity.c */
 /* Writes a->cmd's audit row (with its result code) when it has an origin. */
 int store_audit_record(struct apply_ctx *a);         /* audit.c */
 

@@ -97,9 +97,31 @@ int store_apply_signing_key(struct apply_ctx *a)
 	return store_event(a, "auth.key_rotated", "", &j);
 }
 
-static int session_put(struct apply_ctx *a, const char *family, const struct store_session *s)
+/* The session's key in DB_SESSEXP. */
+static void exp_key(struct rec_writer *k, int64_t expires_ms, const char *family)
 {
-	struct rec_writer w;
+	rec_init(k);
+	rec_put_be64(k, (uint64_t)expires_ms);
+	rec_put_keypart(k, family);
+}
+
+/* Writes s; old_exp: its expiry as stored (0: new), whose index row goes. */
+static int session_put(struct apply_ctx *a, const char *family, const struct store_session *s, int64_t old_exp)
+{
+	struct rec_writer w, k;
+	if (old_exp != 0 && old_exp != s->expires_ms) {
+		exp_key(&k, old_exp, family);
+		MDB_val key = {k.len, k.buf};
+		int rc = mdb_del(a->txn, a->s->dbi[DB_SESSEXP], &key, NULL);
+		if (rc != 0 && rc != MDB_NOTFOUND) {
+			return rc;
+		}
+	}
+	exp_key(&k, s->expires_ms, family);
+	int rc = store_put(a, DB_SESSEXP, k.buf, k.len, "", 0);
+	if (rc != 0) {
+		return rc;
+	}
 	rec_init(&w);
 	rec_put_str(&w, s->user_id);
 	rec_put_str(&w, s->jti);
@@ -141,6 +163,7 @@ int store_apply_session(struct apply_ctx *a)
 		return rc;
 	}
 	bool exists = rc == 0;
+	int64_t old_exp = exists ? s.expires_ms : 0;
 	switch (p->op) {
 	case PROTO_SESSION_START:
 		if (exists) {
@@ -150,7 +173,7 @@ int store_apply_session(struct apply_ctx *a)
 		s = (struct store_session){.expires_ms = p->expires_ms, .created_ms = a->cmd->ts_ms};
 		snprintf(s.user_id, sizeof(s.user_id), "%s", p->user_id);
 		snprintf(s.jti, sizeof(s.jti), "%s", p->jti);
-		return session_put(a, p->family, &s);
+		return session_put(a, p->family, &s, old_exp);
 	case PROTO_SESSION_ROTATE:
 		if (!exists || s.revoked || s.expires_ms <= a->clock_ms) {
 			a->res->code = PROTO_ENOTFOUND;
@@ -159,18 +182,18 @@ int store_apply_session(struct apply_ctx *a)
 		if (strcmp(s.jti, p->jti) != 0) { /* an old refresh token again: the family is compromised */
 			s.revoked = true;
 			a->res->updated = 1; /* tells the proposer the family was revoked (the result code stays OK) */
-			return session_put(a, p->family, &s);
+			return session_put(a, p->family, &s, old_exp);
 		}
 		snprintf(s.jti, sizeof(s.jti), "%s", p->new_jti);
 		s.expires_ms = p->expires_ms;
-		return session_put(a, p->family, &s);
+		return session_put(a, p->family, &s, old_exp);
 	case PROTO_SESSION_REVOKE:
 		if (!exists) {
 			a->res->code = PROTO_ENOTFOUND;
 			return 0;
 		}
 		s.revoked = true;
-		return session_put(a, p->family, &s);
+		return session_put(a, p->family, &s, old_exp);
 	}
 	a->res->code = PROTO_EINVAL;
 	return 0;

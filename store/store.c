@@ -27,6 +27,7 @@ const char *const store_db_names[DB_COUNT_] = {
 	[DB_WHSTATE] = "whstate", [DB_DELIVERIES] = "deliveries", [DB_ALERTS] = "alerts",
 	[DB_USERS] = "users", [DB_USERIDX] = "useridx", [DB_APIKEYS] = "apikeys", [DB_KEYHASH] = "keyhash",
 	[DB_KEYUSED] = "keyused", [DB_SIGNKEYS] = "signkeys", [DB_SESSIONS] = "sessions", [DB_AUDIT] = "audit",
+	[DB_SESSEXP] = "sessexp",
 };
 
 static void boot_id(char *out, size_t cap)

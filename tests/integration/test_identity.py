@@ -368,6 +368,20 @@ def test_key_rotation_keeps_old_tokens_through_the_overlap_only(idc):
         assert idc.get(n, "/api/v1/auth/me", key=new).status_code == 200
 
 
+def test_audit_log_is_bounded_by_retention(cluster_factory):
+    c = cluster_factory(n=1, start=False)
+    c.extra_tables = {"retention": {"audit_keep": 3, "interval": "1s"}}
+    c.write_config()
+    c.start_all()
+    for i in range(6):
+        r = c.post("n1", "/api/v1/users", json={"username": f"r{i}", "password": PW, "role": "viewer"})
+        assert r.status_code == 201, H.show(r)
+    H.wait_until(lambda: len(c.get("n1", "/api/v1/audit-logs").json()["audit_logs"]) == 3, 15,
+                 what="the audit log cut to [retention] audit_keep")
+    rows = c.get("n1", "/api/v1/audit-logs").json()["audit_logs"]
+    assert [x["target"].split(" ")[1] for x in rows] == ["(r5)", "(r4)", "(r3)"], rows  # the newest stay
+
+
 def test_no_secret_in_clear_on_disk_or_in_logs(idc):
     """Last in the module: everything above created passwords, keys and tokens."""
     make_user(idc, "n1", "secretive", "viewer", password="s3cret-password-needle")

@@ -213,6 +213,12 @@ static void assert_cmd_eq(const struct proto_cmd *w, const struct proto_cmd *g)
 			assert_int_equal(b->u.keys_used.uses[i].at_ms, a->u.keys_used.uses[i].at_ms);
 		}
 		break;
+	case PROTO_CMD_PRUNE_IDENTITY:
+		assert_int_equal(b->u.prune_identity.sessions_before_ms, a->u.prune_identity.sessions_before_ms);
+		assert_int_equal(b->u.prune_identity.audit_keep, a->u.prune_identity.audit_keep);
+		assert_int_equal(b->u.prune_identity.audit_before_ms, a->u.prune_identity.audit_before_ms);
+		assert_int_equal(b->u.prune_identity.max_deletes, a->u.prune_identity.max_deletes);
+		break;
 	default:
 		fail_msg("command type %u has no comparison", w->type);
 	}
@@ -460,6 +466,10 @@ static const struct cmd_case cmd_cases[] = {
 	 "32cf0000018bf3f1ec00000000000000"},
 	{"keys_used", {.type = PROTO_CMD_KEYS_USED, .ts_ms = 24, .idem_key = "", .u.keys_used = {uses_two, 2}}, "95011818a0919292af6b3031386330303030303030616263cf0000018bcfe568"
 	 "0092af6b3031386330303030303030646566cf0000018bcfe57b880000000000"},
+	{"prune_identity", {.type = PROTO_CMD_PRUNE_IDENTITY, .ts_ms = 26, .idem_key = "retention:identity:1",
+	                    .u.prune_identity = {1700000000000, 1000000, 1690000000000, 5000}},
+	 "9501191ab4726574656e74696f6e3a6964656e746974793a3194cf0000018bcf"
+	 "e56800ce000f4240cf000001897bd98400cd138800000000"},
 	/* the origin (audit) rides as a sixth element; commands without one keep their bytes */
 	{"origin", {.type = PROTO_CMD_USER_DELETE, .ts_ms = 25, .idem_key = "k:d", .u.user_id = "u-old",
 	            .origin = {"user:u-admin", "n1", "127.0.0.1", "n1-42"}},

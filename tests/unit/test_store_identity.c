@@ -298,6 +298,61 @@ static void test_idempotency_key_bound_to_its_request(void **state)
 	assert_int_equal(idem_ping(f, "auto:n1:1", "3.0").replay, 1);
 }
 
+static uint64_t audit_rows(struct fixture *f)
+{
+	struct audit_rows a = {0};
+	struct store_read *rd;
+	assert_int_equal(store_read_begin(f->s, &rd), PROTO_OK);
+	store_audit_each(rd, UINT64_MAX, 0, seen_audit, &a);
+	store_read_end(rd);
+	return (uint64_t)a.n;
+}
+
+/* store/prune_identity.c: expired sessions go by their expiry index, audit
+ * rows beyond the newest audit_keep or before a time go oldest first, both
+ * within max_deletes, and the store says whether there is anything to do. */
+static void test_prune_identity(void **state)
+{
+	struct fixture *f = *state;
+	struct proto_cmd c = {.type = PROTO_CMD_SESSION, .ts_ms = 1000};
+	const char *fams[] = {"f1", "f2", "f3"};
+	int64_t exps[] = {5000, 9000, 20000};
+	for (int i = 0; i < 3; i++) {
+		c.u.session = (struct proto_session){PROTO_SESSION_START, fams[i], "u1", "j", "", exps[i]};
+		assert_int_equal(store_fixture_apply(f, &c).code, PROTO_OK);
+	}
+	/* a rotation moves f1's expiry past the bound: its old index row must not make it go */
+	c.u.session = (struct proto_session){PROTO_SESSION_ROTATE, "f1", "u1", "j", "j2", 30000};
+	assert_int_equal(store_fixture_apply(f, &c).code, PROTO_OK);
+	for (int i = 0; i < 6; i++) {
+		struct proto_cmd u = {.type = PROTO_CMD_USER_DELETE, .ts_ms = 1000 + i, .u.user_id = "nobody",
+		                      .origin = {"config:admin", "n1", "", ""}};
+		store_fixture_apply(f, &u); /* refused, and audited */
+	}
+	assert_int_equal(audit_rows(f), 6);
+	struct proto_prune_identity p = {10000, 4, 0, 1};
+	struct store_read *rd;
+	assert_int_equal(store_read_begin(f->s, &rd), PROTO_OK);
+	assert_true(store_identity_prunable(rd, &p));
+	store_read_end(rd);
+	struct proto_cmd pc = {.type = PROTO_CMD_PRUNE_IDENTITY, .ts_ms = 12000, .u.prune_identity = p};
+	struct proto_result r = store_fixture_apply(f, &pc);
+	assert_int_equal(r.updated, 1);
+	assert_int_equal(r.created, 1); /* max_deletes stopped it */
+	pc.u.prune_identity.max_deletes = 0;
+	r = store_fixture_apply(f, &pc);
+	assert_int_equal(r.updated, 2); /* the other expired session and audit rows down to 4 */
+	assert_int_equal(r.created, 0);
+	struct store_session s;
+	assert_int_equal(store_read_begin(f->s, &rd), PROTO_OK);
+	assert_int_equal(store_session_get(rd, "f1", &s), PROTO_OK);
+	assert_int_equal(store_session_get(rd, "f2", &s), PROTO_ENOTFOUND);
+	assert_int_equal(store_session_get(rd, "f3", &s), PROTO_OK);
+	assert_false(store_identity_prunable(rd, &p));
+	store_read_end(rd);
+	assert_int_equal(audit_rows(f), 4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -312,6 +367,7 @@ int main(void)
 		                                store_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_idempotency_key_bound_to_its_request, store_fixture_setup,
 		                                store_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_prune_identity, store_fixture_setup, store_fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
