@@ -33,6 +33,7 @@ struct key_form {
 	json_t *body;
 	char key[64];
 	char hash[65], prefix[KEY_SHOWN + 1], id[40];
+	char scope[PROTO_MAX_STR + 16]; /* the default scope, when the body names none */
 	struct proto_apikey k;
 };
 
@@ -48,7 +49,9 @@ static void form_dispose(void *p)
 static void created(struct gw_req *gr, const struct proto_result *res)
 {
 	struct key_form *f = gr->ctx;
-	(void)res;
+	if (gw_refuse_replay(gr, res)) {
+		return;
+	}
 	json_t *o = key_json(&f->k, wall_now_ms(), 0);
 	json_object_set_new(o, "key", json_string(f->key));
 	gw_add_header(gr, "cache-control", "no-store");
@@ -80,13 +83,14 @@ void gw_h_apikey_create(struct gw_req *gr)
 	}
 	enum gw_role role;
 	const char *client;
-	char own[PROTO_MAX_STR + 16];
+	char *own = f->scope;
+	size_t own_cap = sizeof(f->scope);
 	if (scope == NULL) { /* the Container Engine seed sends none: the caller's own reach */
 		const struct gw_auth *a = &gr->auth;
 		if (a->client != NULL) {
-			snprintf(own, sizeof(own), "%s:%s", a->role >= GW_ROLE_OPERATOR ? "client" : "read", a->client);
+			snprintf(own, own_cap, "%s:%s", a->role >= GW_ROLE_OPERATOR ? "client" : "read", a->client);
 		} else {
-			snprintf(own, sizeof(own), "%s", a->role == GW_ROLE_VIEWER ? "read" : gw_role_name(a->role));
+			snprintf(own, own_cap, "%s", a->role == GW_ROLE_VIEWER ? "read" : gw_role_name(a->role));
 		}
 		scope = own;
 	}
@@ -103,6 +107,10 @@ void gw_h_apikey_create(struct gw_req *gr)
 	if (expires != NULL && (timefmt_parse(expires, &expires_ms) != 0 || expires_ms <= wall_now_ms())) {
 		gw_respond_error(gr, 400, "VALIDATION_ERROR", "expires_at must be a future ISO 8601 time");
 		return;
+	}
+	int64_t cap = gr->auth.cred == GW_CRED_APIKEY ? gr->auth.expires_ms : 0;
+	if (cap != 0 && (expires_ms == 0 || expires_ms > cap)) {
+		expires_ms = cap; /* a key outlives no key that made it */
 	}
 	char rnd[48];
 	secret_random_text(rnd, sizeof(rnd), 32);

@@ -47,7 +47,52 @@ struct key_found {
 	struct gw_req *gr;
 	struct gw_auth *a;
 	bool expired;
+	char owner[PROTO_MAX_STR + 1]; /* who made the key */
 };
+
+struct owner_found {
+	bool live;
+	char next[PROTO_MAX_STR + 1]; /* a key's own maker, "" for a user */
+};
+
+static int owner_user(void *data, const struct store_user *u)
+{
+	((struct owner_found *)data)->live = u->u->active != 0;
+	return 1;
+}
+
+static int owner_key(void *data, const struct store_apikey *k)
+{
+	struct owner_found *o = data;
+	o->live = k->k->expires_ms == 0 || k->k->expires_ms > wall_now_ms();
+	snprintf(o->next, sizeof(o->next), "%s", k->k->owner);
+	return 1;
+}
+
+/* A managed key lives only while whoever made it does: a user still
+ * active, a key still there and unexpired (and so on up, a few makers at
+ * most), or cluster.toml. Deleting or disabling a user ends its keys. */
+static bool maker_live(struct store_read *rd, const char *owner)
+{
+	char cur[PROTO_MAX_STR + 1];
+	snprintf(cur, sizeof(cur), "%s", owner);
+	for (int hops = 0; hops < 8; hops++) {
+		struct owner_found o = {false, ""};
+		if (strncmp(cur, "user:", 5) == 0) {
+			store_user_get(rd, cur + 5, owner_user, &o);
+			return o.live;
+		}
+		if (strncmp(cur, "key:", 4) != 0) {
+			return strncmp(cur, "config:", 7) == 0 || strncmp(cur, "node:", 5) == 0;
+		}
+		store_apikey_get(rd, cur + 4, owner_key, &o);
+		if (!o.live) {
+			return false;
+		}
+		snprintf(cur, sizeof(cur), "%s", o.next);
+	}
+	return false; /* a chain this long is not one the API makes */
+}
 
 static int managed_key(void *data, const struct store_apikey *k)
 {
@@ -62,6 +107,8 @@ static int managed_key(void *data, const struct store_apikey *k)
 		return 1; /* a scope this binary does not know grants nothing */
 	}
 	struct gw_auth *a = f->a;
+	snprintf(f->owner, sizeof(f->owner), "%s", k->k->owner);
+	a->expires_ms = k->k->expires_ms;
 	a->kind = GW_AUTH_OK;
 	a->cred = GW_CRED_APIKEY;
 	a->role = role;
@@ -91,7 +138,7 @@ struct gw_auth gw_auth_key(struct gw *g, struct gw_req *gr, const char *key)
 		if (config_key_match(g->cfg->client_keys[i].key, key, hash)) {
 			a = (struct gw_auth){.kind = GW_AUTH_OK, .role = GW_ROLE_OPERATOR, .cred = GW_CRED_CONFIG, .key = key,
 			                     .client = g->cfg->client_keys[i].client};
-			snprintf(a.actor, sizeof(a.actor), "config:client:%.100s", a.client);
+			snprintf(a.actor, sizeof(a.actor), "config:client:%s", a.client); /* fits: CFG_NAME_MAX < GW_ID_MAX + 2 */
 			return a;
 		}
 	}
@@ -99,9 +146,12 @@ struct gw_auth gw_auth_key(struct gw *g, struct gw_req *gr, const char *key)
 		secret_sha256_hex(key, strlen(key), hash);
 	}
 	struct store_read *rd;
-	struct key_found f = {gr, &a, false};
+	struct key_found f = {gr, &a, false, ""};
 	if (store_read_begin(g->store, &rd) == PROTO_OK) {
 		store_apikey_by_hash(rd, hash, managed_key, &f);
+		if (a.kind == GW_AUTH_OK && !maker_live(rd, f.owner)) {
+			a = invalid(key, "API key of a user or key that no longer exists or is disabled");
+		}
 		store_read_end(rd);
 	}
 	if (f.expired) {

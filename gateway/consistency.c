@@ -215,8 +215,8 @@ static void on_propose_reply(void *data, int status, const struct proto_reply *r
 }
 
 /* A client's Idempotency-Key v as commands carry it: scoped to the
- * credential ("k:" + a hash of its actor) and bound to the request (a hash
- * of method, path and body after "#"). The state machine answers the same
+ * credential ("k2:" + a hash of its actor) and bound to the request (an
+ * HMAC of method, path and body under the cluster's secret, after "#"). The state machine answers the same
  * key with another request of the same credential with ECONFLICT, replay 2
  * (store/apply.c), which is a 422 here. */
 static bool idem_key(struct gw_req *gr, h2o_iovec_t v, char *key, size_t cap)
@@ -235,9 +235,16 @@ static bool idem_key(struct gw_req *gr, h2o_iovec_t v, char *key, size_t cap)
 	if (req->entity.len > 0) {
 		memcpy(buf + head, req->entity.base, req->entity.len);
 	}
-	secret_sha256_hex(buf, head + req->entity.len, what);
+	/* keyed when the cluster has a secret, since bodies may hold passwords
+	 * and the key is kept in the log: a plain hash would be a fast oracle */
+	if (gr->gw->have_secret_key) {
+		secret_hmac_sha256_hex(gr->gw->secret_key, sizeof(gr->gw->secret_key), buf, head + req->entity.len, what);
+	} else {
+		secret_sha256_hex(buf, head, what); /* method and path only */
+	}
+	secret_wipe(buf, n);
 	free(buf);
-	snprintf(key, cap, "k:%.16s:%.*s#%.16s", who, (int)v.len, v.base, what);
+	snprintf(key, cap, "k2:%.16s:%.*s#%.16s", who, (int)v.len, v.base, what);
 	if (!proto_valid_text(key, cap)) {
 		gw_respond_error(gr, 400, "VALIDATION_ERROR", "Idempotency-Key must be printable");
 		return false;
@@ -288,6 +295,16 @@ static void propose(struct gw_req *gr, struct proto_cmd *cmd, gw_write_cb done, 
 		gw_respond_status(gr, rv, NULL);
 	}
 	proto_buf_free(&cb);
+}
+
+bool gw_refuse_replay(struct gw_req *gr, const struct proto_result *res)
+{
+	if (res->replay == 0) {
+		return false;
+	}
+	gw_respond_error(gr, 409, "CONFLICT",
+	                 "this Idempotency-Key made credentials before; they are shown only once: send a new request");
+	return true;
 }
 
 void gw_propose(struct gw_req *gr, struct proto_cmd *cmd, gw_write_cb done)

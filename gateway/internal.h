@@ -55,6 +55,7 @@ struct gw_auth {
 	char key_id[GW_ID_MAX];     /* GW_CRED_APIKEY: the managed key */
 	const char *scope;   /* GW_CRED_APIKEY: its scope (request pool) */
 	uint64_t wait_index; /* GW_CRED_JWT: its session is not here yet, but will be at this index */
+	int64_t expires_ms;  /* GW_CRED_APIKEY: when the key expires (0: never); keys it makes expire no later */
 };
 
 struct gw_req;
@@ -217,6 +218,10 @@ void gw_propose(struct gw_req *gr, struct proto_cmd *cmd, gw_write_cb done);
 /* As gw_propose, but done also gets the state machine's refusals
  * (res->code != PROTO_OK) and answers them itself. */
 void gw_propose_any(struct gw_req *gr, struct proto_cmd *cmd, gw_write_cb done);
+/* For writes that make a secret shown once (a key, tokens): answers 409 and
+ * returns true when res is a replay of an earlier request's, whose secret
+ * this request never saw. */
+bool gw_refuse_replay(struct gw_req *gr, const struct proto_result *res);
 /* conns.c */
 int gw_conns_init(struct gw *g);
 void gw_conns_free(struct gw *g);

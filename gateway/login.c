@@ -79,8 +79,9 @@ static void answer_tokens(struct gw_req *gr, struct login *l)
 
 static void session_started(struct gw_req *gr, const struct proto_result *res)
 {
-	(void)res;
-	answer_tokens(gr, gr->ctx);
+	if (!gw_refuse_replay(gr, res)) {
+		answer_tokens(gr, gr->ctx);
+	}
 }
 
 static void login_refused(struct gw_req *gr)
@@ -156,7 +157,9 @@ static void rotated(struct gw_req *gr, const struct proto_result *res)
 		gw_respond_error(gr, 401, "UNAUTHORIZED", "refresh token already used: the session is revoked");
 		return;
 	}
-	answer_tokens(gr, gr->ctx);
+	if (!gw_refuse_replay(gr, res)) {
+		answer_tokens(gr, gr->ctx);
+	}
 }
 
 void gw_h_refresh(struct gw_req *gr)

@@ -22,7 +22,9 @@ static void rotation_dispose(void *p)
 static void rotated(struct gw_req *gr, const struct proto_result *res)
 {
 	struct rotation *r = gr->ctx;
-	(void)res;
+	if (gw_refuse_replay(gr, res)) {
+		return;
+	}
 	gw_respond_json(gr, 200, json_pack("{s:s,s:I,s:o}", "kid", r->kid, "overlap_ms", (json_int_t)r->overlap_ms,
 	                                   "previous_keys_retire_at", gw_json_time(wall_now_ms() + r->overlap_ms)));
 }

@@ -120,6 +120,7 @@ struct user_form {
 	json_t *body;
 	struct gw_user u;
 	bool create;
+	bool self;     /* the user's own update: role, client and active stay as stored (USER_PUT create 2) */
 	int ok_status; /* 201 or 200 */
 	const char *message; /* answered instead of the user, when set */
 };
@@ -175,7 +176,7 @@ static void propose_user(struct gw_req *gr, struct user_form *f, const char *has
 {
 	struct proto_cmd cmd = {.type = PROTO_CMD_USER_PUT};
 	cmd.u.user = (struct proto_user){f->u.id, f->u.username, f->u.email, f->u.full_name, f->u.role, f->u.client,
-	                                 hash, f->u.active, f->create};
+	                                 hash, f->u.active, f->create ? 1u : f->self ? 2u : 0u};
 	gw_propose_any(gr, &cmd, user_written);
 }
 
@@ -318,6 +319,7 @@ void gw_h_user_me_update(struct gw_req *gr)
 		gw_respond_error(gr, 400, "VALIDATION_ERROR", "change the password with POST /api/v1/users/me/password");
 		return;
 	}
+	f->self = true;
 	if (read_profile(gr, body, &f->u, false)) {
 		propose_user(gr, f, "");
 	}
@@ -351,5 +353,6 @@ void gw_h_user_me_password(struct gw_req *gr)
 		return;
 	}
 	f->message = "Password updated successfully";
+	f->self = true;
 	gw_pw_run(gr, GW_PW_CHANGE, f->u.pw_hash, cur, next, hashed);
 }

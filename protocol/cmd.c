@@ -49,7 +49,7 @@ int proto_cmd_encode(const struct proto_cmd *c, struct proto_buf *out)
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	msgpack_pack_array(&pk, origin ? 6 : 5);
-	msgpack_pack_uint32(&pk, PROTO_VERSION);
+	msgpack_pack_uint32(&pk, origin || c->type >= PROTO_CMD_USER_PUT ? PROTO_CMD_VERSION_IDENTITY : PROTO_VERSION);
 	msgpack_pack_uint32(&pk, c->type);
 	msgpack_pack_int64(&pk, c->ts_ms);
 	codec_pack_str(&pk, c->idem_key);
@@ -118,8 +118,13 @@ int proto_cmd_decode(const void *buf, size_t len, struct proto_cmd *c)
 		return rv;
 	}
 	c->mem_ = a.base;
-	rv = codec_envelope(&up.data, PROTO_CMD_TYPE_MAX_, &c->type, &f, &n);
+	uint32_t version = 0;
+	rv = codec_envelope(&up.data, PROTO_CMD_TYPE_MAX_, &version, &c->type, &f, &n);
 	if (rv == PROTO_OK && n != 3 && n != 4) { /* the fourth: its origin */
+		rv = PROTO_EINVAL;
+	}
+	/* one encoding per command: version 3 exactly for the identity era's */
+	if (rv == PROTO_OK && (version == PROTO_CMD_VERSION_IDENTITY) != (n == 4 || c->type >= PROTO_CMD_USER_PUT)) {
 		rv = PROTO_EINVAL;
 	}
 	if (rv == PROTO_OK) {

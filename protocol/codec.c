@@ -143,14 +143,19 @@ void *codec_alloc(struct codec_arena *a, size_t size)
 	return a->base + start;
 }
 
-int codec_envelope(const msgpack_object *o, uint32_t max_type, uint32_t *type, const msgpack_object **fields, uint32_t *n)
+int codec_envelope(const msgpack_object *o, uint32_t max_type, uint32_t *version_out, uint32_t *type,
+                   const msgpack_object **fields, uint32_t *n)
 {
 	uint32_t version;
 	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 2) {
 		return PROTO_EINVAL;
 	}
-	if (codec_u32(&o->via.array.ptr[0], &version) != 0 || version != PROTO_VERSION) {
+	if (codec_u32(&o->via.array.ptr[0], &version) != 0 ||
+	    (version != PROTO_VERSION && (version_out == NULL || version != PROTO_CMD_VERSION_IDENTITY))) {
 		return PROTO_EINVAL;
+	}
+	if (version_out != NULL) {
+		*version_out = version;
 	}
 	if (codec_u32(&o->via.array.ptr[1], type) != 0 || *type == 0 || *type >= max_type) {
 		return PROTO_EINVAL;

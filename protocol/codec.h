@@ -20,7 +20,11 @@ struct codec_arena {
 int codec_unpack(const void *buf, size_t len, msgpack_unpacked *up, struct codec_arena *arena, size_t extra);
 
 /* Checks the envelope [version, type, ...] with n_fields after version/type. */
-int codec_envelope(const msgpack_object *o, uint32_t max_type, uint32_t *type, const msgpack_object **fields, uint32_t *n);
+/* [version, type, fields...]: version must be PROTO_VERSION, or, when
+ * version is not NULL, any this binary reads (PROTO_VERSION or
+ * PROTO_CMD_VERSION_IDENTITY), given back in *version. */
+int codec_envelope(const msgpack_object *o, uint32_t max_type, uint32_t *version, uint32_t *type,
+                   const msgpack_object **fields, uint32_t *n);
 
 int codec_u64(const msgpack_object *o, uint64_t *v);
 int codec_u32(const msgpack_object *o, uint32_t *v);

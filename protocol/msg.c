@@ -40,7 +40,7 @@ int proto_msg_decode(const void *buf, size_t len, struct proto_msg *m)
 		return rv;
 	}
 	m->mem_ = a.base;
-	rv = codec_envelope(&up.data, PROTO_MSG_TYPE_MAX_, &m->type, &f, &n);
+	rv = codec_envelope(&up.data, PROTO_MSG_TYPE_MAX_, NULL, &m->type, &f, &n);
 	if (rv == PROTO_OK && (!known(m->type) || schema_unpack(f, n, &a, &schema_msgs[m->type], m) != PROTO_OK)) {
 		rv = PROTO_EINVAL; /* a message that does not fit is malformed, whatever the cause */
 	}

@@ -20,6 +20,13 @@
  * leader proposes a newer version, every voter must read it: that gate does
  * not exist yet, as 1 is the only version. */
 #define PROTO_VERSION 1
+/* Commands of the identity era (types from PROTO_CMD_USER_PUT on, and any
+ * command with an origin) are written as version 3 (2 is a compressed
+ * entry's, PROTO_ZENTRY_VERSION): a binary that reads only version 1 stops
+ * at them (PROTO_ENEWER) instead of applying them as bad commands, which
+ * would diverge. Everything else keeps version 1 and its bytes. */
+#define PROTO_CMD_VERSION_IDENTITY 3
+#define PROTO_CMD_VERSION_MAX 3 /* the newest command format this binary reads */
 #define PROTO_MAX_MSG (16u << 20)  /* largest encoded message accepted */
 #define PROTO_MAX_STR 1024u        /* longest string field, unless its table says otherwise */
 /* A cluster's sealed credentials: an RSA-4096 CA bundle, client certificate
@@ -126,7 +133,8 @@ struct proto_user {
 	const char *client;  /* "": every client; else the only one it may see */
 	const char *pw_hash; /* crypto_pwhash_str; "" keeps the stored one; "!" none (single sign-on only) */
 	uint64_t active;     /* 0: disabled, its tokens are refused */
-	uint64_t create;     /* 1: refused (ECONFLICT) if id, username or email exist; 0: id must exist */
+	uint64_t create;     /* 1: refused (ECONFLICT) if id, username or email exist; 0: id must exist;
+	                      * 2 (the user's own update): as 0, but role, client and active stay as stored */
 };
 
 /* A managed API key: only its hash enters the log. */

@@ -223,12 +223,13 @@ int store_ping(struct apply_ctx *a, const struct proto_ping *p, bool emit)
 	return store_event(a, "client.ping", p->client, &j);
 }
 
-/* A client's key bound to its request, "k:<credential>:<key>#<request
+/* A client's key bound to its request, "k2:<credential>:<key>#<request
  * hash>" (the gateway's), is kept as "...<key>\0<request hash>": *base is
- * the length before the hash (the whole key for any other). */
+ * the length before the hash (the whole key for any other, "k:" keys of
+ * before included). */
 static void idem_stored_key(const char *key, char *out, size_t *len, size_t *base)
 {
-	const char *hash = strncmp(key, "k:", 2) == 0 ? strrchr(key, '#') : NULL;
+	const char *hash = strncmp(key, "k2:", 3) == 0 ? strrchr(key, '#') : NULL;
 	*len = strlen(key);
 	memcpy(out, key, *len);
 	*base = hash != NULL ? (size_t)(hash - key) : *len;
@@ -493,9 +494,9 @@ int store_apply_batch(store *s, uint64_t index, const struct proto_slice *cmds, 
 	 * replay too: a node downgraded below what it applied stops. */
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t version;
-		if (proto_format_version(cmds[i].data, cmds[i].len, &version) == PROTO_OK && version > PROTO_VERSION) {
+		if (proto_format_version(cmds[i].data, cmds[i].len, &version) == PROTO_OK && version > PROTO_CMD_VERSION_MAX) {
 			log_info("store", "entry %llu holds a command of format v%u; this binary reads up to v%u",
-			        (unsigned long long)index, version, PROTO_VERSION);
+			        (unsigned long long)index, version, PROTO_CMD_VERSION_MAX);
 			return PROTO_ENEWER;
 		}
 	}

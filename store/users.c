@@ -78,7 +78,7 @@ int store_apply_user_put(struct apply_ctx *a)
 		return rc;
 	}
 	bool exists = rc == 0;
-	if (exists == (u->create != 0)) {
+	if (exists == (u->create == 1)) {
 		a->res->code = exists ? PROTO_ECONFLICT : PROTO_ENOTFOUND;
 		return 0;
 	}
@@ -104,6 +104,12 @@ int store_apply_user_put(struct apply_ctx *a)
 	struct proto_cmd saved = *a->cmd;
 	if (u->pw_hash[0] == '\0') { /* keeps the stored hash */
 		saved.u.user.pw_hash = exists ? old.u.user.pw_hash : "!";
+	}
+	if (u->create == 2) { /* a user's own update never undoes an admin's change racing it */
+		saved.u.user.role = old.u.user.role;
+		saved.u.user.client = old.u.user.client;
+		saved.u.user.active = old.u.user.active;
+		saved.u.user.create = 0;
 	}
 	const struct proto_cmd *cmd = a->cmd;
 	a->cmd = &saved;

@@ -282,6 +282,28 @@ def test_idempotency_keys_belong_to_a_credential_and_a_request(idc):
     assert theirs.status_code == 200 and H.idx(theirs) != H.idx(first), H.show(theirs)
 
 
+def test_a_key_lives_only_as_long_as_its_maker(idc):
+    make_user(idc, "n1", "minter", "operator")
+    t = wait_login(idc, "n1", "minter", PW)["access_token"]
+    k = make_key(idc, "n1", "read", key=t)
+    child = make_key(idc, "n1", f"badge:{H.PROD_CLIENT}", key=k["key"])  # made by a key made by the user
+    # no scope: the caller's own reach, as the Container Engine seed sends it
+    r = idc.post("n1", "/api/v1/api-keys", key=t, json={"name": "seed-style"})
+    assert r.status_code == 201 and r.json()["scope"] == "operator", H.show(r)
+    # a replay of a request that made a key cannot show that key again
+    body = {"name": "once", "scope": "read"}
+    first = idc.post("n1", "/api/v1/api-keys", json=body, headers={"Idempotency-Key": "mint-1"})
+    assert first.status_code == 201
+    H.assert_error(idc.post("n1", "/api/v1/api-keys", json=body, headers={"Idempotency-Key": "mint-1"}),
+                   409, "CONFLICT")
+    uid = idc.get("n1", "/api/v1/auth/me", key=t).json()["id"]
+    assert idc.put("n1", f"/api/v1/users/{uid}", json={"is_active": False}).status_code == 200
+    H.wait_until(lambda: idc.get("n2", "/api/clients-environments", key=k["key"]).status_code == 401, 10,
+                 what="the disabled user's key refused")
+    badge = f"/badges/{child['key']}/" + BADGE_PATH.format(client=H.PROD_CLIENT)
+    assert "invalid" in idc.get("n2", badge, key=None).text
+
+
 def test_config_keys_may_be_written_as_hashes(idc):
     assert idc.get("n1", "/api/clients-environments", key="hashed-dev-key").status_code == 200
     me = idc.get("n1", "/api/v1/auth/me", key="hashed-dev-key").json()

@@ -154,7 +154,7 @@ static void test_newer_format_entry_applies_nothing(void **state)
 	assert_int_equal(proto_cmd_encode(&c, &ok), PROTO_OK);
 	assert_int_equal(proto_cmd_encode(&c, &newer), PROTO_OK);
 	assert_int_equal(((unsigned char *)newer.data)[1], PROTO_VERSION); /* [version, ...] as a fixint */
-	((unsigned char *)newer.data)[1] = PROTO_VERSION + 1;
+	((unsigned char *)newer.data)[1] = PROTO_CMD_VERSION_MAX + 1;
 	assert_int_equal(store_apply(f->s, f->index + 1, newer.data, newer.len, res), PROTO_ENEWER);
 	struct proto_slice both[2] = {{ok.data, ok.len}, {newer.data, newer.len}};
 	assert_int_equal(store_apply_batch(f->s, f->index + 1, both, 2, res), PROTO_ENEWER);

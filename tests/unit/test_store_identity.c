@@ -48,6 +48,18 @@ static int find(struct fixture *f, const char *name, struct seen *s)
 	return rv;
 }
 
+static int seen_role(void *data, const struct store_user *u)
+{
+	struct {
+		char role[16], client[16];
+		uint64_t active;
+	} *g = data;
+	snprintf(g->role, sizeof(g->role), "%s", u->u->role);
+	snprintf(g->client, sizeof(g->client), "%s", u->u->client);
+	g->active = u->u->active;
+	return 0;
+}
+
 static void test_users_unique_and_found_by_name_or_email(void **state)
 {
 	struct fixture *f = *state;
@@ -68,6 +80,21 @@ static void test_users_unique_and_found_by_name_or_email(void **state)
 	assert_int_equal(find(f, "alicia", &s), PROTO_OK);
 	assert_string_equal(s.hash, "$argon2id$h1");
 	assert_int_equal(user_put(f, "u2", "alice", "", "$argon2id$h2", 1).code, PROTO_OK);
+	/* a user's own update (create 2) keeps role, client and active as stored */
+	struct proto_cmd self = {.type = PROTO_CMD_USER_PUT, .ts_ms = 2000};
+	self.u.user = (struct proto_user){"u2", "alice", "", "Alice", "admin", "", "", 1, 2};
+	struct proto_cmd demote = self;
+	demote.u.user = (struct proto_user){"u2", "alice", "", "", "viewer", "acme", "", 0, 0};
+	assert_int_equal(store_fixture_apply(f, &demote).code, PROTO_OK);
+	assert_int_equal(store_fixture_apply(f, &self).code, PROTO_OK);
+	struct store_read *r2;
+	struct { char role[16], client[16]; uint64_t active; } got = {"", "", 9};
+	assert_int_equal(store_read_begin(f->s, &r2), PROTO_OK);
+	assert_int_equal(store_user_get(r2, "u2", seen_role, &got), PROTO_OK);
+	store_read_end(r2);
+	assert_string_equal(got.role, "viewer");
+	assert_string_equal(got.client, "acme");
+	assert_int_equal(got.active, 0);
 	struct proto_cmd del = {.type = PROTO_CMD_USER_DELETE, .ts_ms = 1, .u.user_id = "u1"};
 	assert_int_equal(store_fixture_apply(f, &del).code, PROTO_OK);
 	assert_int_equal(find(f, "alice@x.io", &s), PROTO_ENOTFOUND);
@@ -275,26 +302,28 @@ static struct proto_result idem_ping(struct fixture *f, const char *key, const c
 	return store_fixture_apply(f, &c);
 }
 
-/* store/apply.c: a client key bound to its request ("k:<who>:<key>#<hash>"):
+/* store/apply.c: a client key bound to its request ("k2:<who>:<key>#<hash>"):
  * the same request replays, another request with the key is refused
  * (ECONFLICT, replay 2) and applies nothing, another credential's key is its own. */
 static void test_idempotency_key_bound_to_its_request(void **state)
 {
 	struct fixture *f = *state;
-	struct proto_result first = idem_ping(f, "k:aaaa:deploy-1#h1", "1.0");
+	struct proto_result first = idem_ping(f, "k2:aaaa:deploy-1#h1", "1.0");
 	assert_int_equal(first.code, PROTO_OK);
 	assert_int_equal(first.replay, 0);
-	struct proto_result again = idem_ping(f, "k:aaaa:deploy-1#h1", "1.0");
+	struct proto_result again = idem_ping(f, "k2:aaaa:deploy-1#h1", "1.0");
 	assert_int_equal(again.replay, 1);
 	assert_int_equal(again.index, first.index);
-	struct proto_result other = idem_ping(f, "k:aaaa:deploy-1#h2", "2.0");
+	struct proto_result other = idem_ping(f, "k2:aaaa:deploy-1#h2", "2.0");
 	assert_int_equal(other.code, PROTO_ECONFLICT);
 	assert_int_equal(other.replay, 2);
-	struct proto_result theirs = idem_ping(f, "k:bbbb:deploy-1#h2", "2.0");
+	struct proto_result theirs = idem_ping(f, "k2:bbbb:deploy-1#h2", "2.0");
 	assert_int_equal(theirs.code, PROTO_OK);
 	assert_int_equal(theirs.replay, 0);
-	assert_int_equal(idem_ping(f, "k:aaaa:deploy-1#h1", "1.0").replay, 1); /* still the first */
-	assert_int_equal(idem_ping(f, "auto:n1:1", "3.0").replay, 0);          /* other keys as before */
+	assert_int_equal(idem_ping(f, "k2:aaaa:deploy-1#h1", "1.0").replay, 1); /* still the first */
+	assert_int_equal(idem_ping(f, "k:old#1", "3.0").replay, 0); /* other keys as before, "#" or not */
+	assert_int_equal(idem_ping(f, "k:old#2", "3.0").replay, 0);
+	assert_int_equal(idem_ping(f, "auto:n1:1", "3.0").replay, 0);
 	assert_int_equal(idem_ping(f, "auto:n1:1", "3.0").replay, 1);
 }
 
