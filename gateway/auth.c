@@ -167,6 +167,7 @@ struct gw_auth gw_auth_key(struct gw *g, struct gw_req *gr, const char *key)
 struct user_found {
 	struct gw_req *gr;
 	struct gw_auth *a;
+	uint64_t started_index; /* the session's */
 };
 
 static int session_user(void *data, const struct store_user *u)
@@ -174,6 +175,10 @@ static int session_user(void *data, const struct store_user *u)
 	struct user_found *f = data;
 	enum gw_role role = gw_role_parse(u->u->role);
 	if (!u->u->active || role == GW_ROLE_NONE) {
+		return 1;
+	}
+	if (f->started_index < u->pw_index) {
+		f->a->why = "the password changed since this sign-in: sign in again";
 		return 1;
 	}
 	f->a->kind = GW_AUTH_OK;
@@ -186,7 +191,7 @@ int gw_auth_session_check(struct gw *g, struct gw_req *gr, struct gw_auth *a)
 {
 	struct store_read *rd;
 	struct store_session s;
-	struct user_found f = {gr, a};
+	struct user_found f = {gr, a, 0};
 	if (store_read_begin(g->store, &rd) != PROTO_OK) {
 		return -1;
 	}
@@ -195,6 +200,7 @@ int gw_auth_session_check(struct gw *g, struct gw_req *gr, struct gw_auth *a)
 	int rv = store_session_get(rd, a->session, &s);
 	if (rv == PROTO_OK && !s.revoked && strcmp(s.user_id, a->user_id) == 0) {
 		a->why = "user disabled or deleted";
+		f.started_index = s.started_index;
 		store_user_get(rd, a->user_id, session_user, &f);
 	}
 	bool behind = rv == PROTO_ENOTFOUND && a->wait_index > store_read_index(rd);

@@ -186,6 +186,13 @@ void gw_h_refresh(struct gw_req *gr)
 		gw_respond_error(gr, 401, "UNAUTHORIZED", "user disabled or deleted");
 		return;
 	}
+	struct gw_auth s = {.cred = GW_CRED_JWT};
+	snprintf(s.user_id, sizeof(s.user_id), "%s", c.sub);
+	snprintf(s.session, sizeof(s.session), "%s", c.sid);
+	if (gw_auth_session_check(gr->gw, gr, &s) == -1) { /* ended, or its password changed since (-2: not here yet) */
+		gw_respond_error(gr, 401, "UNAUTHORIZED", "%s", s.why);
+		return;
+	}
 	snprintf(l->family, sizeof(l->family), "%s", c.sid);
 	new_id(l->jti, sizeof(l->jti));
 	l->refresh_exp_ms = wall_now_ms() + gr->gw->cfg->identity.refresh_ttl_ms;

@@ -13,6 +13,7 @@
 struct store_user {
 	const struct proto_user *u; /* as last put; pw_hash is the stored hash */
 	int64_t created_ms, updated_ms;
+	uint64_t pw_index; /* Raft index of its last password set: sessions started before it are over */
 };
 typedef int (*store_user_cb)(void *data, const struct store_user *u);
 /* One user by id; PROTO_ENOTFOUND if absent. */
@@ -53,6 +54,7 @@ struct store_session {
 	char jti[STORE_ID_MAX];    /* its current refresh token */
 	int64_t expires_ms;        /* of that refresh token */
 	int64_t created_ms;
+	uint64_t started_index;    /* the Raft index of its START */
 	bool revoked;
 };
 /* The session family; PROTO_ENOTFOUND if none. */

@@ -128,6 +128,7 @@ static int session_put(struct apply_ctx *a, const char *family, const struct sto
 	rec_put_i64(&w, s->expires_ms);
 	rec_put_i64(&w, s->created_ms);
 	rec_put_u64(&w, s->revoked);
+	rec_put_u64(&w, s->started_index);
 	return w.overflow ? EINVAL : store_put(a, DB_SESSIONS, family, strlen(family), w.buf, w.len);
 }
 
@@ -146,6 +147,7 @@ static int session_read(MDB_txn *txn, store *s, const char *family, struct store
 	out->expires_ms = rec_get_i64(&r);
 	out->created_ms = rec_get_i64(&r);
 	out->revoked = rec_get_u64(&r) != 0;
+	out->started_index = rec_get_u64(&r);
 	return r.bad ? MDB_CORRUPTED : 0;
 }
 
@@ -170,7 +172,7 @@ int store_apply_session(struct apply_ctx *a)
 			a->res->code = PROTO_ECONFLICT;
 			return 0;
 		}
-		s = (struct store_session){.expires_ms = p->expires_ms, .created_ms = a->cmd->ts_ms};
+		s = (struct store_session){.expires_ms = p->expires_ms, .created_ms = a->cmd->ts_ms, .started_index = a->index};
 		snprintf(s.user_id, sizeof(s.user_id), "%s", p->user_id);
 		snprintf(s.jti, sizeof(s.jti), "%s", p->jti);
 		return session_put(a, p->family, &s, old_exp);

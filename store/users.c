@@ -72,7 +72,9 @@ int store_apply_user_put(struct apply_ctx *a)
 	const struct proto_user *u = &a->cmd->u.user;
 	MDB_val k = {strlen(u->id), (void *)u->id}, v;
 	struct proto_cmd old = {0};
-	int64_t head[2] = {a->cmd->ts_ms, a->cmd->ts_ms};
+	/* created, updated, and the Raft index of the last password set (sessions
+	 * started before it are over: gw_auth_session_check) */
+	int64_t head[3] = {a->cmd->ts_ms, a->cmd->ts_ms, (int64_t)a->index};
 	int rc = mdb_get(a->txn, a->s->dbi[DB_USERS], &k, &v);
 	if (rc != 0 && rc != MDB_NOTFOUND) {
 		return rc;
@@ -82,7 +84,7 @@ int store_apply_user_put(struct apply_ctx *a)
 		a->res->code = exists ? PROTO_ECONFLICT : PROTO_ENOTFOUND;
 		return 0;
 	}
-	if (exists && store_get_cmd(&v, PROTO_CMD_USER_PUT, head, 2, &old) != PROTO_OK) {
+	if (exists && store_get_cmd(&v, PROTO_CMD_USER_PUT, head, 3, &old) != PROTO_OK) {
 		return MDB_CORRUPTED;
 	}
 	bool name_ok, mail_ok;
@@ -101,6 +103,9 @@ int store_apply_user_put(struct apply_ctx *a)
 		return rc;
 	}
 	head[1] = a->cmd->ts_ms;
+	if (u->pw_hash[0] != '\0') {
+		head[2] = (int64_t)a->index;
+	}
 	struct proto_cmd saved = *a->cmd;
 	if (u->pw_hash[0] == '\0') { /* keeps the stored hash */
 		saved.u.user.pw_hash = exists ? old.u.user.pw_hash : "!";
@@ -113,7 +118,7 @@ int store_apply_user_put(struct apply_ctx *a)
 	}
 	const struct proto_cmd *cmd = a->cmd;
 	a->cmd = &saved;
-	rc = store_put_cmd(a, DB_USERS, u->id, strlen(u->id), head, 2);
+	rc = store_put_cmd(a, DB_USERS, u->id, strlen(u->id), head, 3);
 	a->cmd = cmd;
 	proto_cmd_free(&old);
 	if (rc == 0 && (rc = idx_put(a, 'u', u->username, u->id)) == 0) {
@@ -131,7 +136,7 @@ int store_apply_user_delete(struct apply_ctx *a)
 	const char *id = a->cmd->u.user_id;
 	MDB_val k = {strlen(id), (void *)id}, v;
 	struct proto_cmd old;
-	int64_t head[2];
+	int64_t head[3];
 	int rc = mdb_get(a->txn, a->s->dbi[DB_USERS], &k, &v);
 	if (rc == MDB_NOTFOUND) {
 		a->res->code = PROTO_ENOTFOUND;
@@ -140,7 +145,7 @@ int store_apply_user_delete(struct apply_ctx *a)
 	if (rc != 0) {
 		return rc;
 	}
-	if (store_get_cmd(&v, PROTO_CMD_USER_PUT, head, 2, &old) != PROTO_OK) {
+	if (store_get_cmd(&v, PROTO_CMD_USER_PUT, head, 3, &old) != PROTO_OK) {
 		return MDB_CORRUPTED;
 	}
 	if ((rc = idx_del(a, 'u', old.u.user.username)) == 0 && (rc = idx_del(a, 'e', old.u.user.email)) == 0 &&
@@ -156,11 +161,11 @@ int store_apply_user_delete(struct apply_ctx *a)
 static int emit(const MDB_val *v, store_user_cb cb, void *data, int *stop)
 {
 	struct proto_cmd cmd;
-	int64_t head[2];
-	if (store_get_cmd(v, PROTO_CMD_USER_PUT, head, 2, &cmd) != PROTO_OK) {
+	int64_t head[3];
+	if (store_get_cmd(v, PROTO_CMD_USER_PUT, head, 3, &cmd) != PROTO_OK) {
 		return PROTO_EIO;
 	}
-	struct store_user su = {&cmd.u.user, head[0], head[1]};
+	struct store_user su = {&cmd.u.user, head[0], head[1], (uint64_t)head[2]};
 	*stop = cb(data, &su);
 	proto_cmd_free(&cmd);
 	return PROTO_OK;

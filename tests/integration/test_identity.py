@@ -148,6 +148,8 @@ def test_own_profile_and_password(idc):
     r = idc.post("n1", "/api/v1/users/me/password", key=t,
                  json={"current_password": PW, "new_password": "another-password"})
     assert r.status_code == 200, H.show(r)
+    for n in idc.names:  # a new password ends the sessions signed in with the old one
+        H.wait_until(lambda: idc.get(n, "/api/v1/auth/me", key=t).status_code == 401, 10, what=f"old session on {n}")
     H.wait_until(lambda: idc.post("n3", "/api/v1/auth/login", key=None,
                                   json={"username": "sam", "password": "another-password"}).status_code == 200,
                  10, what="the new password")
