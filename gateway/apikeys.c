@@ -146,32 +146,14 @@ static int page_row(void *data, const struct store_apikey *k)
 	return 0;
 }
 
-/* A positive integer query parameter (dflt when absent) at most max; false (answered 400) if malformed. */
-static bool query_count(struct gw_req *gr, const char *name, size_t dflt, size_t max, size_t *out)
-{
-	const char *v = gw_query(gr, name);
-	char *end;
-	*out = dflt;
-	if (v == NULL) {
-		return true;
-	}
-	unsigned long n = v[0] >= '1' && v[0] <= '9' ? strtoul(v, &end, 10) : 0;
-	if (n == 0 || *end != '\0' || n > max) {
-		gw_respond_error(gr, 400, "VALIDATION_ERROR", "%s must be an integer from 1 to %zu", name, max);
-		return false;
-	}
-	*out = n;
-	return true;
-}
-
 static void read_keys(struct gw_req *gr)
 {
-	size_t page, limit;
-	if (!query_count(gr, "page", 1, 1000000, &page) || !query_count(gr, "limit", 10, 100, &limit)) {
+	uint64_t page = 1, limit = 10;
+	if (!gw_query_count(gr, "page", 1000000, &page) || !gw_query_count(gr, "limit", 100, &limit)) {
 		return;
 	}
 	struct store_read *rd;
-	struct key_page p = {gr, json_array(), (page - 1) * limit, limit, 0};
+	struct key_page p = {gr, json_array(), (size_t)((page - 1) * limit), (size_t)limit, 0};
 	if (store_read_begin(gr->gw->store, &rd) != PROTO_OK) {
 		json_decref(p.list);
 		gw_respond_status(gr, PROTO_EIO, NULL);
@@ -180,7 +162,7 @@ static void read_keys(struct gw_req *gr)
 	gr->index = gw_state_index(gr->gw, rd);
 	store_apikeys_each(rd, page_row, &p);
 	store_read_end(rd);
-	size_t pages = (p.total + limit - 1) / limit;
+	size_t pages = (p.total + (size_t)limit - 1) / (size_t)limit;
 	gw_respond_json(gr, 200, json_pack("{s:o,s:{s:I,s:I,s:I,s:I}}", "api_keys", p.list, "pagination", "page",
 	                                   (json_int_t)page, "limit", (json_int_t)limit, "total", (json_int_t)p.total,
 	                                   "total_pages", (json_int_t)pages));

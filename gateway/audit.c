@@ -61,17 +61,12 @@ static void read_audit(struct gw_req *gr)
 {
 	struct audit_page p = {.limit = 100, .until_ms = INT64_MAX, .actor = gw_query(gr, "actor"),
 	                       .type = gw_query(gr, "type")};
-	const char *limit = gw_query(gr, "limit"), *before = gw_query(gr, "before");
-	uint64_t bi = UINT64_MAX, bs = 0;
-	char *end;
-	if (limit != NULL) {
-		unsigned long n = limit[0] >= '1' && limit[0] <= '9' ? strtoul(limit, &end, 10) : 0;
-		if (n == 0 || *end != '\0' || n > 1000) {
-			gw_respond_error(gr, 400, "VALIDATION_ERROR", "limit must be an integer from 1 to 1000");
-			return;
-		}
-		p.limit = n;
+	const char *before = gw_query(gr, "before");
+	uint64_t bi = UINT64_MAX, bs = 0, limit = 100;
+	if (!gw_query_count(gr, "limit", 1000, &limit)) {
+		return;
 	}
+	p.limit = limit;
 	if (before != NULL && sscanf(before, "%" SCNu64 "-%" SCNu64, &bi, &bs) != 2) {
 		gw_respond_error(gr, 400, "VALIDATION_ERROR", "before must be the \"next\" of a previous page");
 		return;

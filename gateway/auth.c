@@ -29,14 +29,6 @@ static bool config_key_match(const char *cfg_key, const char *key, char hash[65]
 	return lw == lh && secret_equal(want, have, lw);
 }
 
-static char *pool_strdup(struct gw_req *gr, const char *s)
-{
-	size_t n = strlen(s);
-	char *d = h2o_mem_alloc_pool(&gr->req->pool, n + 1);
-	memcpy(d, s, n + 1);
-	return d;
-}
-
 static struct gw_auth invalid(const char *key, const char *why)
 {
 	struct gw_auth a = {.kind = GW_AUTH_INVALID, .key = key, .why = why};
@@ -112,8 +104,8 @@ static int managed_key(void *data, const struct store_apikey *k)
 	a->kind = GW_AUTH_OK;
 	a->cred = GW_CRED_APIKEY;
 	a->role = role;
-	a->client = client != NULL ? pool_strdup(f->gr, client) : NULL;
-	a->scope = pool_strdup(f->gr, k->k->scope);
+	a->client = client != NULL ? h2o_strdup(&f->gr->req->pool, client, SIZE_MAX).base : NULL;
+	a->scope = h2o_strdup(&f->gr->req->pool, k->k->scope, SIZE_MAX).base;
 	snprintf(a->key_id, sizeof(a->key_id), "%s", k->k->id);
 	snprintf(a->actor, sizeof(a->actor), "key:%s", k->k->id);
 	return 1;
@@ -183,7 +175,7 @@ static int session_user(void *data, const struct store_user *u)
 	}
 	f->a->kind = GW_AUTH_OK;
 	f->a->role = role;
-	f->a->client = u->u->client[0] != '\0' ? pool_strdup(f->gr, u->u->client) : NULL;
+	f->a->client = u->u->client[0] != '\0' ? h2o_strdup(&f->gr->req->pool, u->u->client, SIZE_MAX).base : NULL;
 	return 1;
 }
 

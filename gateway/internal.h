@@ -333,6 +333,9 @@ json_t *gw_body_object(struct gw_req *gr);
 /* form.c: the body as an object, from JSON or from a form-encoded body
  * (all values strings); answers 400 and returns NULL if it is neither. */
 json_t *gw_body_fields(struct gw_req *gr);
+/* Reads the positive integer query parameter name (at most max) into *out,
+ * left as it is when absent; answers 400 and returns false if malformed. */
+bool gw_query_count(struct gw_req *gr, const char *name, uint64_t max, uint64_t *out);
 /* Reads an optional string member; answers 400 and returns false on a wrong type. */
 bool gw_opt_string(struct gw_req *gr, json_t *obj, const char *key, const char **out);
 /* As gw_opt_string, and a string over max bytes is answered with

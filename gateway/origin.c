@@ -17,12 +17,8 @@ void gw_origin(struct gw_req *gr, struct proto_origin *o)
 			addr[0] = '\0';
 		}
 	}
-	char *copy = gr->req != NULL ? h2o_mem_alloc_pool(&gr->req->pool, strlen(addr) + 1) : NULL;
-	if (copy != NULL) {
-		memcpy(copy, addr, strlen(addr) + 1);
-	}
 	o->actor = gr->auth.actor[0] != '\0' ? gr->auth.actor : "anonymous";
 	o->node = gr->gw->self->name;
-	o->addr = copy != NULL ? copy : "";
+	o->addr = gr->req != NULL ? h2o_strdup(&gr->req->pool, addr, SIZE_MAX).base : "";
 	o->request_id = gr->request_id;
 }

@@ -492,24 +492,6 @@ static void read_history(struct gw_req *gr)
 	gw_respond_owned(gr, 200, "application/json", body, len);
 }
 
-/* Parses a positive integer query value; false if present and not one. */
-static bool query_count(struct gw_req *gr, const char *name, uint64_t max, uint64_t *out)
-{
-	const char *v = gw_query(gr, name);
-	char *end;
-	if (v == NULL) {
-		return true;
-	}
-	unsigned long long n = strtoull(v, &end, 10);
-	if (v[0] < '1' || v[0] > '9' || *end != '\0' || n > max) {
-		gw_respond_error(gr, 400, "VALIDATION_ERROR", "%s must be an integer from 1 to %llu", name,
-		                 (unsigned long long)max);
-		return false;
-	}
-	*out = n;
-	return true;
-}
-
 void gw_h_history(struct gw_req *gr)
 {
 	if (!gw_auth_allows(&gr->auth, gr->target.seg[3])) {
@@ -518,8 +500,8 @@ void gw_h_history(struct gw_req *gr)
 	}
 	struct history_query *q = h2o_mem_alloc_pool(&gr->req->pool, sizeof(*q));
 	uint64_t limit = 0, before = UINT64_MAX;
-	if (!query_count(gr, "limit", gr->gw->cfg->max_page_size, &limit) ||
-	    !query_count(gr, "before", UINT64_MAX - 1, &before)) {
+	if (!gw_query_count(gr, "limit", gr->gw->cfg->max_page_size, &limit) ||
+	    !gw_query_count(gr, "before", UINT64_MAX - 1, &before)) {
 		return;
 	}
 	/* Without ?limit= the seed's shape, but at most [api] history_unpaged_max

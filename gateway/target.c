@@ -87,9 +87,13 @@ bool gw_parse_target(h2o_mem_pool_t *pool, const char *path, size_t len, size_t 
 	if (query_at == SIZE_MAX) {
 		return true;
 	}
-	const char *q = path + query_at + 1;
-	size_t qlen = len - query_at - 1;
+	return gw_parse_query(pool, path + query_at + 1, len - query_at - 1, out->qk, out->qv, GW_MAX_QUERY, &out->n_query);
+}
+
+bool gw_parse_query(h2o_mem_pool_t *pool, const char *q, size_t qlen, char **keys, char **vals, int max, int *n)
+{
 	size_t j = 0;
+	*n = 0;
 	while (j < qlen) {
 		size_t start = j;
 		while (j < qlen && q[j] != '&') {
@@ -98,7 +102,7 @@ bool gw_parse_target(h2o_mem_pool_t *pool, const char *path, size_t len, size_t 
 		if (j > start) {
 			const char *eq = memchr(q + start, '=', j - start);
 			size_t klen = eq != NULL ? (size_t)(eq - (q + start)) : j - start;
-			if (out->n_query == GW_MAX_QUERY) {
+			if (*n == max) {
 				return false;
 			}
 			char *k = decode(pool, q + start, klen, true);
@@ -106,8 +110,8 @@ bool gw_parse_target(h2o_mem_pool_t *pool, const char *path, size_t len, size_t 
 			if (k == NULL || v == NULL) {
 				return false;
 			}
-			out->qk[out->n_query] = k;
-			out->qv[out->n_query++] = v;
+			keys[*n] = k;
+			vals[(*n)++] = v;
 		}
 		j++;
 	}

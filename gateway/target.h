@@ -22,4 +22,9 @@ struct gw_target {
  * encoding, or more than GW_MAX_SEGS segments or GW_MAX_QUERY parameters. */
 bool gw_parse_target(h2o_mem_pool_t *pool, const char *path, size_t len, size_t query_at, struct gw_target *out);
 
+/* Splits q[0..qlen), "k=v&k2=v2" (a query, or a form-encoded body), into at
+ * most max decoded keys and values in pool memory, *n of them ('+' is a
+ * space; empty parts skipped). False when malformed, NUL-holding or over max. */
+bool gw_parse_query(h2o_mem_pool_t *pool, const char *q, size_t qlen, char **keys, char **vals, int max, int *n);
+
 #endif

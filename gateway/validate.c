@@ -1,4 +1,5 @@
 /* Input checks shared by the handlers. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "gateway/internal.h"
@@ -89,4 +90,21 @@ const char *gw_read_observation(json_t *o, const char *kind_key, struct proto_ob
 	ob->image_repo = ob->image_repo != NULL ? ob->image_repo : "";
 	ob->image_name = ob->image_name != NULL ? ob->image_name : "";
 	return proto_observation_invalid(ob);
+}
+
+bool gw_query_count(struct gw_req *gr, const char *name, uint64_t max, uint64_t *out)
+{
+	const char *v = gw_query(gr, name);
+	char *end;
+	if (v == NULL) {
+		return true;
+	}
+	unsigned long long n = strtoull(v, &end, 10);
+	if (v[0] < '1' || v[0] > '9' || *end != '\0' || n > max) {
+		gw_respond_error(gr, 400, "VALIDATION_ERROR", "%s must be an integer from 1 to %llu", name,
+		                 (unsigned long long)max);
+		return false;
+	}
+	*out = n;
+	return true;
 }

@@ -39,7 +39,7 @@ struct duty {
 	char lease[PROTO_MAX_STR + 16];    /* the lease's name in the store */
 	bool seen;           /* found by its kind at the last tick */
 	bool lease_pending;  /* a LEASE proposal is in flight */
-	bool running;        /* its work is in flight here */
+	unsigned running;    /* its pieces of work in flight here (most kinds: 0 or 1) */
 	int64_t free_since;  /* when this node first saw it free (its clock), 0 if held */
 	bool held;           /* by this node, as of the last tick */
 	int64_t last_run_ms; /* kinds that run periodically: the last run */

@@ -47,14 +47,10 @@ struct admin_job {
  * once all are, and soon if one failed. */
 static void one_done(struct duty_ref *ref, int status)
 {
-	struct scheduler *s = ref->s;
 	struct duty *d = duty_ref_find(ref);
 	free(ref);
-	if (s->identity_pending > 0) {
-		s->identity_pending--;
-	}
 	if (d != NULL) {
-		d->running = s->identity_pending > 0;
+		d->running -= d->running > 0;
 		if (status != PROTO_OK) {
 			d->last_run_ms = 0; /* try again at the next tick */
 		}
@@ -175,8 +171,7 @@ static void identity_tick(struct tick *t)
 		return;
 	}
 	d->last_run_ms = t->now;
-	d->running = true;
-	s->identity_pending = (key_ref != NULL) + (admin_ref != NULL);
+	d->running = (key_ref != NULL) + (admin_ref != NULL);
 	if (key_ref != NULL) {
 		make_signing_key(s, key_ref);
 	}

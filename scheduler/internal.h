@@ -32,8 +32,6 @@ struct scheduler {
 	unsigned char key[32]; /* [collector] secret_key, when have_key */
 	bool have_key;
 	int cfg_pending;     /* [[k8s_cluster]] proposals in flight */
-	unsigned identity_pending; /* identity.c: bootstrap proposals in flight */
-	unsigned retention_pending; /* retention.c: PRUNE proposals in flight */
 	bool cfg_registered; /* all of them applied */
 };
 

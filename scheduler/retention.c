@@ -23,13 +23,10 @@ static void pruned(void *data, int status, const struct proto_result *res)
 	struct duty *d = duty_ref_find(ref);
 	struct scheduler *s = ref->s;
 	free(ref);
-	if (s->retention_pending > 0) {
-		s->retention_pending--;
-	}
 	if (d == NULL) {
 		return;
 	}
-	d->running = s->retention_pending > 0;
+	d->running -= d->running > 0;
 	if (status == PROTO_OK && res != NULL && res->created == 1) {
 		d->last_run_ms = 0; /* more left: the next batch at the next tick */
 		scheduler_tick_now(s);
@@ -52,8 +49,7 @@ static void propose(struct tick *t, struct duty *d, struct proto_cmd *cmd, const
 	char idem[96];
 	snprintf(idem, sizeof(idem), "retention:%s:%" PRIu64 ":%" PRId64, what, t->s->self->id, t->now);
 	cmd->idem_key = idem;
-	t->s->retention_pending++;
-	d->running = true;
+	d->running++;
 	if (repl_propose(t->s->raft, cmd, t->s->cfg->write_timeout_ms, pruned, ref) != PROTO_OK) {
 		pruned(ref, PROTO_ENOMEM, NULL);
 	}

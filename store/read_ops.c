@@ -17,15 +17,12 @@ static int cluster_emit(struct store_read *rd, const MDB_val *k, const MDB_val *
 	struct proto_cmd cmd;
 	struct store_cluster sc = {0};
 	char err[PROTO_MAX_STR + 1] = "", job[PROTO_MAX_STR + 1] = "";
-	if (v->mv_size < 16 || proto_cmd_decode((const char *)v->mv_data + 16, v->mv_size - 16, &cmd) != PROTO_OK) {
+	int64_t head[2];
+	if (store_get_cmd(v, PROTO_CMD_CLUSTER_PUT, head, 2, &cmd) != PROTO_OK) {
 		return PROTO_EIO;
 	}
-	if (cmd.type != PROTO_CMD_CLUSTER_PUT) {
-		proto_cmd_free(&cmd);
-		return PROTO_EIO;
-	}
-	memcpy(&sc.created_ms, v->mv_data, 8);
-	memcpy(&sc.updated_ms, (const char *)v->mv_data + 8, 8);
+	sc.created_ms = head[0];
+	sc.updated_ms = head[1];
 	sc.c = &cmd.u.cluster;
 	MDB_val h;
 	char id[PROTO_MAX_STR + 1];

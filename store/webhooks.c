@@ -157,15 +157,14 @@ static int emit(struct store_read *rd, const MDB_val *k, const MDB_val *v, store
 {
 	struct proto_cmd cmd;
 	char id[PROTO_MAX_STR + 1];
-	if (v->mv_size < 8 || k->mv_size >= sizeof(id) ||
-	    proto_cmd_decode((const char *)v->mv_data + 8, v->mv_size - 8, &cmd) != PROTO_OK) {
+	int64_t head[1];
+	if (k->mv_size >= sizeof(id) || store_get_cmd(v, PROTO_CMD_WEBHOOK_PUT, head, 1, &cmd) != PROTO_OK) {
 		return PROTO_EIO;
 	}
 	memcpy(id, k->mv_data, k->mv_size);
 	id[k->mv_size] = '\0';
 	struct wh_state st;
-	struct store_webhook w = {.w = &cmd.u.webhook};
-	memcpy(&w.created_ms, v->mv_data, 8);
+	struct store_webhook w = {.w = &cmd.u.webhook, .created_ms = head[0]};
 	if (state_get(rd->txn, rd->s, id, &st) == 0) {
 		w.after_index = st.after_index;
 		w.after_seq = st.after_seq;
